@@ -1,0 +1,137 @@
+// Coro<T>: the return type of a coroutine function (Python's `async def`). Lazy and move-only:
+// nothing runs until it is awaited (inline, in the awaiting task, §7.4) or made a task.
+#pragma once
+
+#include <coroutine>
+#include <exception>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "uasyncio/detail/task_header.hpp"
+#include "uasyncio/loop.hpp"
+
+namespace uasyncio {
+
+template <class T = void>
+class Coro;
+
+namespace detail {
+
+struct PromiseBase : TaskHeader {
+  std::suspend_always initial_suspend() noexcept { return {}; }
+
+  struct FinalAwaiter {
+    bool await_ready() const noexcept { return false; }
+    template <class P>
+    void await_suspend(std::coroutine_handle<P> h) noexcept {
+      PromiseBase& p = h.promise();
+      if (p.is_task) {
+        current_loop().finish_task(&p);
+      } else if (p.parent_waiting) {
+        // The parent suspended on us, so it is not on the stack: let the scheduler's trampoline
+        // resume it rather than nesting a resume here (g++ 12 does not turn symmetric transfer
+        // into a tail call at -O0 or under ASan).
+        TaskHeader* task = current_loop().current();
+        task->resume_point = p.resume_point;
+        task->bounce = true;
+      }
+    }
+    void await_resume() const noexcept {}
+  };
+  FinalAwaiter final_suspend() noexcept { return {}; }
+  void unhandled_exception() noexcept { error = std::current_exception(); }
+};
+
+template <class T>
+struct Promise : PromiseBase {
+  Promise() {}  // NOLINT: `value` is constructed by return_value
+  ~Promise() {
+    if (has_value) value.~T();
+  }
+  Coro<T> get_return_object() noexcept;
+  template <class U>
+  void return_value(U&& v) {
+    ::new (static_cast<void*>(&value)) T(std::forward<U>(v));
+    has_value = true;
+  }
+  union {
+    T value;
+  };
+};
+
+template <>
+struct Promise<void> : PromiseBase {
+  Coro<void> get_return_object() noexcept;
+  void return_void() noexcept { has_value = true; }
+};
+
+static_assert(alignof(Promise<long double>) <= 16, "frame layout assumption of destroy_task_frame");
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Coro {
+ public:
+  using promise_type = detail::Promise<T>;
+  using value_type = T;
+  using handle_type = std::coroutine_handle<promise_type>;
+
+  explicit Coro(handle_type h) noexcept : h_(h) {}
+  Coro(Coro&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  Coro& operator=(Coro&& o) noexcept {
+    if (this != &o) {
+      if (h_) h_.destroy();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  ~Coro() {
+    if (h_) h_.destroy();
+  }
+
+  // Gives up ownership of the frame (create_task takes it).
+  handle_type release() noexcept { return std::exchange(h_, nullptr); }
+  bool valid() const noexcept { return static_cast<bool>(h_); }
+
+  class Awaiter {
+   public:
+    explicit Awaiter(handle_type h) noexcept : h_(h) {}
+    bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> parent) {
+      promise_type& p = h_.promise();
+      p.resume_point = parent;
+      // Run the child right here: if it finishes without suspending, the parent just goes on
+      // (no suspension, no stack growth however many such awaits run in a loop).
+      h_.resume();
+      if (h_.done()) return false;
+      p.parent_waiting = true;
+      return true;
+    }
+    T await_resume() {
+      promise_type& p = h_.promise();
+      if (p.error) std::rethrow_exception(p.error);
+      if constexpr (!std::is_void_v<T>) return std::move(p.value);
+    }
+
+   private:
+    handle_type h_;
+  };
+  Awaiter operator co_await() && noexcept { return Awaiter(h_); }
+  Awaiter operator co_await() & noexcept { return Awaiter(h_); }
+
+ private:
+  handle_type h_;
+};
+
+namespace detail {
+template <class T>
+Coro<T> Promise<T>::get_return_object() noexcept {
+  return Coro<T>(std::coroutine_handle<Promise<T>>::from_promise(*this));
+}
+inline Coro<void> Promise<void>::get_return_object() noexcept {
+  return Coro<void>(std::coroutine_handle<Promise<void>>::from_promise(*this));
+}
+}  // namespace detail
+
+}  // namespace uasyncio

@@ -1,0 +1,75 @@
+#include "uasyncio/gather.hpp"
+
+#include "uasyncio/errors.hpp"
+
+namespace uasyncio::detail {
+
+bool GatherCore::await_ready() {
+  remaining_ = count_;
+  for (std::size_t i = 0; i < count_; ++i) {
+    TaskHeader* t = child(i);
+    if (!t->finished) {
+      if (t->in_gather || !t->awaiters.empty()) {
+        deregister(i, false);
+        throw RuntimeError("can't gather");  // §10.2
+      }
+      t->set_gather(this);
+      continue;
+    }
+    // §10.4: a child that already finished gives its outcome at once; a failed one (without
+    // return_exceptions) is raised without waiting for the rest. It is not marked retrieved.
+    if (t->error && !return_exceptions_) {
+      first_error_ = t->error;
+      deregister(i, false);
+      return true;
+    }
+    --remaining_;
+  }
+  return remaining_ == 0;
+}
+
+void GatherCore::await_suspend(std::coroutine_handle<> h) {
+  Loop& loop = current_loop();
+  TaskHeader* self = loop.current();
+  waiter_.task = self;
+  waiting_.push_back(&waiter_);
+  self->waiting_on = &waiter_;
+  self->resume_point = h;
+  listening_ = true;
+}
+
+void GatherCore::child_done(TaskHeader* child) {
+  if (!listening_) return;
+  if (child->error && !return_exceptions_) {
+    first_error_ = child->error;
+  } else if (--remaining_ != 0) {
+    return;
+  }
+  listening_ = false;
+  current_loop().wake(&waiter_);
+}
+
+void GatherCore::await_resume() {
+  listening_ = false;
+  std::exception_ptr cancelled;
+  if (waiter_.task != nullptr) {
+    TaskHeader* self = current_loop().current();
+    cancelled = std::exchange(self->error, nullptr);
+  }
+  // §10.7: children still running are left to run, detached; §10.8: cancelling the gather
+  // cancels them.
+  deregister(count_, cancelled != nullptr);
+  if (cancelled) std::rethrow_exception(cancelled);
+  if (first_error_) std::rethrow_exception(first_error_);
+}
+
+void GatherCore::deregister(std::size_t upto, bool cancel) {
+  for (std::size_t i = 0; i < upto; ++i) {
+    TaskHeader* t = child(i);
+    if (!t->in_gather || t->gather != this) continue;
+    t->clear_gather();
+    if (cancel) current_loop().cancel(t);
+  }
+}
+
+}  // namespace uasyncio::detail
