@@ -5,10 +5,13 @@
 namespace ua = uasyncio;
 
 namespace {
-ua::Coro<int> quick(int i) { co_return i; }
+ua::Coro<int> quick(int i) {
+  co_return i;
+}
 ua::Coro<long> chain(int n) {
   long sum = 0;
-  for (int i = 0; i < n; ++i) sum += co_await quick(1);
+  for (int i = 0; i < n; ++i)
+    sum += co_await quick(1);
   co_return sum;
 }
 }  // namespace
