@@ -78,6 +78,9 @@ Task<T> Loop::create_task(Coro<T> coro) {
 template <class T>
 T Loop::run_until_complete(Task<T> main) {
   run_until_finished(main.header());
+  // A nested run is an await point of the task that called it: a cancel that arrived meanwhile
+  // is raised here rather than after that task's next wait.
+  detail::throw_if_pending(*this);
   return main.result();
 }
 
