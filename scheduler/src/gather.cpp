@@ -17,13 +17,14 @@ bool GatherCore::await_ready() {
       continue;
     }
     // §10.4: a child that already finished gives its outcome at once; a failed one (without
-    // return_exceptions) is raised without waiting for the rest. It is not marked retrieved.
-    if (t->error && !return_exceptions_) {
-      first_error_ = t->error;
-      deregister(i, false);
-      return true;
-    }
+    // return_exceptions) is raised without waiting for the rest, but only once every child was
+    // checked for "can't gather" (as MicroPython does). It is not marked retrieved.
+    if (t->error && !return_exceptions_ && !first_error_) first_error_ = t->error;
     --remaining_;
+  }
+  if (first_error_) {
+    deregister(count_, false);
+    return true;
   }
   return remaining_ == 0;
 }
@@ -39,7 +40,9 @@ void GatherCore::await_suspend(std::coroutine_handle<> h) {
 }
 
 void GatherCore::child_done(TaskHeader* child) {
-  if (!listening_) return;
+  // Not linked any more: a cancel already woke the gathering task (MicroPython's done() sees
+  // `gather_task.data is not _Remove`); its await_resume deals with the children.
+  if (!listening_ || !waiter_.linked()) return;
   if (child->error && !return_exceptions_) {
     first_error_ = child->error;
   } else if (--remaining_ != 0) {

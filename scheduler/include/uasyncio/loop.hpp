@@ -74,10 +74,18 @@ class Loop {
   std::int64_t now() const { return now_; }
   void refresh_now();
   // Queues `t` to run after everything already due (key = now).
-  void schedule_now(detail::TaskHeader* t) { ready_.push(t, now_); }
+  // The key is read from the clock now, as MicroPython's push does: a now_ left over from an
+  // earlier step would let this task jump ahead of sleepers that expired meanwhile (§4.2).
+  // With no sleeper queued the key cannot be compared with a deadline that is already past
+  // (every later deadline is computed from a fresh clock), so the clock read is skipped.
+  void schedule_now(detail::TaskHeader* t) {
+    if (!virtual_clock_ && !timers_.empty()) refresh_now();
+    ready_.push(t, now_);
+  }
   // Queues `t` to run at `deadline` (milliseconds on this loop's clock).
   void schedule_at(detail::TaskHeader* t, std::int64_t deadline);
   void unschedule_timer(detail::TaskHeader* t) { timers_.remove(t); }
+  bool has_timers() const { return !timers_.empty(); }
   // Wakes the task waiting in `w`: unlinks it and queues it (key now).
   void wake(detail::Waiter* w);
   // Called from a task's final suspend point.
@@ -93,6 +101,7 @@ class Loop {
 
  private:
   detail::TaskHeader* pop_due();
+  [[gnu::noinline]] detail::TaskHeader* pop_due_with_timers();
   void step(detail::TaskHeader* t);
   void report_unretrieved(detail::TaskHeader* t);
   void wait_for_work();

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <utility>
 
 #include "uasyncio/coro.hpp"
@@ -19,29 +20,42 @@
 namespace uasyncio {
 namespace detail {
 
+// What the caller and its runner share. The runner may outlive the caller's wait_for (§9.7),
+// so this lives on the heap rather than in either frame.
+struct WaitForLink {
+  // The CancelledError the runner wakes the caller with when aw ends first.
+  std::exception_ptr aw_finished = std::make_exception_ptr(CancelledError{});
+  bool caller_waiting = true;
+};
+
 template <class T>
-Coro<void> wait_for_runner(AnyTask waiter, Task<T> aw, std::exception_ptr aw_finished) {
+Coro<void> wait_for_runner(AnyTask waiter, Task<T> aw, std::shared_ptr<WaitForLink> link) {
   try {
     co_await aw;
   } catch (...) {  // NOLINT: any outcome of aw, CancelledError included, is the caller's to see
   }
   TaskHeader* w = waiter.header();
   // Only a caller still asleep in its timeout is woken; one already woken (by its own cancel
-  // or by the timeout) or already waiting for this runner decides for itself.
-  if (!w->finished && !w->error && w->waiting_on == nullptr) {
-    current_loop().cancel_with(w, aw_finished);
+  // or by the timeout), waiting for this runner, or gone from this wait_for decides for itself.
+  // (MicroPython would cancel a caller that has moved on, wherever it sleeps next.)
+  if (link->caller_waiting && !w->finished && !w->error && w->waiting_on == nullptr) {
+    current_loop().cancel_with(w, link->aw_finished);
   }
 }
 
 template <class T>
 Coro<T> wait_for_ms_impl(Task<T> aw, std::int64_t timeout_ms) {
-  const std::exception_ptr aw_finished = std::make_exception_ptr(CancelledError{});
-  Task<void> runner = create_task(wait_for_runner(current_task(), aw, aw_finished));
+  auto link = std::make_shared<WaitForLink>();
+  struct LeaveOnExit {
+    WaitForLink& link;
+    ~LeaveOnExit() { link.caller_waiting = false; }
+  } leave{*link};
+  Task<void> runner = create_task(wait_for_runner(current_task(), aw, link));
   bool aw_first = false;
   try {
     co_await sleep_ms(timeout_ms);
   } catch (const CancelledError&) {
-    if (std::current_exception() != aw_finished) {
+    if (std::current_exception() != link->aw_finished) {
       // §9.7: wait_for itself was cancelled: cancel aw and leave at once.
       runner.cancel();
       throw;
