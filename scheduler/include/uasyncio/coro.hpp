@@ -3,11 +3,13 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <exception>
 #include <new>
 #include <type_traits>
 #include <utility>
 
+#include "uasyncio/detail/frame_allocator.hpp"
 #include "uasyncio/detail/task_header.hpp"
 #include "uasyncio/loop.hpp"
 
@@ -19,6 +21,19 @@ class Coro;
 namespace detail {
 
 struct PromiseBase : TaskHeader {
+  // Every coroutine frame (a task's one allocation) comes from the thread's frame pool.
+  static void* operator new(std::size_t n) {
+    if constexpr (kFramePoolEnabled) return frame_pool_of_thread.allocate(n);
+    return ::operator new(n);
+  }
+  static void operator delete(void* p, std::size_t n) noexcept {
+    if constexpr (kFramePoolEnabled) {
+      frame_pool_of_thread.deallocate(p, n);
+    } else {
+      ::operator delete(p, n);
+    }
+  }
+
   std::suspend_always initial_suspend() noexcept { return {}; }
 
   struct FinalAwaiter {

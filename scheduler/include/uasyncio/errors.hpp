@@ -27,6 +27,12 @@ class RuntimeError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Python's ValueError, raised for a bad argument or call sequence (Queue::task_done too often).
+class ValueError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Streams raise it on a short read (MicroPython's readexactly raises EOFError).
 class EOFError : public std::runtime_error {
  public:
