@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Submits per second with the durable SQLite store against --ephemeral, in one run: the same
+# release build of uasyncd, the same client (64 keep-alive connections, {"sleep_ms": 0} tasks).
+#   bench/durable_bench.sh [BUILD_DIR] [SECONDS]
+# BUILD_DIR holds a Release build of the uasyncd target (default build/rel).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build/rel}
+seconds=${2:-10}
+daemon=$build/server/uasyncd
+work=$(mktemp -d /tmp/uasyncd-durable-bench-XXXXXX)
+trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+client=$work/submit_client
+# shellcheck disable=SC2046
+g++ -std=c++20 -O2 -o "$client" "$root/bench/submit_client.cpp" $(pkg-config --cflags --libs cpp-httplib) -pthread
+
+run() {  # mode, extra daemon flags...
+  local mode=$1
+  shift
+  "$daemon" --listen 127.0.0.1:0 --log-level warn --keep-finished 1000000 "$@" >"$work/$mode.log" 2>&1 &
+  pid=$!
+  local port=""
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$mode.log")
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { cat "$work/$mode.log"; exit 1; }
+  local result
+  result=$("$client" "$port" 64 "$seconds")
+  kill -TERM $pid
+  wait $pid || true
+  echo "{\"mode\": \"$mode\", \"result\": $result}"
+}
+
+run ephemeral --ephemeral
+run durable --data-dir "$work/data"
+ls -la "$work/data" >&2
