@@ -416,34 +416,3 @@ TEST_F(MicroPython, AsyncioWaitForLinkedTask) {
                    "--- sync test", "task0 work completed @400", "-> task0 done",
                    "task1 work completed @500", "task2 work completed @600", "-> task2 done"}));
 }
-
-ua::Coro<void> fair_task(int id, double t) {
-  say("task start " + std::to_string(id));
-  for (;;) {
-    if (t > 0) say("task work " + std::to_string(id));
-    co_await ua::sleep(t);
-  }
-}
-
-ua::Coro<void> fair_main() {
-  ua::Task<void> t1 = ua::create_task(fair_task(1, -0.01));
-  ua::Task<void> t2 = ua::create_task(fair_task(2, 0.1));
-  ua::Task<void> t3 = ua::create_task(fair_task(3, 0.18));
-  ua::Task<void> t4 = ua::create_task(fair_task(4, -100));
-  co_await ua::sleep(0.5);
-  t1.cancel();
-  t2.cancel();
-  t3.cancel();
-  t4.cancel();
-  say("finish");
-}
-
-// Two tasks spin on zero sleeps the whole time, so the virtual clock would never move: this one
-// runs on the real clock (half a second).
-TEST_F(MicroPython, AsyncioFair) {
-  ua::get_event_loop().set_virtual_clock(false);
-  ua::run(fair_main());
-  EXPECT_EQ(lines_, (Lines{"task start 1", "task start 2", "task work 2", "task start 3",
-                           "task work 3", "task start 4", "task work 2", "task work 3",
-                           "task work 2", "task work 2", "task work 3", "task work 2", "finish"}));
-}

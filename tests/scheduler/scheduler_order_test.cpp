@@ -93,13 +93,15 @@ class Scheduler : public LoopTest {
       co_await ua::sleep(t);
     }
   }
+  // MicroPython's times (0.1 s, 0.18 s, 0.5 s) scaled by 3: on the real clock a loaded machine
+  // must not be able to swap two events that are only 20 ms apart.
   ua::Coro<void> port_of_fair() {
     std::vector<ua::Task<void>> ts;
     ts.push_back(ua::create_task(fair_task(1, -0.01)));
-    ts.push_back(ua::create_task(fair_task(2, 0.1)));
-    ts.push_back(ua::create_task(fair_task(3, 0.18)));
+    ts.push_back(ua::create_task(fair_task(2, 0.3)));
+    ts.push_back(ua::create_task(fair_task(3, 0.54)));
     ts.push_back(ua::create_task(fair_task(4, -100)));
-    co_await ua::sleep(0.5);
+    co_await ua::sleep(1.5);
     for (ua::Task<void>& t : ts)
       t.cancel();
     log("finish");
@@ -160,7 +162,7 @@ TEST_F(Scheduler, ExpiredSleeperRunsBeforeTaskCreatedLater) {
 }
 
 // MicroPython tests/extmod/asyncio_fair.py. Tasks 1 and 4 never stop being runnable, so
-// virtual time would never advance: this one runs on the real clock (0.5 s).
+// virtual time would never advance: this one runs on the real clock (1.5 s).
 TEST_F(Scheduler, PortOfAsyncioFair) {
   ua::get_event_loop().set_virtual_clock(false);
   ua::run(port_of_fair());
