@@ -1,0 +1,165 @@
+#include "exec_step.hpp"
+
+#include <uasyncio/subprocess.hpp>
+
+#include <signal.h>
+
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace uasyncd::api {
+namespace {
+
+namespace ua = uasyncio;
+using TaskPtr = std::shared_ptr<TaskRecord>;
+
+constexpr std::ptrdiff_t kReadChunk = 64 * 1024;
+
+// A command that ran but did not succeed (Python's CalledProcessError).
+class ExecFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Passes on the kept output as it arrives, holding back a UTF-8 sequence split by the pipe.
+void publish(TaskRecord& task, std::size_t index, bool is_stderr, bool at_eof) {
+  StreamCapture& cap = task.steps[index].exec->stream(is_stderr);
+  const std::string_view fresh = std::string_view(cap.kept()).substr(cap.published);
+  const std::size_t n = at_eof ? fresh.size() : utf8_complete_prefix(fresh);
+  if (n == 0) return;
+  cap.published += n;
+  if (task.observer != nullptr)
+    task.observer->step_output(task, index, is_stderr, fresh.substr(0, n));
+}
+
+ua::Coro<void> pump(TaskPtr task, std::size_t index, ua::Stream stream, bool is_stderr) {
+  for (;;) {
+    const std::string chunk = co_await stream.read(kReadChunk);
+    if (chunk.empty()) break;
+    // Past the cap the pipe is still drained, or the child would block writing to it.
+    if (!task->steps[index].exec->stream(is_stderr).append(chunk).empty()) {
+      publish(*task, index, is_stderr, false);
+    }
+  }
+  publish(*task, index, is_stderr, true);
+}
+
+ua::Coro<int> wait_exit(ua::Process* p) {
+  co_return co_await p->wait();
+}
+
+// True if the child has exited within `ms` (CancelledError if this task is cancelled meanwhile).
+ua::Coro<bool> exited_within(ua::Process* p, std::int64_t ms) {
+  if (p->returncode()) co_return true;
+  try {
+    co_await ua::wait_for_ms(wait_exit(p), ms);
+    co_return true;
+  } catch (const ua::TimeoutError&) {
+  }
+  co_return false;
+}
+
+// SIGTERM to the group, up to `grace_ms` for the child to exit, then SIGKILL to whatever is
+// left of the group (members that outlived the child included), and a moment to reap the child.
+// A cancel while waiting skips the rest of the grace.
+ua::Coro<void> stop_group(ua::Process* p, std::int64_t grace_ms) {
+  constexpr std::int64_t kReapMs = 1000;
+  p->terminate();
+  bool interrupted = false;
+  try {
+    co_await exited_within(p, grace_ms);
+  } catch (const ua::CancelledError&) {
+    interrupted = true;
+  }
+  p->kill();
+  if (!interrupted) co_await exited_within(p, kReapMs);
+  if (interrupted) throw ua::CancelledError();
+}
+
+void record_exit(ExecOutput& out, const ua::Process& p) {
+  if (std::optional<ua::ExitStatus> st = p.exit_status()) {
+    out.exit_code = st->signaled() ? std::nullopt : std::optional<int>(st->exit_code);
+    out.term_signal = st->term_signal;
+  }
+}
+
+std::string failure_message(const std::string& program, const ExecOutput& out) {
+  if (out.term_signal != 0) {
+    return "'" + program + "' was killed by signal " + std::to_string(out.term_signal);
+  }
+  return "'" + program + "' exited with status " + std::to_string(out.exit_code.value_or(-1));
+}
+
+}  // namespace
+
+ua::Coro<nlohmann::json> run_exec(TaskPtr task, std::size_t index) {
+  StepRecord& s = task->steps[index];
+  const Step& step = *s.step;
+  ua::SubprocessOptions options;
+  options.cwd = step.cwd;
+  options.env = step.env;
+  options.stdin_mode = ua::Stdio::devnull;
+  options.stdout_mode = ua::Stdio::pipe;
+  options.stderr_mode = ua::Stdio::pipe;
+  ua::Process proc = co_await ua::create_subprocess_exec(step.argv, options);
+  s.exec = std::make_unique<ExecOutput>();
+  ExecOutput& out = *s.exec;
+  out.pid = proc.pid();
+  out.running = true;
+  // Whatever ends this frame (even a loop dropping it unfinished) takes the group down with it.
+  struct KillOnExit {
+    ua::Process& proc;
+    ExecOutput& out;
+    ~KillOnExit() {
+      if (!out.running) return;
+      out.running = false;
+      try {
+        proc.kill();
+      } catch (const std::exception&) {  // nothing left to signal is not an error here
+      }
+    }
+  } guard{proc, out};
+
+  ua::Task<void> out_pump = ua::create_task(pump(task, index, proc.stdout_stream(), false));
+  ua::Task<void> err_pump = ua::create_task(pump(task, index, proc.stderr_stream(), true));
+  std::exception_ptr cancelled;
+  try {
+    co_await proc.wait();
+    co_await out_pump;
+    co_await err_pump;
+  } catch (const ua::CancelledError&) {
+    cancelled = std::current_exception();
+  }
+  if (cancelled) {
+    try {
+      co_await stop_group(&proc, task->exec_kill_grace_ms);
+    } catch (const ua::CancelledError&) {  // cancelled again: stop_group has already killed it
+    }
+    if (!out_pump.done()) out_pump.cancel();
+    if (!err_pump.done()) err_pump.cancel();
+    record_exit(out, proc);
+    out.running = false;
+    std::rethrow_exception(cancelled);
+  }
+  record_exit(out, proc);
+  out.running = false;
+  nlohmann::json result = out.result_json();
+  if (out.exit_code != 0) {
+    s.result = result;  // a failed step still shows its exit code and output
+    throw ExecFailure(failure_message(step.argv[0], out));
+  }
+  co_return result;
+}
+
+void kill_running_execs(TaskRecord& task) {
+  for (StepRecord& s : task.steps) {
+    if (s.exec && s.exec->running && s.exec->pid > 0) {
+      ::kill(-s.exec->pid, SIGKILL);
+      s.exec->running = false;
+    }
+  }
+}
+
+}  // namespace uasyncd::api

@@ -1,0 +1,126 @@
+// The uasyncd binary (UASYNCD_BIN) as a child process, for tests that kill, signal and restart
+// it. Its stdout and stderr go to a file, so a chatty daemon never blocks on a full pipe.
+#pragma once
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+extern char** environ;
+
+class DaemonProcess {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Starts `UASYNCD_BIN args...` with its output in `log_path`.
+  DaemonProcess(std::vector<std::string> args, std::string log_path)
+      : log_path_(std::move(log_path)) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    args.insert(args.begin(), UASYNCD_BIN);
+    std::vector<char*> argv;
+    for (std::string& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = environment();
+    std::vector<char*> envp;
+    for (std::string& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (posix_spawn(&pid_, UASYNCD_BIN, &actions, nullptr, argv.data(), envp.data()) != 0)
+      pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  DaemonProcess(const DaemonProcess&) = delete;
+  DaemonProcess& operator=(const DaemonProcess&) = delete;
+  ~DaemonProcess() {
+    if (pid_ > 0 && !status_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (!suppressions_.empty()) std::remove(suppressions_.c_str());
+  }
+
+  pid_t pid() const { return pid_; }
+  std::string output() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+
+  // The port from the "listening on host:port" line, or nullopt if the process exited or did not
+  // say it within `timeout`.
+  std::optional<int> await_port(std::chrono::seconds timeout = std::chrono::seconds(30)) {
+    static const std::regex listening(R"(^listening on [^\n]*:(\d+)$)", std::regex::multiline);
+    const auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      std::smatch m;
+      const std::string out = output();
+      if (std::regex_search(out, m, listening)) return std::stoi(m[1].str());
+      if (exited()) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+  }
+
+  bool exited() {
+    if (status_) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) status_ = status;
+    return status_.has_value();
+  }
+
+  // The wait status, or nullopt if still running after `timeout`.
+  std::optional<int> await_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = Clock::now() + timeout;
+    while (!exited()) {
+      if (Clock::now() >= deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return status_;
+  }
+
+  void signal(int sig) { kill(pid_, sig); }
+
+ private:
+  // A ThreadSanitizer build of the daemon gets the suppression of races inside the
+  // uninstrumented libcpp-httplib that the in-process tests declare.
+  std::vector<std::string> environment() {
+    std::vector<std::string> env;
+    std::string tsan;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string entry = *e;
+      if (entry.rfind("TSAN_OPTIONS=", 0) == 0) {
+        tsan = entry.substr(13);
+      } else {
+        env.push_back(entry);
+      }
+    }
+    suppressions_ = log_path_ + ".tsan-supp";
+    std::ofstream(suppressions_) << "race:libcpp-httplib.so\n";
+    tsan += (tsan.empty() ? "" : ":") + std::string("suppressions=") + suppressions_;
+    env.push_back("TSAN_OPTIONS=" + tsan);
+    return env;
+  }
+
+  pid_t pid_ = -1;
+  std::string log_path_;
+  std::string suppressions_;
+  std::optional<int> status_;
+};

@@ -1,0 +1,153 @@
+// Spec validation: every refusal names the JSON path of the offending field.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "uasyncd/api/spec.hpp"
+
+namespace api = uasyncd::api;
+using nlohmann::json;
+
+namespace {
+
+api::ParsedSpec parse(const std::string& body) {
+  return api::parse_spec_body(body);
+}
+
+std::string error_of(const std::string& body) {
+  api::ParsedSpec p = parse(body);
+  EXPECT_FALSE(p) << body;
+  return p.error.message;
+}
+
+json nested_sequences(int depth) {
+  json step = {{"value", 1}};
+  for (int i = 1; i < depth; ++i)
+    step = {{"sequence", json::array({step})}};
+  return step;
+}
+
+}  // namespace
+
+TEST(SpecValidation, AcceptsTheSeedGatherExample) {
+  api::ParsedSpec p = parse(
+      R"({"gather": [{"name": "bar", "sleep": 1e9}, {"sequence": [{"sleep": 6}, {"value": 42}]},
+          {"wait_for": {"name": "foo", "sleep": 1e9}, "timeout": 7}], "return_exceptions": true})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->root.kind, api::StepKind::gather);
+  EXPECT_TRUE(p.spec->root.return_exceptions);
+  EXPECT_EQ(p.spec->steps, 7u);
+  EXPECT_EQ(p.spec->root.children[2].seconds, 7);
+  EXPECT_EQ(p.spec->root.children[0].name, "bar");
+}
+
+TEST(SpecValidation, RootTimeoutIsRecorded) {
+  api::ParsedSpec p = parse(R"({"sleep_ms": 200, "timeout": 1.5, "name": "x"})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->root.ms, 200);
+  EXPECT_EQ(p.spec->timeout, 1.5);
+}
+
+TEST(SpecValidation, UnknownKeyNamesItsPath) {
+  EXPECT_EQ(error_of(R"({"gather": [{"value": 1}, {"sleep": 1, "colour": "red"}]})"),
+            "$.gather[1].colour: unknown key");
+}
+
+TEST(SpecValidation, TimeoutOnlyAtTheRootOrOnWaitFor) {
+  EXPECT_EQ(error_of(R"({"sequence": [{"sleep": 1, "timeout": 2}]})"),
+            "$.sequence[0].timeout: unknown key");
+}
+
+TEST(SpecValidation, WrongTypesAreRefused) {
+  EXPECT_EQ(error_of(R"({"sleep": "1"})"), "$.sleep: expected a number, got string");
+  EXPECT_EQ(error_of(R"({"sleep_ms": 1.5})"), "$.sleep_ms: expected an integer, got number");
+  EXPECT_EQ(error_of(R"({"fail": 3})"), "$.fail: expected a string, got number");
+  EXPECT_EQ(error_of(R"({"gather": {}})"), "$.gather: expected an array, got object");
+  EXPECT_EQ(error_of(R"({"gather": [], "return_exceptions": 1})"),
+            "$.return_exceptions: expected a boolean, got number");
+  EXPECT_EQ(error_of(R"({"value": 1, "name": 7})"), "$.name: expected a string, got number");
+  EXPECT_EQ(error_of(R"([1])"), "$: a step must be an object");
+  EXPECT_EQ(error_of(R"({"sequence": [3]})"),
+            "$.sequence[0]: a step must be an object, got number");
+}
+
+TEST(SpecValidation, NegativeAndMissingTimeouts) {
+  EXPECT_EQ(
+      error_of(
+          R"({"gather": [{"value": 1}, {"value": 2}, {"wait_for": {"value": 1}, "timeout": -1}]})"),
+      "$.gather[2].timeout: must not be negative");
+  EXPECT_EQ(error_of(R"({"wait_for": {"value": 1}})"), "$.timeout: required");
+  EXPECT_EQ(error_of(R"({"wait_for_ms": {"value": 1}, "timeout": -5})"),
+            "$.timeout: must not be negative");
+  EXPECT_EQ(error_of(R"({"value": 1, "timeout": -0.5})"), "$.timeout: must not be negative");
+}
+
+TEST(SpecValidation, NonFiniteNumbersAreRefused) {
+  // JSON has no NaN or Infinity literals; an overflowing exponent is refused by the parser...
+  api::ParsedSpec p = parse(R"({"sleep": 1e999})");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error.code, "invalid_json");
+  // ...and a document built in code may still hold one.
+  EXPECT_EQ(api::parse_spec({{"sleep", std::numeric_limits<double>::infinity()}}).error.message,
+            "$.sleep: must be finite");
+  EXPECT_EQ(
+      api::parse_spec({{"wait_for", {{"value", 1}}}, {"timeout", std::nan("")}}).error.message,
+      "$.timeout: must be finite");
+}
+
+TEST(SpecValidation, HugeButFiniteNumbersAreAccepted) {
+  api::ParsedSpec p = parse(R"({"sleep": 1e300})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_FALSE(parse(R"({"sleep_ms": 99999999999999999999})"));
+}
+
+TEST(SpecValidation, OneKindPerStep) {
+  EXPECT_EQ(error_of(R"({"sleep": 1, "value": 2})"), "$.value: a step has one kind, already sleep");
+  EXPECT_NE(error_of(R"({"name": "x"})").find("a step needs one of"), std::string::npos);
+}
+
+TEST(SpecValidation, DepthLimit) {
+  EXPECT_TRUE(api::parse_spec(nested_sequences(api::kMaxDepth)));
+  api::ParsedSpec p = api::parse_spec(nested_sequences(api::kMaxDepth + 1));
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error.message.find("deeper than 32"), std::string::npos) << p.error.message;
+  EXPECT_EQ(p.error.message.rfind("$.sequence[0].sequence[0]", 0), 0u) << p.error.message;
+}
+
+TEST(SpecValidation, NodeLimit) {
+  json many = json::array();
+  for (std::size_t i = 0; i + 1 < api::kMaxSteps; ++i)
+    many.push_back({{"value", 0}});
+  EXPECT_TRUE(api::parse_spec({{"gather", many}}));
+  many.push_back({{"value", 0}});
+  api::ParsedSpec p = api::parse_spec({{"gather", many}});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error.message, "$.gather[9999]: more than 10000 steps");
+}
+
+TEST(SpecValidation, BodyOverOneMebibyteIs413) {
+  std::string body = R"({"value": ")" + std::string(api::kMaxBodyBytes, 'x') + R"("})";
+  api::ParsedSpec p = parse(body);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error.status, 413);
+}
+
+TEST(SpecValidation, MalformedAndHostileJson) {
+  api::ParsedSpec p = parse(R"({"sleep": )");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error.code, "invalid_json");
+  // Deep nesting inside a value is refused before anything walks it recursively.
+  p = parse(R"({"value": )" + std::string(100000, '[') + std::string(100000, ']') + "}");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error.code, "invalid_json");
+}
+
+TEST(SpecValidation, ExecIsRecognised) {
+  api::ParsedSpec p = parse(R"({"exec": ["true"], "cwd": "/", "env": {"A": "b"}})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_TRUE(p.spec->uses_exec);
+  EXPECT_EQ(error_of(R"({"exec": ["x"], "env": {"A": 1}})"), "$.env.A: expected a string");
+  EXPECT_EQ(error_of(R"({"exec": []})"), "$.exec: expected a non-empty array of strings");
+}
