@@ -122,7 +122,9 @@ try {
   console.log(`load: ${submitted} tasks in ${seconds.toFixed(1)} s (${achieved.toFixed(0)} tasks/s, ` +
     `~${(2 * achieved).toFixed(0)} transitions/s)`);
   console.log(`page: ${events} transitions received (${(events / seconds).toFixed(0)}/s) in ` +
-    `${after.batches - before.batches} batches, applied in ${after.frames - before.frames} frames`);
+    `${after.batches - before.batches} batches, applied in ${after.frames - before.frames} frames ` +
+    `(${(after.flushMs - before.flushMs).toFixed(0)} ms of script applying them, longest ` +
+    `${after.maxFlushMs.toFixed(1)} ms)`);
   console.log(`frames: ${frames.count} (p50 ${frames.p50.toFixed(1)} ms, p99 ${frames.p99.toFixed(1)} ms, ` +
     `max ${frames.max.toFixed(1)} ms, ${frames.over50} over 50 ms); long tasks: ${frames.longTasks} ` +
     `totalling ${frames.longTaskMs.toFixed(0)} ms`);

@@ -1,0 +1,39 @@
+// Task states, each with a label and an icon besides its colour, so no one has to tell states
+// apart by hue alone (colours: Okabe-Ito palette, distinguishable with the common colour-vision
+// deficiencies).
+import { el } from './dom.js';
+
+export const STATES = ['pending', 'running', 'done', 'failed', 'cancelled', 'timed_out'];
+
+const INFO = {
+  pending: { icon: '◷', label: 'pending' },
+  running: { icon: '▶', label: 'running' },
+  done: { icon: '✓', label: 'done' },
+  failed: { icon: '✗', label: 'failed' },
+  cancelled: { icon: '⊘', label: 'cancelled' },
+  timed_out: { icon: '◕', label: 'timed out' },
+};
+
+export function isFinal(state) {
+  return state !== 'pending' && state !== 'running';
+}
+
+export function stateLabel(state) {
+  return INFO[state]?.label ?? String(state);
+}
+
+export function badge(state) {
+  const info = INFO[state] ?? { icon: '?', label: String(state) };
+  return el('span', { class: `badge s-${INFO[state] ? state : 'unknown'}`, 'data-state': state },
+    el('span', { class: 'icon', 'aria-hidden': 'true', text: info.icon }), info.label);
+}
+
+// Updates a badge made by badge() in place (rows keep their references to it).
+export function setBadge(node, state) {
+  if (node.dataset.state === state) return;
+  const info = INFO[state] ?? { icon: '?', label: String(state) };
+  node.className = `badge s-${INFO[state] ? state : 'unknown'}`;
+  node.dataset.state = state;
+  node.firstChild.textContent = info.icon;
+  node.lastChild.textContent = info.label;
+}
