@@ -2,13 +2,14 @@
 # Submits per second with the durable SQLite store against --ephemeral, in one run: the same
 # release build of uasyncd, the same client (64 keep-alive connections, {"sleep_ms": 0} tasks).
 #   bench/durable_bench.sh [BUILD_DIR] [SECONDS]
-# BUILD_DIR holds a Release build of the uasyncd target (default build/rel).
+# BUILD_DIR holds a RelWithDebInfo build of the uasyncd target (default build/rel). cpp-httplib
+# serves one keep-alive connection per worker thread, so the daemon gets 64 of them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build/rel}
 seconds=${2:-10}
 daemon=$build/server/uasyncd
-work=$(mktemp -d /tmp/uasyncd-durable-bench-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/durable-bench-XXXXXX")
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 client=$work/submit_client
 # shellcheck disable=SC2046
@@ -17,7 +18,7 @@ g++ -std=c++20 -O2 -o "$client" "$root/bench/submit_client.cpp" $(pkg-config --c
 run() {  # mode, extra daemon flags...
   local mode=$1
   shift
-  "$daemon" --listen 127.0.0.1:0 --log-level warn --keep-finished 1000000 "$@" >"$work/$mode.log" 2>&1 &
+  "$daemon" --listen 127.0.0.1:0 --log-level warn --keep-finished 1000000 --http-threads 64 "$@" >"$work/$mode.log" 2>&1 &
   pid=$!
   local port=""
   for _ in $(seq 100); do
@@ -34,5 +35,5 @@ run() {  # mode, extra daemon flags...
 }
 
 run ephemeral --ephemeral
-run durable --data-dir "$work/data"
-ls -la "$work/data" >&2
+run durable_full --data-dir "$work/full"
+run durable_normal --data-dir "$work/normal" --sync normal

@@ -2,19 +2,28 @@
 # Installs every Debian 12 package uasyncd needs to build, test and benchmark.
 # Idempotent: packages already present are left alone, and apt-get update runs
 # only when something is missing.
+#   --build-only   just what building the daemon needs (the Docker image's build stage)
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config ninja-build clang-format
+  build-essential cmake pkg-config ninja-build
   libuv1-dev libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libsqlite3-dev libcli11-dev
-  python3 python3-uvloop
+  libsqlite3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
+if ! $build_only; then
+  # Tests, benchmarks (CPython asyncio and uvloop peers, wrk) and the browser tests.
+  packages+=(clang-format python3 python3-uvloop wrk chromium)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# The browser tests need node and npm; a node from elsewhere (it bundles npm) is kept.
+$build_only || command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=()

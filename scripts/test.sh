@@ -1,24 +1,46 @@
 #!/usr/bin/env bash
-# Installs what the project needs, then builds and runs every test: a normal build with
-# -Werror, the whole suite again under AddressSanitizer+UndefinedBehaviorSanitizer, and the
-# threaded tests under ThreadSanitizer.
+# Installs what the project needs, lints the Dockerfile, then builds and runs every test: a normal
+# build with -Werror, the whole suite again under AddressSanitizer+UndefinedBehaviorSanitizer, and
+# the threaded tests under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 
+# npx keeps the linter in its own cache (~/.npm), never in the repository.
+echo "== dockerfilelint Dockerfile"
+npx --yes dockerfilelint Dockerfile
+
 jobs=$(nproc)
-build_and_test() {
-  local dir=$1 label=$2
-  shift 2
-  cmake -S . -B "$dir" -G Ninja -DUASYNCD_BENCH=OFF "$@"
-  cmake --build "$dir" -j "$jobs"
-  echo "== ctest: $dir"
-  (cd "$dir" && ctest --output-on-failure -j "$jobs" $label)
+configure() {
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja "$@"
+}
+run_ctest() {
+  local dir=$1
+  shift
+  echo "== ctest: $dir $*"
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" "$@")
 }
 
-build_and_test build/release "" -DCMAKE_BUILD_TYPE=RelWithDebInfo
-ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  build_and_test build/asan "" -DCMAKE_BUILD_TYPE=Debug -DUASYNCD_SANITIZE=address,undefined
-TSAN_OPTIONS=halt_on_error=1 \
-  build_and_test build/tsan "-L threaded" -DCMAKE_BUILD_TYPE=Debug -DUASYNCD_SANITIZE=thread
+# Normal build, warnings as errors; the benchmarks are built too, so they keep compiling.
+configure build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUASYNCD_BENCH=ON
+cmake --build build/release -j "$jobs"
+run_ctest build/release
+
+# The dashboard in Debian's Chromium, against the release daemon (not under the sanitizers: the
+# page is what is tested there).
+echo "== browser tests: tests/web"
+(cd tests/web && npm ci --no-audit --no-fund &&
+  UASYNCD_BIN="$PWD/../../build/release/server/uasyncd" node --test --test-concurrency=1 dashboard.test.mjs)
+
+# The whole suite under AddressSanitizer+UndefinedBehaviorSanitizer.
+configure build/asan -DCMAKE_BUILD_TYPE=Debug -DUASYNCD_SANITIZE=address,undefined -DUASYNCD_BENCH=OFF
+cmake --build build/asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build/asan
+
+# The threaded tests (files *_threaded_test.cpp) under ThreadSanitizer: only they are built.
+configure build/tsan -DCMAKE_BUILD_TYPE=Debug -DUASYNCD_SANITIZE=thread -DUASYNCD_BENCH=OFF
+cmake --build build/tsan -j "$jobs" --target threaded_tests
+TSAN_OPTIONS=halt_on_error=1 run_ctest build/tsan -L threaded --no-tests=error
