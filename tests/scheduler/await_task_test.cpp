@@ -9,46 +9,25 @@
 #include <string>
 #include <vector>
 
-#include "loop_fixture.hpp"
+#include "recorder.hpp"
 
 namespace ua = uasyncio;
-using Lines = std::vector<std::string>;
 
 namespace {
 
-// Coroutines are free functions (see the brief's g++ traps), so they reach the running test's
-// log through this fixture.
-class Recorder : public LoopTest {
+// Counts §8 reports, so a test can show that awaiting retrieved the exception.
+class CountingRecorder : public Recorder {
  public:
-  static void say(std::string line) { active->log(std::move(line)); }
-  static std::int64_t now() { return active->elapsed_ms(); }
-  static int handled;
+  static inline int handled = 0;
 
  protected:
   void SetUp() override {
-    LoopTest::SetUp();
-    active = this;
+    Recorder::SetUp();
     handled = 0;
-    // Counts §8 reports, so a test can show that awaiting retrieved the exception.
     ua::get_event_loop().set_exception_handler(
         [](ua::Loop&, const ua::ExceptionContext&) { ++handled; });
   }
-  void TearDown() override {
-    LoopTest::TearDown();
-    active = nullptr;
-  }
-
- private:
-  static inline Recorder* active = nullptr;
 };
-int Recorder::handled = 0;
-
-void say(std::string line) {
-  Recorder::say(std::move(line));
-}
-std::string at(const std::string& what) {
-  return what + " @" + std::to_string(Recorder::now());
-}
 
 struct ValueError : std::runtime_error {
   explicit ValueError(int v) : std::runtime_error("ValueError(" + std::to_string(v) + ")") {}
@@ -71,7 +50,7 @@ ua::Coro<void> ticker() {
 
 }  // namespace
 
-using AwaitTask = Recorder;
+using AwaitTask = CountingRecorder;
 
 // ---- §7.1 ----
 
@@ -248,7 +227,7 @@ TEST_F(AwaitTask, AwaitingACoroutineRunsItInlineInTheCallingTask) {
 
 // ---- MicroPython tests/extmod ----
 
-using MicroPython = Recorder;
+using MicroPython = CountingRecorder;
 
 ua::Coro<int> forty_two() {
   co_return 42;

@@ -9,34 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "loop_fixture.hpp"
+#include "recorder.hpp"
 
 namespace ua = uasyncio;
-using Lines = std::vector<std::string>;
 
 namespace {
-
-class Recorder : public LoopTest {
- public:
-  static void say(std::string line) { active->log(std::move(line)); }
-
- protected:
-  void SetUp() override {
-    LoopTest::SetUp();
-    active = this;
-  }
-  void TearDown() override {
-    LoopTest::TearDown();
-    active = nullptr;
-  }
-
- private:
-  static inline Recorder* active = nullptr;
-};
-
-void say(std::string line) {
-  Recorder::say(std::move(line));
-}
 
 struct ValueError : std::runtime_error {
   explicit ValueError(const std::string& args) : std::runtime_error("ValueError(" + args + ")") {}

@@ -11,38 +11,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "loop_fixture.hpp"
+#include "recorder.hpp"
 
 namespace ua = uasyncio;
-using Lines = std::vector<std::string>;
 
 namespace {
-
-class Recorder : public LoopTest {
- public:
-  static void say(std::string line) { active->log(std::move(line)); }
-  static std::int64_t now() { return active->elapsed_ms(); }
-
- protected:
-  void SetUp() override {
-    LoopTest::SetUp();
-    active = this;
-  }
-  void TearDown() override {
-    LoopTest::TearDown();
-    active = nullptr;
-  }
-
- private:
-  static inline Recorder* active = nullptr;
-};
-
-void say(std::string line) {
-  Recorder::say(std::move(line));
-}
-std::string at(const std::string& what) {
-  return what + " @" + std::to_string(Recorder::now());
-}
 
 // Python's ValueError, printed the way MicroPython prints its repr.
 struct ValueError : std::runtime_error {

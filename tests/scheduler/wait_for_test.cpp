@@ -10,38 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "loop_fixture.hpp"
+#include "recorder.hpp"
 
 namespace ua = uasyncio;
-using Lines = std::vector<std::string>;
 
 namespace {
-
-class Recorder : public LoopTest {
- public:
-  static void say(std::string line) { active->log(std::move(line)); }
-  static std::int64_t now() { return active->elapsed_ms(); }
-
- protected:
-  void SetUp() override {
-    LoopTest::SetUp();
-    active = this;
-  }
-  void TearDown() override {
-    LoopTest::TearDown();
-    active = nullptr;
-  }
-
- private:
-  static inline Recorder* active = nullptr;
-};
-
-void say(std::string line) {
-  Recorder::say(std::move(line));
-}
-std::string at(const std::string& what) {
-  return what + " @" + std::to_string(Recorder::now());
-}
 
 struct ValueError : std::runtime_error {
   explicit ValueError(int v) : std::runtime_error("ValueError(" + std::to_string(v) + ")") {}
