@@ -98,7 +98,8 @@ describe('dashboard without a token', () => {
     assert.equal(await page.textContent(`#task-rows tr[data-id="${id}"] td:nth-child(3)`), 'gather');
     await waitForRowState(page, id, 'running');
     for (const child of ['1', '2', '5']) await waitForStepState(page, `${id}.${child}`, 'running');
-    assert.equal(await page.locator('#counts button[data-state="running"] .count-n').textContent(), '1');
+    // Counts come from /api/stats, fetched at most 4 times a second: wait for them to catch up.
+    await page.waitForSelector('#counts button[data-state="running"] .count-n:text-is("1")');
 
     // The seed cancels bar while barking still sleeps: here through bar's cancel button.
     await page.click(`#detail-body button[data-step="${id}.1"]`);
