@@ -3,7 +3,7 @@
 // deficiencies).
 import { el } from './dom.js';
 
-export const STATES = ['pending', 'running', 'done', 'failed', 'cancelled', 'timed_out'];
+export const STATES = ['pending', 'running', 'done', 'failed', 'cancelled', 'timed_out', 'interrupted'];
 
 const INFO = {
   pending: { icon: '◷', label: 'pending' },
@@ -12,6 +12,8 @@ const INFO = {
   failed: { icon: '✗', label: 'failed' },
   cancelled: { icon: '⊘', label: 'cancelled' },
   timed_out: { icon: '◕', label: 'timed out' },
+  // Running when the daemon stopped without a clean shutdown (found so at the next start).
+  interrupted: { icon: '↯', label: 'interrupted' },
 };
 
 export function isFinal(state) {
