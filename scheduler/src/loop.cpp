@@ -49,7 +49,9 @@ bool is_ordinary(const std::exception_ptr& e) {
   }
 }
 
-Coro<void> stopper() { co_return; }
+Coro<void> stopper() {
+  co_return;
+}
 
 constexpr std::int64_t kMaxDelayMs = std::numeric_limits<std::int64_t>::max() / 4;
 
@@ -238,7 +240,9 @@ void Loop::report_unretrieved(detail::TaskHeader* t) {
   call_exception_handler({"Task exception wasn't retrieved", t->error, AnyTask(t)});
 }
 
-void Loop::poll_io(uv_run_mode mode) { uv_run(&uv_, mode); }
+void Loop::poll_io(uv_run_mode mode) {
+  uv_run(&uv_, mode);
+}
 
 void Loop::wait_for_work() {
   if (virtual_clock_) {
@@ -260,7 +264,8 @@ void Loop::wait_for_work() {
   } else {
     const std::int64_t wait = timers_.top_key() - now_;
     if (wait > 0) {
-      uv_timer_start(&timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(wait), 0);
+      uv_timer_start(
+          &timer_, [](uv_timer_t*) {}, static_cast<std::uint64_t>(wait), 0);
       poll_io(UV_RUN_ONCE);
       uv_timer_stop(&timer_);
     }
@@ -331,12 +336,14 @@ void Loop::stop() {
 
 void Loop::reset() {
   std::vector<detail::TaskHeader*> dropped;
-  while (!ready_.empty()) dropped.push_back(ready_.pop());
+  while (!ready_.empty())
+    dropped.push_back(ready_.pop());
   timers_.for_each([&](detail::TaskHeader* t) { dropped.push_back(t); });
   timers_.clear();
   // Each queued task holds the scheduler's reference; a task nobody else refers to is destroyed
   // (its frame's destructors run), one that a handle still names stays, never to run.
-  for (detail::TaskHeader* t : dropped) detail::release(t);
+  for (detail::TaskHeader* t : dropped)
+    detail::release(t);
 }
 
 void Loop::call_exception_handler(const ExceptionContext& context) {
@@ -391,7 +398,9 @@ Loop& new_event_loop() {
   return loop;
 }
 
-std::int64_t ticks_ms() { return detail::current_loop().time_ms(); }
+std::int64_t ticks_ms() {
+  return detail::current_loop().time_ms();
+}
 
 AnyTask current_task() {
   detail::TaskHeader* t = detail::current_loop().current();
@@ -424,6 +433,8 @@ std::int64_t detail::seconds_to_ms(double seconds) noexcept {
   return static_cast<std::int64_t>(ms);
 }
 
-Sleep sleep(double seconds) { return sleep_ms(detail::seconds_to_ms(seconds)); }
+Sleep sleep(double seconds) {
+  return sleep_ms(detail::seconds_to_ms(seconds));
+}
 
 }  // namespace uasyncio

@@ -29,7 +29,9 @@ class Recorder : public LoopTest {
   static inline Recorder* active = nullptr;
 };
 
-inline void say(std::string line) { Recorder::say(std::move(line)); }
+inline void say(std::string line) {
+  Recorder::say(std::move(line));
+}
 // The line with the milliseconds of virtual time since the test started: "what @ms".
 inline std::string at(const std::string& what) {
   return what + " @" + std::to_string(Recorder::now());
