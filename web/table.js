@@ -13,6 +13,9 @@ export class TaskTable {
     Object.assign(this, { tbody, empty, pageLabel, buttons, onSelect, onError });
     this.filter = { state: '', name: '' };
     this.cursors = [null];  // cursor of each page visited; the last is the current page's
+    // What the rows on screen were fetched with: a click during a load must not label the old
+    // rows with the new page, nor page onward from a cursor of a page not yet shown.
+    this.shown = { cursors: [null], filter: this.filter };
     this.next = null;
     this.tasks = [];  // summaries shown, newest first
     this.rows = new Map();  // id -> {tr, cells}
@@ -20,12 +23,13 @@ export class TaskTable {
     this.loading = null;
     this.reloadWanted = false;
     buttons.newest.addEventListener('click', () => this.go([null]));
-    buttons.newer.addEventListener('click', () => this.go(this.cursors.slice(0, -1)));
-    buttons.older.addEventListener('click', () => this.next && this.go([...this.cursors, this.next]));
+    buttons.newer.addEventListener('click', () => this.go(this.shown.cursors.slice(0, -1)));
+    buttons.older.addEventListener('click',
+      () => this.next && this.go([...this.shown.cursors, this.next]));
   }
 
   get onFirstPage() {
-    return this.cursors.length === 1;
+    return this.shown.cursors.length === 1;
   }
 
   setFilter(filter) {
@@ -45,24 +49,31 @@ export class TaskTable {
       this.reloadWanted = true;
       return this.loading;
     }
+    this.tbody.setAttribute('aria-busy', 'true');
     this.loading = this.fetchPage().finally(() => {
       this.loading = null;
       if (this.reloadWanted) {
         this.reloadWanted = false;
         this.reload();
+      } else {
+        this.tbody.setAttribute('aria-busy', 'false');
       }
     });
     return this.loading;
   }
 
   async fetchPage() {
+    const { cursors, filter } = this;
     const q = new URLSearchParams({ limit: String(PAGE_SIZE) });
-    if (this.filter.state) q.set('state', this.filter.state);
-    if (this.filter.name) q.set('name', this.filter.name);
-    const cursor = this.cursors[this.cursors.length - 1];
+    if (filter.state) q.set('state', filter.state);
+    if (filter.name) q.set('name', filter.name);
+    const cursor = cursors[cursors.length - 1];
     if (cursor) q.set('cursor', cursor);
     try {
       const { data } = await api('GET', `/api/tasks?${q}`);
+      // A newer page or filter was asked for meanwhile: its load, next, shows the rows.
+      if (this.reloadWanted) return;
+      this.shown = { cursors, filter };
       this.tasks = data.tasks;
       this.next = data.next_cursor;
       this.onError('');
@@ -74,8 +85,9 @@ export class TaskTable {
   }
 
   matches(task) {
-    return (!this.filter.state || task.state === this.filter.state) &&
-      (!this.filter.name || task.name === this.filter.name);
+    const { filter } = this.shown;
+    return (!filter.state || task.state === filter.state) &&
+      (!filter.name || task.name === filter.name);
   }
 
   // Applies a batch of task summaries (from the event stream or a submit). Returns true when
@@ -166,7 +178,7 @@ export class TaskTable {
     for (const [id, row] of this.rows) if (!keep.has(id)) row.tr.remove();
     this.rows = keep;
     this.empty.hidden = this.tasks.length > 0;
-    const page = this.cursors.length;
+    const page = this.shown.cursors.length;
     setText(this.pageLabel, `page ${page}`);
     this.buttons.newer.disabled = page === 1;
     this.buttons.newest.disabled = page === 1;

@@ -193,8 +193,9 @@ describe('dashboard without a token', () => {
     await page.waitForSelector(`#counts button[data-state="done"] .count-n:text-is("${before + 120}")`);
     assert.equal(await page.locator('#task-rows tr').count(), 50);
     await page.click('#counts button[data-state="done"]');
-    await page.waitForFunction(() => [...document.querySelectorAll('#task-rows tr')]
-      .every((tr) => tr.dataset.state === 'done'));
+    await page.waitForSelector('#task-rows[aria-busy="false"]');
+    assert.ok(await page.evaluate(() => [...document.querySelectorAll('#task-rows tr')]
+      .every((tr) => tr.dataset.state === 'done')), 'only done tasks under the done filter');
     const firstPage = await page.locator('#task-rows tr').first().getAttribute('data-id');
     await page.click('#page-older');
     await page.waitForSelector('#page-label:text-is("page 2")');
