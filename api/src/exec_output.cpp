@@ -1,6 +1,7 @@
 #include "uasyncd/api/exec_output.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace uasyncd::api {
 
@@ -16,6 +17,13 @@ std::string_view StreamCapture::append(std::string_view data) {
 
 std::string StreamCapture::tail() const {
   return tail_.size() <= kTailBytes ? tail_ : tail_.substr(tail_.size() - kTailBytes);
+}
+
+void StreamCapture::restore(std::string kept, std::string tail, std::uint64_t bytes) {
+  kept_ = std::move(kept);
+  tail_ = std::move(tail);
+  bytes_ = bytes;
+  published = kept_.size();
 }
 
 nlohmann::json ExecOutput::result_json() const {

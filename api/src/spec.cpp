@@ -12,7 +12,11 @@ using nlohmann::json;
 // Raw JSON nesting allowed before validation: enough for kMaxDepth steps (object + array per
 // level) plus room for nested "value" payloads, small enough that no recursive walk overflows.
 constexpr int kMaxJsonNesting = 4 * kMaxDepth;
+// Bounds on a task's re-runs: enough for any real retry policy, small enough that a typo (or a
+// hostile spec) cannot keep a task cycling for days. The delay's bound is the backoff's cap (an
+// hour, task_recovery.cpp): a longer first delay would silently be cut to it.
 constexpr std::int64_t kMaxRetries = 100;
+constexpr double kMaxRetryDelay = 3600;
 
 constexpr std::array<std::pair<const char*, StepKind>, 9> kKinds{{
     {"sleep", StepKind::sleep},
@@ -74,8 +78,10 @@ class Parser {
       if (n > kMaxRetries) fail_at("$.retries", "at most 100");
       spec.retries = static_cast<int>(n);
     }
-    if (doc.contains("retry_delay"))
+    if (doc.contains("retry_delay")) {
       spec.retry_delay = seconds_at(doc.at("retry_delay"), "$.retry_delay");
+      if (spec.retry_delay > kMaxRetryDelay) fail_at("$.retry_delay", "at most 3600");
+    }
     spec.steps = steps_;
     spec.uses_exec = uses_exec_;
     return spec;

@@ -56,6 +56,10 @@ void Daemon::start() {
   if (!options_.data_dir.empty()) {
     std::unique_ptr<TaskStore> store = TaskStore::open(options_.data_dir, options_.full_sync);
     max_seq = store->max_seq();
+    // Retention before loading: rows it would drop at once are never read.
+    if (const std::size_t trimmed = store->trim_finished(options_.keep_finished)) {
+      spdlog::info("{}: {} old finished tasks deleted (--keep-finished)", store->path(), trimmed);
+    }
     std::size_t unreadable = 0;
     for (const StoredTask& row : store->load()) {
       std::string why;

@@ -50,8 +50,8 @@ void DurableWriter::submitted(const api::TaskRecord& task) {
   push(Kind::insert, snapshot(task, true));
 }
 
-void DurableWriter::changed(const api::TaskRecord& task) {
-  push(Kind::update, snapshot(task, false));
+void DurableWriter::changed(const api::TaskRecord& task, bool with_output) {
+  push(Kind::update, snapshot(task, false, with_output));
 }
 
 void DurableWriter::erased(std::uint64_t seq) {

@@ -32,6 +32,15 @@ void TaskService::restore(std::vector<TaskPtr> tasks, std::uint64_t max_seq) {
     if (task->state == State::running && can_retry(*task)) {
       task->state = State::pending;
       task->started_ms = 0;
+      // It runs again from the start: the steps the lost run got through must not show.
+      for (api::StepRecord& s : task->steps) {
+        s.state = State::pending;
+        s.result = nlohmann::json();
+        s.error.reset();
+        s.started_ms = 0;
+        s.finished_ms = 0;
+        s.exec.reset();
+      }
       if (options_.journal != nullptr) options_.journal->changed(*task);
     }
     if (task->state == State::pending) {
@@ -45,8 +54,17 @@ void TaskService::restore(std::vector<TaskPtr> tasks, std::uint64_t max_seq) {
       task->state = State::interrupted;
       task->finished_ms = api::wall_ms();
       task->error = api::ErrorInfo{"Interrupted", "the daemon stopped while the task was running"};
+      // Steps that had ended keep their results. A step that was running is interrupted, as the
+      // task is: it may have done part of its work. One that never started is cancelled, as the
+      // steps of a task cancelled while pending are: it did nothing and never will.
       for (api::StepRecord& s : task->steps) {
-        if (!api::is_final(s.state)) s.state = State::interrupted;
+        if (s.state == State::running) {
+          s.state = State::interrupted;
+          s.finished_ms = task->finished_ms;
+          s.error = api::ErrorInfo{"Interrupted", "the daemon stopped while the step was running"};
+        } else if (s.state == State::pending) {
+          s.state = State::cancelled;
+        }
       }
       if (options_.journal != nullptr) options_.journal->changed(*task);
       ++interrupted;

@@ -176,7 +176,7 @@ std::string TaskService::metrics() const {
 
 void TaskService::task_started(api::TaskRecord& task) {
   ++task.attempts;
-  if (options_.journal != nullptr) options_.journal->changed(task);
+  journal_now(task);
   count(State::pending, State::running);
   ++running_;
   transition(task, "started");
@@ -223,7 +223,7 @@ void TaskService::finish_pending(api::TaskRecord& task, State state, api::ErrorI
 void TaskService::finished(api::TaskRecord& task) {
   transition(task, "finished");
   end_followers(task);
-  if (options_.journal != nullptr) options_.journal->changed(task);
+  journal_now(task);
   if (auto it = waiters_.find(task.seq); it != waiters_.end()) {
     const Reply reply{200, task.full_json()};
     for (const auto& w : it->second)
@@ -262,6 +262,7 @@ void TaskService::cancel_all() {
 }
 
 void TaskService::release_all() {
+  flush_journal();  // the writer outlives the loop: what the last turns changed is still stored
   registry_->visit_newest_first(std::nullopt, [](const TaskPtr& t) {
     api::kill_running_execs(*t);
     t->task = uasyncio::Task<void>();
@@ -286,8 +287,47 @@ void TaskService::transition(const api::TaskRecord& task, const char* type) {
   options_.events->publish(event);
 }
 
+void TaskService::journal_later(const api::TaskRecord& task, bool with_output) {
+  if (options_.journal == nullptr) return;
+  bool& output = unjournaled_[task.seq];
+  output = output || with_output;
+  if (flush_queued_) return;
+  flush_queued_ = true;
+  uasyncio::create_task(flush_journal_soon(this));
+}
+
+void TaskService::journal_now(const api::TaskRecord& task) {
+  if (options_.journal == nullptr) return;
+  bool with_output = false;
+  if (auto it = unjournaled_.find(task.seq); it != unjournaled_.end()) {
+    with_output = it->second;
+    unjournaled_.erase(it);
+  }
+  options_.journal->changed(task, with_output);
+}
+
+void TaskService::flush_journal() {
+  flush_queued_ = false;
+  if (options_.journal == nullptr) return;
+  for (const auto& [seq, with_output] : unjournaled_) {
+    // Gone (deleted or evicted) since: its erase is journaled already.
+    if (TaskPtr task = registry_->find(seq)) options_.journal->changed(*task, with_output);
+  }
+  unjournaled_.clear();
+}
+
+uasyncio::Coro<void> TaskService::flush_journal_soon(TaskService* self) {
+  // A short wait gathers many changes per snapshot, and a task that ends within it costs no
+  // extra row at all (its end is journaled at once, with the steps): step progress is stored at
+  // most this late, which only a crash in between could show.
+  constexpr std::int64_t kStepFlushMs = 50;
+  co_await uasyncio::sleep_ms(kStepFlushMs);
+  self->flush_journal();
+}
+
 void TaskService::step_changed(api::TaskRecord& task, std::size_t index) {
   const api::StepRecord& s = task.steps[index];
+  journal_later(task, s.step->kind == api::StepKind::exec && api::is_final(s.state));
   spdlog::trace("step {} {}", task.step_id(index), api::state_name(s.state));
   if (options_.events == nullptr || !options_.events->active()) return;
   options_.events->publish({{"type", "step"},

@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstdint>
+#include <memory>
 #include <utility>
+#include <vector>
 
 namespace uasyncd::server {
 namespace {
@@ -19,6 +23,54 @@ std::string steps_text(const api::TaskRecord& task) {
                      s.error ? s.error->message : std::string(), s.started_ms, s.finished_ms}));
   }
   return steps.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+bool all_pending(const api::TaskRecord& task) {
+  return std::all_of(task.steps.begin(), task.steps.end(),
+                     [](const api::StepRecord& s) { return s.state == api::State::pending; });
+}
+
+json capture_json(const api::StreamCapture& c) {
+  // Untruncated, the tail is the end of what was kept: stored once.
+  return json::array({c.kept(), c.truncated() ? json(c.tail()) : json(nullptr), c.bytes()});
+}
+
+void restore_capture(api::StreamCapture& c, const json& j) {
+  std::string kept = j.at(0).get<std::string>();
+  std::string tail = j.at(1).is_null()
+                         ? kept.substr(kept.size() - std::min(kept.size(), api::kTailBytes))
+                         : j.at(1).get<std::string>();
+  c.restore(std::move(kept), std::move(tail), j.at(2).get<std::uint64_t>());
+}
+
+// The output of every exec step whose process has ended, as MessagePack: unlike JSON text it
+// keeps bytes that are not UTF-8 as they were, so byte counts and truncation still agree.
+// Per step: [index, pid, exit code or null, signal, stdout, stderr].
+std::string outputs_blob(const api::TaskRecord& task) {
+  json outputs = json::array();
+  for (const api::StepRecord& s : task.steps) {
+    if (!s.exec || s.exec->running) continue;
+    const api::ExecOutput& e = *s.exec;
+    outputs.push_back(json::array({s.index, e.pid, e.exit_code ? json(*e.exit_code) : json(nullptr),
+                                   e.term_signal, capture_json(e.out), capture_json(e.err)}));
+  }
+  const std::vector<std::uint8_t> bytes = json::to_msgpack(outputs);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void apply_outputs(api::TaskRecord& task, const std::string& blob) {
+  const json outputs = json::from_msgpack(blob);
+  for (const json& o : outputs) {
+    const auto index = o.at(0).get<std::size_t>();
+    if (index >= task.steps.size()) continue;
+    auto e = std::make_unique<api::ExecOutput>();
+    e->pid = o.at(1).get<int>();
+    if (!o.at(2).is_null()) e->exit_code = o.at(2).get<int>();
+    e->term_signal = o.at(3).get<int>();
+    restore_capture(e->out, o.at(4));
+    restore_capture(e->err, o.at(5));
+    task.steps[index].exec = std::move(e);
+  }
 }
 
 void apply_steps(api::TaskRecord& task, const std::string& text) {
@@ -38,7 +90,7 @@ void apply_steps(api::TaskRecord& task, const std::string& text) {
 
 }  // namespace
 
-StoredTask snapshot(const api::TaskRecord& task, bool with_spec) {
+StoredTask snapshot(const api::TaskRecord& task, bool with_spec, bool with_output) {
   StoredTask row;
   row.seq = task.seq;
   if (with_spec) row.spec = task.spec_json.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -53,7 +105,21 @@ StoredTask snapshot(const api::TaskRecord& task, bool with_spec) {
       row.error_type = task.error->type;
       row.error_message = task.error->message;
     }
+  }
+  // Steps are written at every change, so that a crash shows how far a running task got. All
+  // pending (a new task, a retry's fresh record) is "[]", which an update writes over whatever a
+  // previous run left; an insert needs nothing.
+  if (!all_pending(task)) {
     row.steps = steps_text(task);
+  } else if (!with_spec) {
+    row.steps = "[]";
+  }
+  if (task.spec.uses_exec) {
+    const bool any_output = std::any_of(task.steps.begin(), task.steps.end(),
+                                        [](const api::StepRecord& s) { return s.exec != nullptr; });
+    // Without new output the column is left as it is (an empty field is not written), unless
+    // the record has none at all: then a previous run's output must not show through.
+    if (with_output || !any_output) row.output = outputs_blob(task);
   }
   return row;
 }
@@ -80,7 +146,8 @@ TaskPtr rebuild(const StoredTask& row, std::string& why) {
     task->finished_ms = row.finished_ms;
     if (!row.result.empty()) task->result = json::parse(row.result);
     if (row.error_type) task->error = api::ErrorInfo{*row.error_type, row.error_message};
-    if (api::is_final(*state) && !row.steps.empty()) apply_steps(*task, row.steps);
+    if (!row.steps.empty()) apply_steps(*task, row.steps);
+    if (!row.output.empty()) apply_outputs(*task, row.output);
     return task;
   } catch (const std::exception& e) {  // json parse or type errors in a damaged row
     why = e.what();

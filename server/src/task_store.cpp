@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 #include <utility>
@@ -72,7 +73,12 @@ int bind_outcome(sqlite3_stmt* s, int first, const StoredTask& t) {
   sqlite3_bind_text(s, i++, t.error_message.data(), static_cast<int>(t.error_message.size()),
                     SQLITE_STATIC);
   bind_text(s, i++, t.steps);
-  bind_text(s, i++, t.output);
+  // MessagePack (task_snapshot.cpp), which may hold any byte: a blob, not text.
+  if (t.output.empty()) {
+    sqlite3_bind_null(s, i++);
+  } else {
+    sqlite3_bind_blob(s, i++, t.output.data(), static_cast<int>(t.output.size()), SQLITE_STATIC);
+  }
   return i;
 }
 
@@ -188,6 +194,40 @@ void TaskStore::setup(bool existed, bool full_sync) {
       "'max_seq'");
 }
 
+std::size_t TaskStore::trim_finished(std::size_t keep, std::size_t batch) {
+  constexpr const char* kFinished = "state NOT IN ('pending', 'running')";
+  Stmt count(prepare((std::string("SELECT count(*) FROM tasks WHERE ") + kFinished).c_str()));
+  if (sqlite3_step(count.get()) != SQLITE_ROW) fail("cannot count the finished tasks");
+  const auto finished = static_cast<std::size_t>(sqlite3_column_int64(count.get(), 0));
+  if (finished <= keep) return 0;
+  // The highest seq may be among the deleted rows: kept in meta, so ids are never reused.
+  const std::uint64_t highest = max_seq();
+  Stmt remove(prepare((std::string("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ") +
+                       kFinished + " ORDER BY seq LIMIT ?)")
+                          .c_str()));
+  std::size_t left = finished - keep;
+  while (left > 0) {
+    const std::size_t n = std::min(left, batch);
+    exec("BEGIN IMMEDIATE");
+    try {
+      sqlite3_bind_int64(remove.get(), 1, static_cast<std::int64_t>(n));
+      const int rc = sqlite3_step(remove.get());
+      sqlite3_reset(remove.get());
+      if (rc != SQLITE_DONE) fail("cannot delete old finished tasks");
+      sqlite3_bind_int64(set_max_seq_, 1, static_cast<std::int64_t>(highest));
+      const int set = sqlite3_step(set_max_seq_);
+      sqlite3_reset(set_max_seq_);
+      if (set != SQLITE_DONE) fail("cannot record the highest task id");
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+    left -= n;
+  }
+  return finished - keep;
+}
+
 std::vector<StoredTask> TaskStore::load() {
   Stmt s(
       prepare("SELECT seq, spec, state, attempts, created_ms, started_ms, finished_ms, result, "
@@ -207,7 +247,8 @@ std::vector<StoredTask> TaskStore::load() {
     if (sqlite3_column_type(s.get(), 8) != SQLITE_NULL) t.error_type = column_text(s.get(), 8);
     t.error_message = column_text(s.get(), 9);
     t.steps = column_text(s.get(), 10);
-    t.output = column_text(s.get(), 11);
+    const auto* blob = static_cast<const char*>(sqlite3_column_blob(s.get(), 11));
+    if (blob != nullptr) t.output.assign(blob, sqlite3_column_bytes(s.get(), 11));
     rows.push_back(std::move(t));
   }
   if (rc != SQLITE_DONE) fail("cannot read the tasks");

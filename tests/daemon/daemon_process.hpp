@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,9 +25,16 @@ class DaemonProcess {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // Starts `UASYNCD_BIN args...` with its output in `log_path`.
-  DaemonProcess(std::vector<std::string> args, std::string log_path)
+  // Starts `UASYNCD_BIN args...` with its output in `log_path`. `file_size_limit`: the child's
+  // RLIMIT_FSIZE in bytes, with SIGXFSZ ignored, so a write past it fails with EFBIG as on a
+  // full disk (the log file is limited too).
+  DaemonProcess(std::vector<std::string> args, std::string log_path,
+                rlim_t file_size_limit = RLIM_INFINITY)
       : log_path_(std::move(log_path)) {
+    if (file_size_limit != RLIM_INFINITY) {
+      fork_with_limit(std::move(args), file_size_limit);
+      return;
+    }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
@@ -99,6 +107,38 @@ class DaemonProcess {
   void signal(int sig) { kill(pid_, sig); }
 
  private:
+  // posix_spawn cannot set a resource limit in the child, so fork and exec; between the two the
+  // child makes only async-signal-safe calls.
+  void fork_with_limit(std::vector<std::string> args, rlim_t limit) {
+    args.insert(args.begin(), UASYNCD_BIN);
+    std::vector<char*> argv;
+    for (std::string& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = environment();
+    std::vector<char*> envp;
+    for (std::string& e : env)
+      envp.push_back(e.data());
+    envp.push_back(nullptr);
+    const char* log = log_path_.c_str();
+    pid_ = fork();
+    if (pid_ != 0) return;
+    const int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) _exit(127);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGXFSZ, &ignore, nullptr);
+    struct rlimit rl {};
+    rl.rlim_cur = limit;
+    rl.rlim_max = limit;
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
+    execve(UASYNCD_BIN, argv.data(), envp.data());
+    _exit(127);
+  }
+
   // A ThreadSanitizer build of the daemon gets the suppression of races inside the
   // uninstrumented libcpp-httplib that the in-process tests declare.
   std::vector<std::string> environment() {

@@ -358,3 +358,289 @@ TEST(Durable, SecondDaemonOnTheSameDirectoryIsRefused) {
   EXPECT_NE(output.find(dir / "uasyncd.db"), std::string::npos) << output;
   EXPECT_NE(output.find("locked"), std::string::npos) << output;
 }
+
+namespace {
+
+json get_json(int port, const std::string& path) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30);
+  auto r = c.Get(path.c_str());
+  return r && r->status == 200 ? json::parse(r->body) : json();
+}
+
+std::string submit(int port, const json& spec) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30);
+  auto r = c.Post("/api/tasks", spec.dump(), "application/json");
+  if (!r || r->status != 201) {
+    ADD_FAILURE() << "submit " << spec.dump() << ": " << (r ? r->body : "no answer");
+    return "";
+  }
+  return json::parse(r->body)["id"].get<std::string>();
+}
+
+// Polls GET /api/tasks/ID until `ready` holds for the record (or 30 s pass); returns it.
+template <typename Ready>
+json await_task(int port, const std::string& id, Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  json t;
+  while (std::chrono::steady_clock::now() < deadline) {
+    t = full_task(port, id);
+    if (!t.is_null() && ready(t)) return t;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << id << " never got there: " << t.dump();
+  return t;
+}
+
+bool is_final_state(const json& t) {
+  const std::string s = t["state"].get<std::string>();
+  return s != "pending" && s != "running";
+}
+
+void stop_cleanly(DaemonProcess& daemon) {
+  daemon.signal(SIGTERM);
+  const std::optional<int> status = daemon.await_exit(std::chrono::seconds(30));
+  ASSERT_TRUE(status);
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << daemon.output();
+}
+
+// Rows in the tasks table of a database no daemon holds.
+std::int64_t row_count(const std::string& file, const std::string& where = "") {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* s = nullptr;
+  const std::string sql = "SELECT count(*) FROM tasks" + where;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  const std::int64_t n = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return n;
+}
+
+}  // namespace
+
+TEST(Durable, ExecOutputAndResultAreTheSameAfterARestart) {
+  TempDir dir;
+  // Past the 1 MiB capture cap, so the stored output is the capped part with its flags, and a
+  // failing step whose output is part of its result.
+  const json spec = {
+      {"sequence",
+       json::array({{{"exec", {"sh", "-c", "head -c 1200000 /dev/zero | tr '\\0' x; echo end"}}},
+                    {{"exec", {"sh", "-c", "echo out; echo err >&2; exit 3"}}}})}};
+  json before;
+  json output_before;
+  std::string id;
+  {
+    DaemonProcess daemon(daemon_args(dir.path(), {"--allow-exec"}), dir / "run1.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    id = submit(*port, spec);
+    ASSERT_FALSE(id.empty());
+    before = await_task(*port, id, is_final_state);
+    output_before = get_json(*port, "/api/tasks/" + id + "/output");
+    stop_cleanly(daemon);
+  }
+  ASSERT_EQ(before["state"], "failed") << before.dump();
+  const json& steps = output_before["steps"];
+  ASSERT_EQ(steps.size(), 2u) << output_before.dump();
+  EXPECT_EQ(steps[0]["stdout_bytes"], 1200004);
+  EXPECT_EQ(steps[0]["stdout_truncated"], true);
+  EXPECT_EQ(steps[0]["stdout"].get<std::string>().size(), 1u << 20);
+  EXPECT_EQ(steps[1]["stdout"], "out\n");
+  EXPECT_EQ(steps[1]["stderr"], "err\n");
+  EXPECT_EQ(steps[1]["exit_code"], 3);
+
+  // Restarted without --allow-exec: nothing runs again, the output is read from the file.
+  DaemonProcess daemon(daemon_args(dir.path()), dir / "run2.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  EXPECT_EQ(full_task(*port, id), before);
+  const json output_after = get_json(*port, "/api/tasks/" + id + "/output");
+  EXPECT_EQ(output_after, output_before);
+  EXPECT_EQ(output_after["steps"][0]["stdout"].get<std::string>().substr(0, 3), "xxx");
+  EXPECT_EQ(get_json(*port, "/api/tasks/" + id + ".2/output")["steps"][0]["stderr"], "err\n");
+}
+
+TEST(Durable, Kill9MidRunKeepsWhatTheStepsHadDone) {
+  TempDir dir;
+  const json spec = {{"sequence", json::array({{{"value", "first"}, {"name", "a"}},
+                                               {{"exec", {"sh", "-c", "echo hi"}}, {"name", "b"}},
+                                               {{"sleep", 3600}, {"name", "c"}},
+                                               {{"value", "never"}, {"name", "d"}}})}};
+  std::string id;
+  {
+    DaemonProcess daemon(daemon_args(dir.path(), {"--allow-exec"}), dir / "run1.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    id = submit(*port, spec);
+    ASSERT_FALSE(id.empty());
+    await_task(*port, id,
+               [](const json& t) { return t["steps"]["steps"][2]["state"] == "running"; });
+    // Step changes are journaled within 50 ms and committed in order with submits: a submit's
+    // 201 well after that means they are in the file.
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_FALSE(submit(*port, {{"value", 0}}).empty());
+    daemon.signal(SIGKILL);
+    ASSERT_TRUE(daemon.await_exit(std::chrono::seconds(10)));
+  }
+  DaemonProcess daemon(daemon_args(dir.path()), dir / "run2.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  const json t = full_task(*port, id);
+  SCOPED_TRACE(t.dump());
+  EXPECT_EQ(t["state"], "interrupted");
+  EXPECT_EQ(t["attempts"], 1);
+  const json& steps = t["steps"]["steps"];
+  ASSERT_EQ(steps.size(), 4u);
+  EXPECT_EQ(t["steps"]["state"], "interrupted");  // the sequence itself was running
+  EXPECT_EQ(steps[0]["state"], "done");
+  EXPECT_EQ(steps[0]["result"], "first");
+  EXPECT_EQ(steps[1]["state"], "done");
+  EXPECT_EQ(steps[1]["result"]["exit_code"], 0);
+  EXPECT_EQ(steps[1]["result"]["stdout"], "hi\n");
+  EXPECT_EQ(steps[2]["state"], "interrupted");
+  EXPECT_EQ(steps[2]["error"]["type"], "Interrupted");
+  EXPECT_EQ(steps[3]["state"], "cancelled");  // never started
+  // The exec step's output was stored when it ended, not only at the task's end.
+  const json output = get_json(*port, "/api/tasks/" + id + "/output");
+  ASSERT_EQ(output["steps"].size(), 1u) << output.dump();
+  EXPECT_EQ(output["steps"][0]["stdout"], "hi\n");
+  EXPECT_EQ(output["steps"][0]["state"], "done");
+}
+
+TEST(Durable, RetentionTrimsTheFileBeforeLoading) {
+  TempDir dir;
+  constexpr int kTasks = 120;
+  constexpr int kKeep = 50;
+  {
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    std::string last;
+    for (int i = 0; i < kTasks; ++i)
+      last = submit(*port, {{"value", i}});
+    await_task(*port, last, is_final_state);
+    stop_cleanly(daemon);
+  }
+  ASSERT_EQ(row_count(dir / "uasyncd.db"), kTasks);
+  {
+    DaemonProcess daemon({"--listen", "127.0.0.1:0", "--data-dir", dir.path(), "--log-level",
+                          "info", "--keep-finished", std::to_string(kKeep)},
+                         dir / "run2.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    // Only the rows that are kept were loaded.
+    EXPECT_NE(daemon.output().find(dir / "uasyncd.db: 50 tasks"), std::string::npos)
+        << daemon.output();
+    EXPECT_NE(daemon.output().find("70 old finished tasks deleted"), std::string::npos)
+        << daemon.output();
+    const std::map<std::string, json> tasks = all_tasks(*port);
+    ASSERT_EQ(tasks.size(), static_cast<std::size_t>(kKeep));
+    for (int seq = kTasks - kKeep + 1; seq <= kTasks; ++seq) {
+      auto it = tasks.find("t" + std::to_string(seq));
+      ASSERT_NE(it, tasks.end()) << "t" << seq << " should be one of the newest kept";
+      EXPECT_EQ(it->second["result"], seq - 1);
+    }
+    EXPECT_EQ(submit(*port, {{"value", "next"}}), "t" + std::to_string(kTasks + 1));
+    stop_cleanly(daemon);
+  }
+  // The new task pushed the oldest kept one out, in the file too.
+  EXPECT_EQ(row_count(dir / "uasyncd.db"), kKeep);
+  EXPECT_EQ(row_count(dir / "uasyncd.db", " WHERE seq <= 71"), 0);
+}
+
+// RLIMIT_FSIZE makes every write past the limit fail (EFBIG) as on a full disk; the daemon's
+// log is under the limit too, which a few lines stay well within.
+TEST(Durable, FullDiskAtStartIsRefusedNamedAndTheFileKept) {
+  TempDir dir;
+  const std::string file = dir / "uasyncd.db";
+  std::vector<std::string> ids;
+  {
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    for (int i = 0; i < 20; ++i)
+      ids.push_back(submit(*port, {{"value", i}}));
+    await_task(*port, ids.back(), is_final_state);
+    stop_cleanly(daemon);
+  }
+  const auto size_before = fs::file_size(file);
+  {
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "full.log", 4096);
+    const std::optional<int> status = daemon.await_exit(std::chrono::seconds(30));
+    ASSERT_TRUE(status) << daemon.output();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << daemon.output();
+    EXPECT_NE(daemon.output().find(file), std::string::npos) << daemon.output();
+    EXPECT_EQ(daemon.output().find("listening on"), std::string::npos) << daemon.output();
+  }
+  EXPECT_EQ(fs::file_size(file), size_before);
+  // A fresh directory on a full disk is refused the same way.
+  {
+    const std::string fresh = dir / "fresh";
+    DaemonProcess daemon(daemon_args(fresh), dir / "fresh.log", 4096);
+    const std::optional<int> status = daemon.await_exit(std::chrono::seconds(30));
+    ASSERT_TRUE(status) << daemon.output();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << daemon.output();
+    EXPECT_NE(daemon.output().find(fresh + "/uasyncd.db"), std::string::npos) << daemon.output();
+  }
+  DaemonProcess daemon(daemon_args(dir.path()), dir / "run3.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  const std::map<std::string, json> tasks = all_tasks(*port);
+  EXPECT_EQ(tasks.size(), ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(tasks.count(ids[i])) << ids[i];
+    EXPECT_EQ(tasks.at(ids[i])["state"], "done");
+    EXPECT_EQ(tasks.at(ids[i])["result"], static_cast<int>(i));
+  }
+}
+
+TEST(Durable, FullDiskWhileRunningAnswers503AndNeverAcksAnUnstoredTask) {
+  TempDir dir;
+  std::vector<std::string> acked;    // ids answered 201
+  std::vector<std::string> refused;  // names answered otherwise
+  {
+    // Room for the new database and a few commits, far less than 200 submits need.
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 64 * 1024);
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    httplib::Client c("127.0.0.1", *port);
+    c.set_read_timeout(30);
+    for (int i = 0; i < 200; ++i) {
+      const json spec = {{"name", "n" + std::to_string(i)}, {"value", i}};
+      auto r = c.Post("/api/tasks", spec.dump(), "application/json");
+      ASSERT_TRUE(r) << "the daemon stopped answering: " << daemon.output();
+      if (r->status == 201) {
+        EXPECT_TRUE(refused.empty()) << "a 201 after a refusal, with the disk still full";
+        acked.push_back(json::parse(r->body)["id"].get<std::string>());
+      } else {
+        EXPECT_EQ(r->status, 503) << r->body;
+        EXPECT_EQ(json::parse(r->body)["error"]["code"], "unavailable") << r->body;
+        refused.push_back(spec["name"].get<std::string>());
+      }
+    }
+    EXPECT_FALSE(acked.empty());
+    EXPECT_FALSE(refused.empty()) << "the limit was never reached";
+    // Still serving, and saying why in its log.
+    auto health = c.Get("/healthz");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 200);
+    EXPECT_FALSE(daemon.exited());
+    EXPECT_NE(daemon.output().find(dir / "uasyncd.db"), std::string::npos) << daemon.output();
+    daemon.signal(SIGKILL);
+    ASSERT_TRUE(daemon.await_exit(std::chrono::seconds(10)));
+  }
+  DaemonProcess daemon(daemon_args(dir.path()), dir / "run2.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  const std::map<std::string, json> tasks = all_tasks(*port);
+  for (const std::string& id : acked)
+    EXPECT_TRUE(tasks.count(id)) << id << " got a 201 but was not stored";
+  std::set<std::string> names;
+  for (const auto& [id, t] : tasks)
+    names.insert(t["name"].get<std::string>());
+  for (const std::string& name : refused)
+    EXPECT_FALSE(names.count(name)) << name << " was refused but is stored";
+  EXPECT_EQ(tasks.size(), acked.size());
+}

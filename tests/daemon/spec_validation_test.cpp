@@ -151,3 +151,77 @@ TEST(SpecValidation, ExecIsRecognised) {
   EXPECT_EQ(error_of(R"({"exec": ["x"], "env": {"A": 1}})"), "$.env.A: expected a string");
   EXPECT_EQ(error_of(R"({"exec": []})"), "$.exec: expected a non-empty array of strings");
 }
+
+namespace {
+
+// The refusal of `spec`, checked to be a 400 invalid_spec: its message.
+std::string refusal(const json& spec) {
+  api::ParsedSpec p = api::parse_spec(spec);
+  EXPECT_FALSE(p) << spec.dump();
+  EXPECT_EQ(p.error.status, 400) << spec.dump();
+  EXPECT_EQ(p.error.code, "invalid_spec") << spec.dump();
+  return p.error.message;
+}
+
+}  // namespace
+
+TEST(SpecValidation, RetriesMustBeASmallNonNegativeInteger) {
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", -1}}), "$.retries: must not be negative");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", 1.5}}),
+            "$.retries: expected an integer, got number");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", "3"}}),
+            "$.retries: expected an integer, got string");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", true}}),
+            "$.retries: expected an integer, got boolean");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", nullptr}}),
+            "$.retries: expected an integer, got null");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", 101}}), "$.retries: at most 100");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", std::numeric_limits<double>::infinity()}}),
+            "$.retries: must be finite");
+  EXPECT_EQ(refusal({{"value", 1}, {"retries", std::nan("")}}), "$.retries: must be finite");
+  // Beyond 64 bits the parser makes it a double, which is no integer.
+  EXPECT_EQ(error_of(R"({"value": 1, "retries": 99999999999999999999})"),
+            "$.retries: expected an integer, got number");
+}
+
+TEST(SpecValidation, RetryDelayMustBeABoundedNonNegativeNumber) {
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", -0.5}}), "$.retry_delay: must not be negative");
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", "1"}}),
+            "$.retry_delay: expected a number, got string");
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", json::array({1})}}),
+            "$.retry_delay: expected a number, got array");
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", std::numeric_limits<double>::infinity()}}),
+            "$.retry_delay: must be finite");
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", std::nan("")}}),
+            "$.retry_delay: must be finite");
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", 3600.5}}), "$.retry_delay: at most 3600");
+  EXPECT_EQ(refusal({{"value", 1}, {"retry_delay", 1e300}}), "$.retry_delay: at most 3600");
+}
+
+TEST(SpecValidation, RetriesBelongToTheRootOnly) {
+  EXPECT_EQ(refusal({{"sequence", json::array({{{"value", 1}, {"retries", 2}}})}}),
+            "$.sequence[0].retries: unknown key");
+  EXPECT_EQ(
+      refusal({{"gather", json::array({{{"value", 1}}, {{"sleep", 1}, {"retry_delay", 1}}})}}),
+      "$.gather[1].retry_delay: unknown key");
+  EXPECT_EQ(refusal({{"wait_for", {{"value", 1}, {"retries", 1}}}, {"timeout", 1}}),
+            "$.wait_for.retries: unknown key");
+}
+
+TEST(SpecValidation, ValidRetriesAreRecorded) {
+  api::ParsedSpec p = api::parse_spec({{"value", 1}});
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->retries, 0);
+  EXPECT_EQ(p.spec->retry_delay, 0);
+  p = parse(R"({"fail": "x", "retries": 100, "retry_delay": 3600})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->retries, 100);
+  EXPECT_EQ(p.spec->retry_delay, 3600);
+  p = parse(R"({"sequence": [{"value": 1}], "retries": 0, "retry_delay": 0.25, "name": "r"})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->retries, 0);
+  EXPECT_EQ(p.spec->retry_delay, 0.25);
+  p = parse(R"({"value": 1, "retry_delay": 2})");  // an integer is a number of seconds too
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->retry_delay, 2);
+}

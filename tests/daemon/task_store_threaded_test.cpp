@@ -206,3 +206,132 @@ TEST_F(Writer, ManyThreadsWaitWhileTheLoopSubmits) {
   }
   EXPECT_EQ(srv::TaskStore::open(dir_)->load().size(), kTasks);
 }
+
+TEST_F(Store, TrimFinishedDeletesTheOldestFinishedRowsInBatches) {
+  auto store = srv::TaskStore::open(dir_);
+  srv::StoreBatch batch;
+  for (std::uint64_t seq = 1; seq <= 40; ++seq) {
+    srv::StoredTask t;
+    t.seq = seq;
+    t.spec = R"({"value":1})";
+    // Every fourth task is unfinished, which retention never touches.
+    t.state = seq % 4 == 0 ? (seq % 8 == 0 ? "running" : "pending") : "done";
+    batch.inserts.push_back(t);
+  }
+  store->write(batch);
+  EXPECT_EQ(store->trim_finished(100), 0u);
+  EXPECT_EQ(store->trim_finished(10, 3), 20u);  // 30 finished, 10 kept
+  std::vector<std::uint64_t> finished;
+  std::size_t unfinished = 0;
+  for (const srv::StoredTask& t : store->load()) {
+    if (t.state == "done") {
+      finished.push_back(t.seq);
+    } else {
+      ++unfinished;
+    }
+  }
+  EXPECT_EQ(unfinished, 10u);
+  EXPECT_EQ(finished, (std::vector<std::uint64_t>{27, 29, 30, 31, 33, 34, 35, 37, 38, 39}));
+  // Deleting the newest task keeps its id taken.
+  EXPECT_EQ(store->trim_finished(0), 10u);
+  EXPECT_EQ(store->load().size(), 10u);
+  EXPECT_EQ(store->max_seq(), 40u);
+}
+
+namespace {
+
+// A finished one-step exec task whose output holds bytes that are not UTF-8 and overflowed the
+// capture cap.
+std::shared_ptr<api::TaskRecord> exec_task_with_output() {
+  const json spec = {{"exec", {"sh"}}};
+  auto task = std::make_shared<api::TaskRecord>(7, std::move(*api::parse_spec(spec).spec), spec);
+  auto out = std::make_unique<api::ExecOutput>();
+  out->pid = 4242;
+  out->exit_code = 1;
+  out->out.append(std::string("\xff\xfe\x00 bytes", 9));
+  out->out.append(std::string(api::kOutputCap, 'y'));
+  out->out.append("the end");
+  out->err.append("short\n");
+  task->steps[0].exec = std::move(out);
+  task->steps[0].state = api::State::failed;
+  task->state = api::State::failed;
+  return task;
+}
+
+}  // namespace
+
+TEST_F(Writer, ExecOutputRoundTripsByteForByte) {
+  auto task = exec_task_with_output();
+  {
+    srv::DurableWriter writer(srv::TaskStore::open(dir_), 0);
+    writer.submitted(*task);
+    writer.changed(*task, true);
+    writer.stop();
+  }
+  const std::vector<srv::StoredTask> rows = srv::TaskStore::open(dir_)->load();
+  ASSERT_EQ(rows.size(), 1u);
+  std::string why;
+  srv::TaskPtr back = srv::rebuild(rows[0], why);
+  ASSERT_TRUE(back) << why;
+  ASSERT_TRUE(back->steps[0].exec);
+  const api::ExecOutput& was = *task->steps[0].exec;
+  const api::ExecOutput& is = *back->steps[0].exec;
+  EXPECT_EQ(is.pid, 4242);
+  EXPECT_EQ(is.exit_code, 1);
+  EXPECT_FALSE(is.running);
+  EXPECT_EQ(is.out.kept(), was.out.kept());
+  EXPECT_EQ(is.out.tail(), was.out.tail());
+  EXPECT_EQ(is.out.tail().substr(api::kTailBytes - 7), "the end");
+  EXPECT_EQ(is.out.bytes(), was.out.bytes());
+  EXPECT_TRUE(is.out.truncated());
+  EXPECT_EQ(is.err.kept(), "short\n");
+  EXPECT_EQ(is.err.tail(), "short\n");
+  EXPECT_FALSE(is.err.truncated());
+  EXPECT_EQ(is.out.published, is.out.kept().size());
+}
+
+TEST_F(Writer, ARecordWithoutOutputClearsAnEarlierRunsOutput) {
+  auto task = exec_task_with_output();
+  const json spec = task->spec_json;
+  {
+    srv::DurableWriter writer(srv::TaskStore::open(dir_), 0);
+    writer.submitted(*task);
+    writer.changed(*task, true);
+    EXPECT_TRUE(writer.wait_durable(7, 5s));
+    // A retry's fresh record: pending, no output yet.
+    auto fresh = std::make_shared<api::TaskRecord>(7, std::move(*api::parse_spec(spec).spec), spec);
+    writer.changed(*fresh);
+    writer.stop();
+  }
+  std::string why;
+  srv::TaskPtr back = srv::rebuild(srv::TaskStore::open(dir_)->load().at(0), why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->state, api::State::pending);
+  EXPECT_FALSE(back->steps[0].exec);
+  EXPECT_EQ(back->steps[0].state, api::State::pending);
+}
+
+TEST_F(Writer, StepsOfARunningTaskAreStored) {
+  const json spec = {{"sequence", json::array({{{"value", 1}}, {{"sleep", 5}}, {{"value", 2}}})}};
+  auto task = record(3, spec);
+  {
+    srv::DurableWriter writer(srv::TaskStore::open(dir_), 0);
+    writer.submitted(*task);
+    task->state = api::State::running;
+    task->steps[0].state = api::State::running;
+    task->steps[1].state = api::State::done;
+    task->steps[1].result = 1;
+    task->steps[2].state = api::State::running;
+    writer.changed(*task);
+    writer.stop();
+  }
+  std::string why;
+  srv::TaskPtr back = srv::rebuild(srv::TaskStore::open(dir_)->load().at(0), why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->state, api::State::running);
+  EXPECT_EQ(back->steps[0].state, api::State::running);
+  EXPECT_EQ(back->steps[1].state, api::State::done);
+  EXPECT_EQ(back->steps[1].result, 1);
+  EXPECT_EQ(back->steps[2].state, api::State::running);
+  EXPECT_EQ(back->steps[3].state, api::State::pending);
+}

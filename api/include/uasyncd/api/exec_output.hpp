@@ -24,6 +24,9 @@ class StreamCapture {
   bool truncated() const { return bytes_ > kept_.size(); }
   // The last kTailBytes bytes written, whether or not they were kept.
   std::string tail() const;
+  // What a store kept of a finished stream, brought back after a restart: all of it counts as
+  // already published, since no live reader can have seen it.
+  void restore(std::string kept, std::string tail, std::uint64_t bytes);
 
   // Bytes of kept() already passed on to live readers (a split UTF-8 sequence waits).
   std::size_t published = 0;

@@ -23,7 +23,7 @@ class DurableWriter final : public TaskJournal {
   ~DurableWriter() override;  // stop()
 
   void submitted(const api::TaskRecord& task) override;
-  void changed(const api::TaskRecord& task) override;
+  void changed(const api::TaskRecord& task, bool with_output = false) override;
   void erased(std::uint64_t seq) override;
 
   // Any thread: true once task `seq` (and every task submitted before it) is committed; false

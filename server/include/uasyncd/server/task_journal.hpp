@@ -13,7 +13,9 @@ class TaskJournal {
   virtual ~TaskJournal() = default;
   // A new task, before it starts.
   virtual void submitted(const api::TaskRecord& task) = 0;
-  virtual void changed(const api::TaskRecord& task) = 0;
+  // `with_output`: an exec step has ended since the last call, so its output is written too
+  // (output is written when a step ends, never per chunk).
+  virtual void changed(const api::TaskRecord& task, bool with_output = false) = 0;
   virtual void erased(std::uint64_t seq) = 0;
 };
 

@@ -90,6 +90,13 @@ class TaskService final : public api::TaskObserver {
   bool retry_later(api::TaskRecord& task);
   void evict_finished();
   static uasyncio::Coro<void> start_pending_after(TaskService* self, std::int64_t ms);
+  // Step changes are journaled in a batch shortly after, not one by one: a gather of thousands of
+  // steps costs one snapshot. `with_output`: an exec step ended, its output goes along.
+  void journal_later(const api::TaskRecord& task, bool with_output);
+  // Journals the task now, with whatever output a pending journal_later asked for.
+  void journal_now(const api::TaskRecord& task);
+  void flush_journal();
+  static uasyncio::Coro<void> flush_journal_soon(TaskService* self);
 
   ServiceOptions options_;
   std::unique_ptr<TaskRegistry> registry_;
@@ -105,6 +112,8 @@ class TaskService final : public api::TaskObserver {
     std::optional<std::size_t> step;  // only this step's output
   };
   std::unordered_map<std::uint64_t, std::vector<Follower>> followers_;
+  std::unordered_map<std::uint64_t, bool> unjournaled_;  // seq -> with_output
+  bool flush_queued_ = false;
 };
 
 }  // namespace uasyncd::server

@@ -2,6 +2,7 @@
 // loaded by the starting thread, then written by the durable writer's thread only.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -32,8 +33,8 @@ struct StoredTask {
   std::string result;
   std::optional<std::string> error_type;
   std::string error_message;
-  std::string steps;   // per-step outcomes, written once the task is final
-  std::string output;  // exec output tails (JSON), when there are any
+  std::string steps;   // per-step states and outcomes; empty in an update: unchanged
+  std::string output;  // ended exec steps' output (MessagePack); empty in an update: unchanged
 };
 
 // One group commit: rows to insert (with their spec) or update, and seqs to delete.
@@ -59,6 +60,10 @@ class TaskStore {
   TaskStore& operator=(const TaskStore&) = delete;
 
   const std::string& path() const { return path_; }
+  // Deletes the oldest finished rows (lowest seq) beyond `keep`, in transactions of at most
+  // `batch` rows, so that a start does not load rows the retention would drop at once.
+  // Returns how many were deleted; throws StoreError.
+  std::size_t trim_finished(std::size_t keep, std::size_t batch = 10'000);
   // Every row, by seq.
   std::vector<StoredTask> load();
   // The highest seq ever handed out (0 for a new file): stored or deleted.
