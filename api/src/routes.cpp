@@ -49,6 +49,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+// A POST with neither Content-Length nor chunked encoding, as `curl -X POST url` sends it: it has
+// no body, but cpp-httplib would try to read one up to the connection's end and refuse it.
+bool bodyless_post(const Request& req) {
+  return req.method == "POST" && !req.has_header("Content-Length") &&
+         !req.has_header("Transfer-Encoding");
+}
+
 std::optional<double> seconds_param(const std::string& text) {
   try {
     std::size_t used = 0;
@@ -106,6 +113,10 @@ struct Routes::SseState {
 
 void send(Response& res, const Reply& reply) {
   res.status = reply.status;
+  if (reply.raw_body) {
+    res.set_content(*reply.raw_body, "application/json");
+    return;
+  }
   res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace),
                   "application/json");
 }
@@ -130,6 +141,7 @@ void Routes::install(httplib::Server& server) {
       send(res, error_reply(401, "unauthorized", "a valid bearer token is required"));
       return httplib::Server::HandlerResponse::Handled;
     }
+    if (bodyless_post(req)) return answer_bodyless_post(req, res);
     return httplib::Server::HandlerResponse::Unhandled;
   });
   const httplib::Server::HandlerWithResponse on_error = [](const Request& req, Response& res) {
@@ -182,6 +194,20 @@ void Routes::install(httplib::Server& server) {
   });
   server.Get("/metrics", [this](const Request&, Response& res) { metrics(res); });
   install_dashboard(server);
+}
+
+httplib::Server::HandlerResponse Routes::answer_bodyless_post(const Request& req, Response& res) {
+  static const std::regex cancel_path(R"(/api/tasks/([^/]+)/cancel)");
+  static const std::regex with_body(R"(/api/tasks(/[^/]+/timeout)?)");
+  std::smatch m;
+  if (std::regex_match(req.path, m, cancel_path)) {
+    send(res, service_.cancel(m[1]));
+  } else if (std::regex_match(req.path, with_body)) {
+    send(res, error_reply(400, "bad_request", "POST " + req.path + " needs a JSON body"));
+  } else {
+    return httplib::Server::HandlerResponse::Unhandled;
+  }
+  return httplib::Server::HandlerResponse::Handled;
 }
 
 void Routes::submit(const Request& req, Response& res) {

@@ -43,7 +43,9 @@ api::RouteOptions route_options(const DaemonOptions& o) {
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options)
-    : options_(std::move(options)), routes_(*this, route_options(options_)) {}
+    : options_(std::move(options)),
+      read_cache_(options_.read_cache_size),
+      routes_(*this, route_options(options_)) {}
 
 Daemon::~Daemon() {
   stop();
@@ -80,7 +82,8 @@ void Daemon::start() {
       [this, stored = std::move(stored), max_seq]() mutable {
         tasks_ = std::make_unique<TaskService>(
             ServiceOptions{options_.max_running, options_.keep_finished, writer_.get(), &events_,
-                           static_cast<std::int64_t>(options_.exec_kill_grace * 1000)},
+                           static_cast<std::int64_t>(options_.exec_kill_grace * 1000),
+                           &read_cache_},
             make_memory_registry());
         tasks_->restore(std::move(stored), max_seq);
         ua::get_event_loop().set_exception_handler(
@@ -170,6 +173,10 @@ api::Reply Daemon::list(const api::ListQuery& query) {
 }
 
 api::Reply Daemon::get(const std::string& id) {
+  if (const std::optional<api::TaskRef> ref = api::parse_task_ref(id); ref && !ref->step) {
+    if (FinishedTaskCache::Body body = read_cache_.find(ref->seq))
+      return api::Reply::serialized(body);
+  }
   return on_loop([id](TaskService& t) { return t.get(id); });
 }
 
@@ -190,7 +197,8 @@ api::Reply Daemon::wait(const std::string& id, double timeout_s) {
     if (auto reply = waiter->wait(std::min(left, std::chrono::milliseconds(100)))) return *reply;
   }
   api::Reply now = get(id);
-  if (now.status == 200 && now.body.value("state", "") != "" &&
+  // A serialized body is a finished task's.
+  if (now.status == 200 && !now.raw_body && now.body.value("state", "") != "" &&
       !api::is_final(*api::parse_state(now.body.at("state").get<std::string>()))) {
     now.status = 202;
   }

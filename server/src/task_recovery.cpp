@@ -94,7 +94,7 @@ bool TaskService::retry_later(api::TaskRecord& task) {
   spdlog::debug("{} {} (attempt {}), retried in {}s", task.id, api::state_name(task.state),
                 task.attempts, backoff);
   count(task.state, State::pending);
-  registry_->erase(task.seq);
+  forget(task.seq);
   registry_->add(fresh);
   pending_.push_back(fresh);
   if (options_.journal != nullptr) options_.journal->changed(*fresh);

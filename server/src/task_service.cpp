@@ -89,8 +89,15 @@ Reply TaskService::list(const api::ListQuery& query) const {
 Reply TaskService::get(const std::string& id) const {
   Reply reply;
   TaskPtr task = lookup(id, reply);
-  if (task) reply = {200, task->full_json()};
-  return reply;
+  if (!task) return reply;
+  if (options_.read_cache == nullptr || !api::is_final(task->state) ||
+      api::parse_task_ref(id)->step) {
+    return {200, task->full_json()};
+  }
+  auto body = std::make_shared<const std::string>(
+      task->full_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  options_.read_cache->put(task->seq, body);
+  return Reply::serialized(std::move(body));
 }
 
 std::optional<Reply> TaskService::finished_or_subscribe(const std::string& id,
@@ -142,7 +149,7 @@ Reply TaskService::remove(const std::string& id) {
   if (!api::is_final(task->state)) {
     return api::error_reply(409, "conflict", id + " has not finished");
   }
-  registry_->erase(task->seq);
+  forget(task->seq);
   if (options_.journal != nullptr) options_.journal->erased(task->seq);
   --counts_[task->state];
   return {200, {{"id", task->id}, {"deleted", true}}};
@@ -244,11 +251,16 @@ void TaskService::evict_finished() {
     finished_order_.pop_front();
     TaskPtr victim = registry_->find(oldest);
     if (!victim) continue;  // already deleted
-    registry_->erase(oldest);
+    forget(oldest);
     if (options_.journal != nullptr) options_.journal->erased(oldest);
     --counts_[victim->state];
     --retained;
   }
+}
+
+void TaskService::forget(std::uint64_t seq) {
+  registry_->erase(seq);
+  if (options_.read_cache != nullptr) options_.read_cache->erase(seq);
 }
 
 void TaskService::cancel_all() {
@@ -329,6 +341,10 @@ void TaskService::step_changed(api::TaskRecord& task, std::size_t index) {
   const api::StepRecord& s = task.steps[index];
   journal_later(task, s.step->kind == api::StepKind::exec && api::is_final(s.state));
   spdlog::trace("step {} {}", task.step_id(index), api::state_name(s.state));
+  // A step that ends after its task (none should) must not leave a stale body behind.
+  if (api::is_final(task.state) && options_.read_cache != nullptr) {
+    options_.read_cache->erase(task.seq);
+  }
   if (options_.events == nullptr || !options_.events->active()) return;
   options_.events->publish({{"type", "step"},
                             {"id", task.id},

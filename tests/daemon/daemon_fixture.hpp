@@ -52,10 +52,12 @@ class DaemonTest : public ::testing::Test {
     const std::string type = r->get_header_value("Content-Type");
     return {r->status, type == "application/json" ? json::parse(r->body) : json(r->body)};
   }
-  Result post(const std::string& path, const std::string& body) {
-    return result(client_->Post(path.c_str(), body, "application/json"));
+  Result post(const std::string& path, const std::string& body,
+              const char* type = "application/json") {
+    return result(client_->Post(path.c_str(), body, type));
   }
   Result get(const std::string& path) { return result(client_->Get(path.c_str())); }
+  Result del(const std::string& path) { return result(client_->Delete(path.c_str())); }
   std::string submit(const std::string& spec) {
     Result r = post("/api/tasks", spec);
     EXPECT_EQ(r.status, 201) << r.body.dump();

@@ -10,65 +10,22 @@
 #include <thread>
 #include <vector>
 
+#include "daemon_fixture.hpp"
 #include "uasyncd/server/daemon.hpp"
 
 namespace srv = uasyncd::server;
 using nlohmann::json;
 
-// libcpp-httplib is a prebuilt, uninstrumented library: ThreadSanitizer does not see the
-// synchronisation of its inlined atomics (shared_ptr counts) and reports races between two of
-// its own worker threads on its own buffers. Only races inside that library are silenced.
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:libcpp-httplib.so\n";
-}
-
 namespace {
 
-class Http : public ::testing::Test {
+// The daemon with a short shutdown grace, and a client that sends the token when one is set.
+class Http : public DaemonTest {
  protected:
   void start(srv::DaemonOptions options = {}) {
-    options.port = 0;
     options.shutdown_grace = 2;
-    daemon_ = std::make_unique<srv::Daemon>(options);
-    daemon_->start();
-    client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->port());
-    client_->set_read_timeout(10);
+    DaemonTest::start(options);
     if (!options.token.empty()) client_->set_bearer_token_auth(options.token.c_str());
   }
-  void SetUp() override {}
-  void TearDown() override {
-    client_.reset();
-    if (daemon_) daemon_->stop();
-  }
-
-  struct Result {
-    int status = 0;
-    json body;
-  };
-  static Result result(const httplib::Result& r) {
-    EXPECT_TRUE(r) << "no HTTP response";
-    if (!r) return {};
-    const std::string type = r->get_header_value("Content-Type");
-    json body = type == "application/json" ? json::parse(r->body) : json(r->body);
-    return {r->status, body};
-  }
-  Result post(const std::string& path, const std::string& body,
-              const char* type = "application/json") {
-    return result(client_->Post(path.c_str(), body, type));
-  }
-  Result get(const std::string& path) { return result(client_->Get(path.c_str())); }
-  Result del(const std::string& path) { return result(client_->Delete(path.c_str())); }
-  std::string submit(const std::string& spec) {
-    Result r = post("/api/tasks", spec);
-    EXPECT_EQ(r.status, 201) << r.body.dump();
-    return r.body.value("id", "");
-  }
-  Result wait(const std::string& id, double timeout = 10) {
-    return get("/api/tasks/" + id + "/wait?timeout=" + std::to_string(timeout));
-  }
-
-  std::unique_ptr<srv::Daemon> daemon_;
-  std::unique_ptr<httplib::Client> client_;
 };
 
 srv::DaemonOptions with(void (*set)(srv::DaemonOptions&)) {

@@ -45,6 +45,9 @@ class Routes {
 
  private:
   bool authorized(const httplib::Request& req) const;
+  // A POST that has no body: a cancel needs none; the others get a clear 400.
+  httplib::Server::HandlerResponse answer_bodyless_post(const httplib::Request& req,
+                                                        httplib::Response& res);
   void submit(const httplib::Request& req, httplib::Response& res);
   void list(const httplib::Request& req, httplib::Response& res);
   void wait(const httplib::Request& req, httplib::Response& res);

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "uasyncd/api/spec.hpp"
 #include "uasyncd/api/sse_channel.hpp"
@@ -17,8 +18,19 @@
 namespace uasyncd::api {
 
 struct Reply {
+  Reply() = default;
+  Reply(int status_code, nlohmann::json json_body)
+      : status(status_code), body(std::move(json_body)) {}
+  // A 200 whose body was serialized before (a cached finished task), sent as it is.
+  static Reply serialized(std::shared_ptr<const std::string> raw) {
+    Reply r;
+    r.raw_body = std::move(raw);
+    return r;
+  }
+
   int status = 200;
   nlohmann::json body;
+  std::shared_ptr<const std::string> raw_body;  // when set, `body` is unused
 };
 
 // {"error": {"code", "message"}} with its HTTP status.

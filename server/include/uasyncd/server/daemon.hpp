@@ -37,6 +37,8 @@ struct DaemonOptions {
   // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
   double exec_kill_grace = 5;
   std::chrono::milliseconds loop_reply_timeout{5000};
+  // Finished tasks whose GET body is kept serialized for the HTTP threads (0: none).
+  std::size_t read_cache_size = 4096;
 };
 
 class Daemon final : public api::Service {
@@ -70,6 +72,7 @@ class Daemon final : public api::Service {
   DaemonOptions options_;
   std::unique_ptr<DurableWriter> writer_;  // outlives the loop: it flushes what the loop queued
   EventHub events_;
+  FinishedTaskCache read_cache_;
   std::unique_ptr<TaskService> tasks_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
   httplib::Server http_;

@@ -16,6 +16,7 @@
 #include "uasyncd/api/service.hpp"
 #include "uasyncd/api/task_record.hpp"
 #include "uasyncd/server/event_hub.hpp"
+#include "uasyncd/server/finished_task_cache.hpp"
 #include "uasyncd/server/registry.hpp"
 #include "uasyncd/server/task_journal.hpp"
 
@@ -27,6 +28,8 @@ struct ServiceOptions {
   TaskJournal* journal = nullptr;  // durable storage told of every change; none: in memory only
   EventHub* events = nullptr;      // told of every transition, for GET /api/events
   std::int64_t exec_kill_grace_ms = 5000;
+  // Filled by get() with finished tasks' bodies; told when a task leaves. None: no cache.
+  FinishedTaskCache* read_cache = nullptr;
 };
 
 // A long-poll in an HTTP thread, waiting for the loop thread to report a task's end.
@@ -89,6 +92,8 @@ class TaskService final : public api::TaskObserver {
   // A failed or timed-out task with retries left goes back to pending after its backoff.
   bool retry_later(api::TaskRecord& task);
   void evict_finished();
+  // Takes the task out of the registry (and of the read cache, whose body would be stale).
+  void forget(std::uint64_t seq);
   static uasyncio::Coro<void> start_pending_after(TaskService* self, std::int64_t ms);
   // Step changes are journaled in a batch shortly after, not one by one: a gather of thousands of
   // steps costs one snapshot. `with_output`: an exec step ended, its output goes along.
