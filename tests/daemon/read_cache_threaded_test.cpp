@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -76,15 +77,17 @@ TEST(FinishedTaskCache, ReadersRaceOneWriter) {
       }
     });
   }
-  for (int round = 0; round < 2000; ++round) {
-    const std::uint64_t seq = static_cast<std::uint64_t>(round % 128);
-    cache.put(seq, body(std::to_string(seq)));
-    if (round % 3 == 0) cache.erase(static_cast<std::uint64_t>((round * 7) % 128));
+  // The writer goes on until the readers have really raced it (threads may start late).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (std::uint64_t round = 0; hits.load() < 10'000 && std::chrono::steady_clock::now() < deadline;
+       ++round) {
+    cache.put(round % 128, body(std::to_string(round % 128)));
+    if (round % 3 == 0) cache.erase((round * 7) % 128);
   }
   done = true;
   for (auto& t : readers)
     t.join();
-  EXPECT_GT(hits.load(), 0);
+  EXPECT_GE(hits.load(), 10'000);
   EXPECT_LE(cache.size(), 64u);
 }
 
