@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The scheduler-core benchmarks of issue 2, C++ next to CPython asyncio, in one command:
-#   bash bench/run_core.sh
-# Builds bench/core_bench (Release, -O2, no sanitizers) in build/h-bench, runs each workload in
-# fresh processes (so each process's first run is cold and its RSS growth is its own), runs the
-# same workloads with /usr/bin/python3 (bench/asyncio_core.py), and prints every figure, its
-# target and the ratio C++ vs CPython. Raw JSON is kept in build/h-bench/bench-results/.
+#   bash bench/run_core.sh [build-dir]
+# Builds bench/core_bench (Release, -O2, no sanitizers) in build-dir (default build/h-bench),
+# runs each workload in fresh processes (so each process's first run is cold and its RSS growth
+# is its own), runs the same workloads with /usr/bin/python3 (bench/asyncio_core.py), and prints
+# every figure, its target and the ratio C++ vs CPython. Raw JSON is kept in
+# <build-dir>/bench-results/.
 #
 # Environment: COLD_RUNS (fresh C++ processes per workload, default 3; the median is reported),
 # SKIP_PYTHON=1 (reuse the last CPython results), PY_SWITCHES (sleep(0) switches in CPython (d)),
@@ -13,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build/h-bench
+build=${1:-build/h-bench}
 out=$build/bench-results
 cold_runs=${COLD_RUNS:-3}
 run=()

@@ -53,6 +53,9 @@ Coro<void> stopper() {
   co_return;
 }
 
+// Ready tasks run between two polls of libuv while tasks keep being ready.
+constexpr unsigned kStepsPerPoll = 1024;
+
 constexpr std::int64_t kMaxDelayMs = std::numeric_limits<std::int64_t>::max() / 4;
 
 }  // namespace
@@ -153,7 +156,55 @@ bool Loop::cancel_with(detail::TaskHeader* t, std::exception_ptr error) {
   return true;
 }
 
+// The child run_awaited runs finished while the task that runs it is its only waiter and nothing
+// else is due: that task would be queued alone and picked next, so it is woken without being
+// queued (run_awaited queues it after all if it cannot go on at once; nothing has run meanwhile,
+// so it lands where it would have, with the same key). The awaiter's handle keeps the child
+// alive (refs > 1), so the scheduler's release in run_awaited runs no destructor in between.
+[[gnu::always_inline]] inline bool Loop::hand_back(detail::TaskHeader* t) {
+  detail::Waiter* w = t->awaiters.front();
+  if (w == nullptr || w->next != w || w->task != inline_parent_ || !ready_.empty() ||
+      !timers_.empty() || t->refs < 2) {
+    return false;
+  }
+  t->awaiters.remove(w);
+  w->task->waiting_on = nullptr;
+  handed_back_ = true;
+  return true;
+}
+
 void Loop::finish_task(detail::TaskHeader* t) {
+  if (t->error) [[unlikely]] {
+    finish_task_slow(t);
+    return;
+  }
+  if (t->in_gather) {
+    finish_gathered(t);
+    return;
+  }
+  // A task that returned: its waiters go on. (Whether its result was retrieved only matters for
+  // an exception, so it is not recorded here.)
+  t->finished = true;
+  if (t == inline_child_ && hand_back(t)) return;
+  wake_all(t);
+}
+
+// §10: a gathered task reports to its gather instead of waking waiters.
+void Loop::finish_gathered(detail::TaskHeader* t) {
+  t->finished = true;
+  detail::GatherCore* g = t->gather;
+  t->clear_gather();
+  t->retrieved = true;
+  g->child_done(t);
+}
+
+// Kept out of line so that finish_task's own path stays free of register saves.
+void Loop::wake_all(detail::TaskHeader* t) {
+  while (detail::Waiter* w = t->awaiters.front())
+    wake_waiter(*this, w);
+}
+
+void Loop::finish_task_slow(detail::TaskHeader* t) {
   t->finished = true;
   if (t->error && !is_ordinary(t->error)) {
     t->retrieved = true;
@@ -166,10 +217,7 @@ void Loop::finish_task(detail::TaskHeader* t) {
     return;
   }
   if (t->in_gather) {
-    detail::GatherCore* g = t->gather;
-    t->clear_gather();
-    t->retrieved = true;
-    g->child_done(t);
+    finish_gathered(t);
     return;
   }
   bool awaited = t->is_main;
@@ -207,6 +255,15 @@ detail::TaskHeader* Loop::pop_due_with_timers() {
   return nullptr;
 }
 
+// Runs `t` (current_ already) up to its next suspension.
+[[gnu::always_inline]] inline void Loop::resume_task(detail::TaskHeader* t) {
+  t->started = true;
+  do {
+    t->bounce = false;
+    t->resume_point.resume();
+  } while (t->bounce);
+}
+
 // Inlined into the run loop: it runs once per task switch.
 [[gnu::always_inline]] inline void Loop::step(detail::TaskHeader* t) {
   if (t->finished) {
@@ -219,14 +276,52 @@ detail::TaskHeader* Loop::pop_due_with_timers() {
     // §6.7: cancelled before it ever ran, so none of its body runs.
     finish_task(t);
   } else {
-    t->started = true;
-    do {
-      t->bounce = false;
-      t->resume_point.resume();
-    } while (t->bounce);
+    resume_task(t);
   }
   current_ = outer;
   if (t->finished && !t->report_pending) detail::release(t);
+}
+
+// MicroPython would suspend the awaiting task, pop `child` (the only entry of its queue), run it,
+// and, once it finished and woke the awaiting task and nothing else became due, pop that task
+// again: the same order as running `child` here, without the two trips through the scheduler.
+// One level only (the child runs on the awaiting task's stack, so a chain of such tasks must not
+// nest), and only when no I/O poll falls between the two steps, so I/O is polled as often.
+bool Loop::run_awaited(detail::TaskHeader* child) {
+  // (A main task that already finished, in a nested run, ends this run before the child runs.)
+  if (inline_depth_ != 0 || child->started || child->error || child->is_main || main_->finished ||
+      !ready_.holds_only(child) || !timers_.empty() || steps_since_poll_ + 2 >= kStepsPerPoll) {
+    return true;
+  }
+  detail::TaskHeader* const self = current_;
+  ready_.pop();
+  ++steps_since_poll_;  // the awaiting task's step ends here, as far as the scheduler counts
+  ++inline_depth_;
+  inline_child_ = child;
+  inline_parent_ = self;
+  current_ = child;
+  resume_task(child);
+  current_ = self;
+  inline_child_ = nullptr;
+  --inline_depth_;
+  if (child->finished && !child->report_pending) detail::release(child);
+  if (handed_back_) {
+    handed_back_ = false;
+    if (!escaping_ && !main_->finished && steps_since_poll_ + 1 < kStepsPerPoll) {
+      ++steps_since_poll_;  // the child's step
+      return false;
+    }
+    schedule_now(self);
+    return true;
+  }
+  // Otherwise the scheduler carries on from here as it would after the child's step.
+  if (escaping_ || main_->finished || !ready_.holds_only(self) || !timers_.empty() ||
+      steps_since_poll_ + 1 >= kStepsPerPoll) {
+    return true;
+  }
+  ready_.pop();
+  ++steps_since_poll_;  // the child's step
+  return false;
 }
 
 void Loop::report_unretrieved(detail::TaskHeader* t) {
@@ -280,14 +375,17 @@ void Loop::run_until_finished(detail::TaskHeader* main) {
     detail::TaskHeader* main;
     Loop* outer_loop = detail::this_thread_loop;
     detail::TaskHeader* outer_task = loop.current_;
+    detail::TaskHeader* outer_main = loop.main_;
     bool was_main = main->is_main;
     Scope(Loop& l, detail::TaskHeader* m) : loop(l), main(m) {
       detail::this_thread_loop = &loop;
       main->is_main = true;
+      loop.main_ = main;
       ++loop.run_depth_;
     }
     ~Scope() {
       --loop.run_depth_;
+      loop.main_ = outer_main;
       main->is_main = was_main;
       loop.current_ = outer_task;
       detail::this_thread_loop = outer_loop;
@@ -304,7 +402,7 @@ void Loop::run_until_finished(detail::TaskHeader* main) {
     step(t);
     if (escaping_) std::rethrow_exception(std::exchange(escaping_, nullptr));
     // Let I/O in between long runs of ready tasks; nothing to poll when no handle is active.
-    if (++steps_since_poll_ >= 1024) {
+    if (++steps_since_poll_ >= kStepsPerPoll) {
       steps_since_poll_ = 0;
       if (uv_loop_alive(&uv_)) poll_io(UV_RUN_NOWAIT);
     }

@@ -90,6 +90,11 @@ class Loop {
   void wake(detail::Waiter* w);
   // Called from a task's final suspend point.
   void finish_task(detail::TaskHeader* t);
+  // Called by the running task once it waits for `child`: runs `child` at once when it has not
+  // started and the scheduler would pick it next anyway. Returns false when the running task was
+  // woken by it and is again the only runnable one (it goes on without a trip through the
+  // scheduler), true when it must stay suspended.
+  bool run_awaited(detail::TaskHeader* child);
   bool cancel(detail::TaskHeader* t);
   bool cancel_with(detail::TaskHeader* t, std::exception_ptr error);
   // Runs the loop until `main` has finished (the non-template part of run_until_complete).
@@ -103,6 +108,11 @@ class Loop {
   detail::TaskHeader* pop_due();
   [[gnu::noinline]] detail::TaskHeader* pop_due_with_timers();
   void step(detail::TaskHeader* t);
+  [[gnu::noinline]] void finish_task_slow(detail::TaskHeader* t);
+  bool hand_back(detail::TaskHeader* t);
+  [[gnu::noinline]] void wake_all(detail::TaskHeader* t);
+  [[gnu::noinline]] void finish_gathered(detail::TaskHeader* t);
+  void resume_task(detail::TaskHeader* t);
   void report_unretrieved(detail::TaskHeader* t);
   void wait_for_work();
   void poll_io(uv_run_mode mode);
@@ -112,6 +122,7 @@ class Loop {
   detail::ReadyQueue ready_;
   detail::TimerHeap timers_;
   detail::TaskHeader* current_ = nullptr;
+  detail::TaskHeader* main_ = nullptr;  // main task of the innermost running run_until_complete
   detail::TaskHeader* stop_task_ = nullptr;
   std::exception_ptr escaping_;  // a non-Exception error that must leave run() (§1.4)
   ExceptionHandler handler_;
@@ -120,6 +131,10 @@ class Loop {
   std::int64_t virtual_now_ = 0;
   int run_depth_ = 0;
   unsigned steps_since_poll_ = 0;
+  unsigned inline_depth_ = 0;  // tasks being run by run_awaited, one inside the other
+  detail::TaskHeader* inline_child_ = nullptr;   // the task run_awaited is running
+  detail::TaskHeader* inline_parent_ = nullptr;  // the task that awaits it
+  bool handed_back_ = false;                     // see hand_back
   bool virtual_clock_ = false;
 };
 

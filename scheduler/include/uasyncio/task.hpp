@@ -39,14 +39,16 @@ class Task : public AnyTask {
       if (t->in_gather) throw RuntimeError("can't wait");  // §7.3
       return false;
     }
-    void await_suspend(std::coroutine_handle<> h) {
+    bool await_suspend(std::coroutine_handle<> h) {
       Loop& loop = detail::current_loop();
       detail::TaskHeader* self = loop.current();
+      detail::TaskHeader* awaited = task_.header();
       waiter_.task = self;
-      waiter_.awaited = task_.header();
-      task_.header()->awaiters.push_back(&waiter_);
+      waiter_.awaited = awaited;
+      awaited->awaiters.push_back(&waiter_);
       self->waiting_on = &waiter_;
       self->resume_point = h;
+      return loop.run_awaited(awaited);
     }
     T await_resume() {
       if (waiter_.task != nullptr) detail::throw_if_pending(detail::current_loop());

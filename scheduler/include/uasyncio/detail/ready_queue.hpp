@@ -18,6 +18,8 @@ namespace uasyncio::detail {
 class ReadyQueue {
  public:
   bool empty() const { return head_ == nullptr; }
+  // True when `t` is the one and only queued task.
+  bool holds_only(const TaskHeader* t) const { return head_ == t && tail_ == t; }
   std::int64_t front_key() {
     while (run_head_ + 1 < nruns_ && runs_[run_head_ + 1].first <= popped_)
       ++run_head_;
@@ -28,13 +30,11 @@ class ReadyQueue {
 
   void push(TaskHeader* t, std::int64_t key) {
     t->next_ready = nullptr;
-    t->in_ready = true;
     if (head_ == nullptr) {
       head_ = t;
-      runs_[0] = {pushed_, key};
-      nruns_ = 1;
-      run_head_ = 0;
-      back_key_ = key;
+      // Every earlier run is consumed, so the last one (key back_key_) may as well go on; only a
+      // new key starts the runs afresh.
+      if (key != back_key_) restart_runs(key);
     } else {
       tail_->next_ready = t;
       if (key != back_key_) new_run(key);
@@ -46,7 +46,6 @@ class ReadyQueue {
   TaskHeader* pop() {
     TaskHeader* t = head_;
     head_ = t->next_ready;
-    t->in_ready = false;
     ++popped_;
     if (head_ == nullptr) tail_ = nullptr;
     return t;
@@ -57,6 +56,13 @@ class ReadyQueue {
     std::uint64_t first;  // push count of the run's first task
     std::int64_t key;
   };
+
+  void restart_runs(std::int64_t key) {
+    runs_[0] = {pushed_, key};
+    nruns_ = 1;
+    run_head_ = 0;
+    back_key_ = key;
+  }
 
   [[gnu::noinline]] void new_run(std::int64_t key) {
     back_key_ = key;
@@ -84,7 +90,7 @@ class ReadyQueue {
   std::uint64_t popped_ = 0;
   std::int64_t back_key_ = 0;
   std::vector<Run> runs_ = std::vector<Run>(1);  // [0, nruns_) in use; never shrinks
-  std::size_t nruns_ = 0;
+  std::size_t nruns_ = 1;                        // runs_[0] = {0, back_key_}
   std::size_t run_head_ = 0;
 };
 

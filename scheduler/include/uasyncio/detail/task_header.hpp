@@ -21,7 +21,6 @@ struct TaskHeader {
   TaskHeader& operator=(const TaskHeader&) = delete;
   ~TaskHeader() {
     if (in_gather) return;
-    awaiters.detach_all();
     awaiters.~WaitList();
   }
 
@@ -38,16 +37,15 @@ struct TaskHeader {
     GatherCore* gather;  // the gather this task is registered in (§10), when in_gather
   };
   union {
-    TaskHeader* next_ready;  // link in the ready queue, when in_ready
+    TaskHeader* next_ready;    // link in the ready queue, while queued there
     std::uint32_t heap_index;  // slot in the timer heap, when in_heap
   };
   std::uint32_t refs = 0;
-  bool is_task : 1 = false;         // root of a task (not an inline coroutine)
+  bool is_task : 1 = false;  // root of a task (not an inline coroutine)
   bool started : 1 = false;
   bool finished : 1 = false;
-  bool retrieved : 1 = false;       // its result or exception was taken (§2.1 state False)
+  bool retrieved : 1 = false;  // its result or exception was taken (§2.1 state False)
   bool in_gather : 1 = false;
-  bool in_ready : 1 = false;
   bool in_heap : 1 = false;
   bool is_main : 1 = false;         // main task of a running run_until_complete (§4.5a)
   bool report_pending : 1 = false;  // re-queued to report an unretrieved exception (§8.1)
@@ -69,7 +67,9 @@ struct TaskHeader {
 // Destroys the coroutine frame that holds `h` (the header is the start of its promise).
 void destroy_task_frame(TaskHeader* h) noexcept;
 
-inline void add_ref(TaskHeader* h) noexcept { ++h->refs; }
+inline void add_ref(TaskHeader* h) noexcept {
+  ++h->refs;
+}
 inline void release(TaskHeader* h) noexcept {
   if (--h->refs == 0) destroy_task_frame(h);
 }
