@@ -61,11 +61,14 @@ constexpr std::int64_t kMaxDelayMs = std::numeric_limits<std::int64_t>::max() / 
 }  // namespace
 
 namespace detail {
-void destroy_task_frame(TaskHeader* h) noexcept {
-  // The header starts the promise, and g++ places a promise of alignment <= 16 right after the
-  // frame's two function pointers; __builtin_coro_promise does that arithmetic.
-  void* frame = __builtin_coro_promise(reinterpret_cast<char*>(h), 16, true);
-  std::coroutine_handle<>::from_address(frame).destroy();
+void rethrow_pending(TaskHeader* t) {
+  std::rethrow_exception(std::exchange(t->error, nullptr));
+}
+void rethrow_error(const TaskHeader* t) {
+  std::rethrow_exception(t->error);
+}
+void throw_not_ready() {
+  throw RuntimeError("result is not ready");
 }
 }  // namespace detail
 
@@ -289,24 +292,23 @@ detail::TaskHeader* Loop::pop_due_with_timers() {
 // nest), and only when no I/O poll falls between the two steps, so I/O is polled as often.
 bool Loop::run_awaited(detail::TaskHeader* child) {
   // (A main task that already finished, in a nested run, ends this run before the child runs.)
-  if (inline_depth_ != 0 || child->started || child->error || child->is_main || main_->finished ||
-      !ready_.holds_only(child) || !timers_.empty() || steps_since_poll_ + 2 >= kStepsPerPoll) {
+  if (inline_child_ != nullptr || child->started || child->error || child->is_main ||
+      main_->finished || !ready_.holds_only(child) || !timers_.empty() ||
+      steps_since_poll_ + 2 >= kStepsPerPoll) {
     return true;
   }
   detail::TaskHeader* const self = current_;
   ready_.pop();
   ++steps_since_poll_;  // the awaiting task's step ends here, as far as the scheduler counts
-  ++inline_depth_;
   inline_child_ = child;
   inline_parent_ = self;
   current_ = child;
   resume_task(child);
   current_ = self;
   inline_child_ = nullptr;
-  --inline_depth_;
-  if (child->finished && !child->report_pending) detail::release(child);
-  if (handed_back_) {
+  if (handed_back_) [[likely]] {
     handed_back_ = false;
+    --child->refs;  // the scheduler's; hand_back saw the awaiter's handle keep the child alive
     if (!escaping_ && !main_->finished && steps_since_poll_ + 1 < kStepsPerPoll) {
       ++steps_since_poll_;  // the child's step
       return false;
@@ -314,6 +316,7 @@ bool Loop::run_awaited(detail::TaskHeader* child) {
     schedule_now(self);
     return true;
   }
+  if (child->finished && !child->report_pending) detail::release(child);
   // Otherwise the scheduler carries on from here as it would after the child's step.
   if (escaping_ || main_->finished || !ready_.holds_only(self) || !timers_.empty() ||
       steps_since_poll_ + 1 >= kStepsPerPoll) {

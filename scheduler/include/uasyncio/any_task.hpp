@@ -16,6 +16,8 @@ class AnyTask {
   explicit AnyTask(detail::TaskHeader* h) noexcept : h_(h) {
     if (h_ != nullptr) detail::add_ref(h_);
   }
+  // Takes over a reference already counted in `h` (create_task counts it with the scheduler's).
+  AnyTask(detail::TaskHeader* h, detail::AdoptRef) noexcept : h_(h) {}
   AnyTask(const AnyTask& o) noexcept : AnyTask(o.h_) {}
   AnyTask(AnyTask&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
   AnyTask& operator=(AnyTask o) noexcept {

@@ -131,8 +131,8 @@ class Loop {
   std::int64_t virtual_now_ = 0;
   int run_depth_ = 0;
   unsigned steps_since_poll_ = 0;
-  unsigned inline_depth_ = 0;  // tasks being run by run_awaited, one inside the other
-  detail::TaskHeader* inline_child_ = nullptr;   // the task run_awaited is running
+  // The task run_awaited is running (only one at a time: it runs on the awaiting task's stack).
+  detail::TaskHeader* inline_child_ = nullptr;
   detail::TaskHeader* inline_parent_ = nullptr;  // the task that awaits it
   bool handed_back_ = false;                     // see hand_back
   bool virtual_clock_ = false;
@@ -152,10 +152,15 @@ inline Loop& current_loop() {
   Loop* l = this_thread_loop;
   return l != nullptr ? *l : get_event_loop();
 }
+// Out of line, so that the await points that may throw them stay small enough to inline.
+[[noreturn, gnu::cold]] void rethrow_pending(TaskHeader* t);
+[[noreturn, gnu::cold]] void rethrow_error(const TaskHeader* t);
+[[noreturn, gnu::cold]] void throw_not_ready();
 // Throws the exception a cancel (or wait_for) left for the current task at its await point.
 inline void throw_if_pending(Loop& loop) {
   TaskHeader* t = loop.current();
-  if (t != nullptr && t->error) std::rethrow_exception(std::exchange(t->error, nullptr));
+  if (t != nullptr && t->error) [[unlikely]]
+    rethrow_pending(t);
 }
 }  // namespace detail
 

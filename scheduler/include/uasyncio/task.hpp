@@ -20,13 +20,16 @@ class Task : public AnyTask {
 
   Task() = default;
   explicit Task(detail::Promise<T>* p) noexcept : AnyTask(p) {}
+  Task(detail::Promise<T>* p, detail::AdoptRef a) noexcept : AnyTask(p, a) {}
 
   // The task's return value, or its exception rethrown; RuntimeError if it has not finished.
   // Marks the result as retrieved (no "exception wasn't retrieved" report).
   T result() const {
-    if (!h_->finished) throw RuntimeError("result is not ready");
+    if (!h_->finished) [[unlikely]]
+      detail::throw_not_ready();
     h_->retrieved = true;
-    if (h_->error) std::rethrow_exception(h_->error);
+    if (h_->error) [[unlikely]]
+      detail::rethrow_error(h_);
     if constexpr (!std::is_void_v<T>) return promise().value;
   }
 
@@ -60,21 +63,24 @@ class Task : public AnyTask {
     detail::Waiter waiter_{nullptr};
   };
   // §7: the task's value or exception; suspends until it finishes unless it already has.
-  Awaiter operator co_await() const noexcept { return Awaiter(*this); }
+  Awaiter operator co_await() const& noexcept { return Awaiter(*this); }
+  // A temporary handle (`co_await create_task(...)`) is moved in: no reference count traffic.
+  Awaiter operator co_await() && noexcept { return Awaiter(std::move(*this)); }
 
  private:
   detail::Promise<T>& promise() const noexcept { return *static_cast<detail::Promise<T>*>(h_); }
 };
 
+// Inlined: a task is created per create_task(), and the call would cost as much as the body.
 template <class T>
-Task<T> Loop::create_task(Coro<T> coro) {
+[[gnu::always_inline]] inline Task<T> Loop::create_task(Coro<T> coro) {
   auto h = coro.release();
   detail::Promise<T>& p = h.promise();
   p.is_task = true;
   p.resume_point = h;
-  p.refs = 1;  // the scheduler's, until the task has finished
+  p.refs = 2;  // the scheduler's (until the task has finished) and the returned handle's
   schedule_now(&p);
-  return Task<T>(&p);
+  return Task<T>(&p, detail::AdoptRef{});
 }
 
 template <class T>
@@ -94,7 +100,7 @@ T Loop::run_until_complete(Coro<T> main) {
 // §3: schedules `coro` as a new task; it first runs when the creating task yields (or at the next
 // run() if no loop is running).
 template <class T>
-Task<T> create_task(Coro<T> coro) {
+[[gnu::always_inline]] inline Task<T> create_task(Coro<T> coro) {
   return detail::current_loop().create_task(std::move(coro));
 }
 

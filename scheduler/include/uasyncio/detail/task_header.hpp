@@ -65,7 +65,15 @@ struct TaskHeader {
 };
 
 // Destroys the coroutine frame that holds `h` (the header is the start of its promise).
-void destroy_task_frame(TaskHeader* h) noexcept;
+inline void destroy_task_frame(TaskHeader* h) noexcept {
+  // The header starts the promise, and g++ places a promise of alignment <= 16 right after the
+  // frame's two function pointers; __builtin_coro_promise does that arithmetic.
+  void* frame = __builtin_coro_promise(reinterpret_cast<char*>(h), 16, true);
+  std::coroutine_handle<>::from_address(frame).destroy();
+}
+
+// Tag: a handle made with it takes over a reference already counted.
+struct AdoptRef {};
 
 inline void add_ref(TaskHeader* h) noexcept {
   ++h->refs;

@@ -19,13 +19,15 @@ namespace uasyncio::detail {
 
 class TimerHeap {
  public:
-  bool empty() const { return heap_.empty() && lane_live_ == 0; }
-  std::size_t size() const { return heap_.size() + lane_live_; }
+  // Asked on every task switch, so it reads one counter rather than both containers.
+  bool empty() const { return count_ == 0; }
+  std::size_t size() const { return count_; }
   std::int64_t top_key() const { return front().key; }
   TaskHeader* top() const { return front().task; }
 
   void push(TaskHeader* t, std::int64_t key) {
     t->in_heap = true;
+    ++count_;
     const Entry e{key, next_seq_++, t};
     if (lane_live_ == 0 || key >= lane_.back().key) {
       if (lane_live_ == 0) {
@@ -48,6 +50,7 @@ class TimerHeap {
       lane_[lane_head_].task = nullptr;
       ++lane_head_;
       --lane_live_;
+      --count_;
       lane_settle();
       return t;
     }
@@ -61,6 +64,7 @@ class TimerHeap {
       t->in_heap = false;
       lane_[t->heap_index & ~kLaneBit].task = nullptr;
       --lane_live_;
+      --count_;
       lane_settle();
     } else {
       remove_at(t->heap_index);
@@ -85,6 +89,7 @@ class TimerHeap {
     lane_.clear();
     lane_head_ = 0;
     lane_live_ = 0;
+    count_ = 0;
   }
 
  private:
@@ -160,6 +165,7 @@ class TimerHeap {
 
   void remove_at(std::size_t i) {
     heap_[i].task->in_heap = false;
+    --count_;
     Entry last = heap_.back();
     heap_.pop_back();
     if (i == heap_.size()) return;
@@ -176,6 +182,7 @@ class TimerHeap {
   std::vector<Entry> lane_;
   std::size_t lane_head_ = 0;
   std::size_t lane_live_ = 0;
+  std::size_t count_ = 0;  // heap_.size() + lane_live_
   std::uint64_t next_seq_ = 0;
 };
 
