@@ -69,22 +69,21 @@ printf '%-34s %10s/s   p99 %6s ms   errors %s   target >= 15000/s, p99 <= 10 ms:
   "submit {\"sleep_ms\": 0} (${secs}s)" "$s_rps" "$s_p99" "$s_err" \
   "$(verdict "$s_rps" ">=" 15000)" "$(verdict "$s_p99" "<=" 10)"
 
-id=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"value": 42}' \
-  "http://127.0.0.1:$port/api/tasks" | grep -o '"id":"t[0-9]*"' | head -1 | cut -d'"' -f4)
-out=$(wrk -t"$wrk_threads" -c"$conns" -d10s -s "$here/daemon/get.lua" \
-  "http://127.0.0.1:$port/api/tasks/$id")
-g_rps=$(field rps <<<"$out"); g_p99=$(field p99_ms <<<"$out"); g_err=$(field errors <<<"$out")
-printf '%-34s %10s/s   p99 %6s ms   errors %s   target >= 20000/s: %s\n' \
-  "GET finished /api/tasks/$id (10s)" "$g_rps" "$g_p99" "$g_err" "$(verdict "$g_rps" ">=" 20000)"
-
+# Submits SPEC and measures GETs of that task for 10 s: get_bench SPEC LABEL [TARGET-RPS].
+get_bench() {
+  local id out rps note="(no target)"
+  id=$(curl -s -X POST -H 'Content-Type: application/json' -d "$1" \
+    "http://127.0.0.1:$port/api/tasks" | grep -o '"id":"t[0-9]*"' | head -1 | cut -d'"' -f4)
+  out=$(wrk -t"$wrk_threads" -c"$conns" -d10s -s "$here/daemon/get.lua" \
+    "http://127.0.0.1:$port/api/tasks/$id")
+  rps=$(field rps <<<"$out")
+  [ -n "${3:-}" ] && note="target >= $3/s: $(verdict "$rps" ">=" "$3")"
+  printf '%-34s %10s/s   p99 %6s ms   errors %s   %s\n' "GET $2 /api/tasks/$id (10s)" "$rps" \
+    "$(field p99_ms <<<"$out")" "$(field errors <<<"$out")" "$note"
+}
+get_bench '{"value": 42}' finished 20000
 # A running task is not in the read cache: each GET is a round trip through the loop thread.
-id=$(curl -s -X POST -H 'Content-Type: application/json' -d '{"sleep": 3600}' \
-  "http://127.0.0.1:$port/api/tasks" | grep -o '"id":"t[0-9]*"' | head -1 | cut -d'"' -f4)
-out=$(wrk -t"$wrk_threads" -c"$conns" -d10s -s "$here/daemon/get.lua" \
-  "http://127.0.0.1:$port/api/tasks/$id")
-r_rps=$(field rps <<<"$out"); r_p99=$(field p99_ms <<<"$out"); r_err=$(field errors <<<"$out")
-printf '%-34s %10s/s   p99 %6s ms   errors %s   (no target; through the loop thread)\n' \
-  "GET running /api/tasks/$id (10s)" "$r_rps" "$r_p99" "$r_err"
+get_bench '{"sleep": 3600}' running
 
 out=$(wrk -t"$wrk_threads" -c"$conns" -d10s -s "$here/daemon/submit_to_running.lua" \
   "http://127.0.0.1:$port/api/tasks")

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -313,27 +314,28 @@ void Routes::output(const Request& req, Response& res) {
     send(res, service_.output(req.matches[1]));
     return;
   }
-  if (!open_stream(res)) return;
-  auto channel = std::make_shared<SseChannel>();
-  Reply reply = service_.follow_output(req.matches[1], channel);
-  if (reply.status != 200) {
-    --open_streams_;
-    send(res, reply);
-    return;
-  }
-  serve_sse(res, std::move(channel), false);
+  const std::string id = req.matches[1];
+  subscribe_and_serve(res, false,
+                      [&](std::shared_ptr<SseChannel> c) { return service_.follow_output(id, c); });
 }
 
 void Routes::events(Response& res) {
+  subscribe_and_serve(res, true,
+                      [&](std::shared_ptr<SseChannel> c) { return service_.subscribe_events(c); });
+}
+
+void Routes::subscribe_and_serve(
+    Response& res, bool batched,
+    const std::function<Reply(std::shared_ptr<SseChannel>)>& subscribe) {
   if (!open_stream(res)) return;
   auto channel = std::make_shared<SseChannel>();
-  Reply reply = service_.subscribe_events(channel);
+  Reply reply = subscribe(channel);
   if (reply.status != 200) {
     --open_streams_;
     send(res, reply);
     return;
   }
-  serve_sse(res, std::move(channel), true);
+  serve_sse(res, std::move(channel), batched);
 }
 
 bool Routes::open_stream(Response& res) {

@@ -398,14 +398,23 @@ void TaskService::end_followers(const api::TaskRecord& task) {
   followers_.erase(it);
 }
 
+TaskPtr TaskService::lookup_output(const std::string& id, Reply& refused,
+                                   std::optional<std::size_t>& step) const {
+  TaskPtr task = lookup(id, refused);
+  if (!task) return nullptr;
+  step = api::parse_task_ref(id)->step;
+  if (step && task->steps[*step].step->kind != api::StepKind::exec) {
+    refused = api::error_reply(400, "invalid_request", id + " is not an exec step");
+    return nullptr;
+  }
+  return task;
+}
+
 Reply TaskService::output(const std::string& id) const {
   Reply reply;
-  TaskPtr task = lookup(id, reply);
+  std::optional<std::size_t> step;
+  TaskPtr task = lookup_output(id, reply, step);
   if (!task) return reply;
-  const std::optional<std::size_t> step = api::parse_task_ref(id)->step;
-  if (step && task->steps[*step].step->kind != api::StepKind::exec) {
-    return api::error_reply(400, "invalid_request", id + " is not an exec step");
-  }
   nlohmann::json steps = nlohmann::json::array();
   for (std::size_t index : exec_steps(*task, step)) {
     const api::StepRecord& s = task->steps[index];
@@ -420,12 +429,9 @@ Reply TaskService::output(const std::string& id) const {
 
 Reply TaskService::follow_output(const std::string& id, std::shared_ptr<api::SseChannel> channel) {
   Reply reply;
-  TaskPtr task = lookup(id, reply);
+  std::optional<std::size_t> step;
+  TaskPtr task = lookup_output(id, reply, step);
   if (!task) return reply;
-  const std::optional<std::size_t> step = api::parse_task_ref(id)->step;
-  if (step && task->steps[*step].step->kind != api::StepKind::exec) {
-    return api::error_reply(400, "invalid_request", id + " is not an exec step");
-  }
   // What was passed on so far, then (registered in the same loop turn) what comes: no gap.
   for (std::size_t index : exec_steps(*task, step)) {
     const api::StepRecord& s = task->steps[index];

@@ -4,7 +4,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,28 +30,7 @@ class DaemonProcess {
   DaemonProcess(std::vector<std::string> args, std::string log_path,
                 rlim_t file_size_limit = RLIM_INFINITY)
       : log_path_(std::move(log_path)) {
-    if (file_size_limit != RLIM_INFINITY) {
-      fork_with_limit(std::move(args), file_size_limit);
-      return;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-    args.insert(args.begin(), UASYNCD_BIN);
-    std::vector<char*> argv;
-    for (std::string& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<std::string> env = environment();
-    std::vector<char*> envp;
-    for (std::string& e : env)
-      envp.push_back(e.data());
-    envp.push_back(nullptr);
-    if (posix_spawn(&pid_, UASYNCD_BIN, &actions, nullptr, argv.data(), envp.data()) != 0)
-      pid_ = -1;
-    posix_spawn_file_actions_destroy(&actions);
+    spawn(std::move(args), file_size_limit);
   }
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
@@ -107,9 +85,9 @@ class DaemonProcess {
   void signal(int sig) { kill(pid_, sig); }
 
  private:
-  // posix_spawn cannot set a resource limit in the child, so fork and exec; between the two the
-  // child makes only async-signal-safe calls.
-  void fork_with_limit(std::vector<std::string> args, rlim_t limit) {
+  // Fork and exec rather than posix_spawn, which cannot set a resource limit in the child;
+  // between the two the child makes only async-signal-safe calls.
+  void spawn(std::vector<std::string> args, rlim_t file_size_limit) {
     args.insert(args.begin(), UASYNCD_BIN);
     std::vector<char*> argv;
     for (std::string& a : args)
@@ -128,13 +106,15 @@ class DaemonProcess {
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     close(fd);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigaction(SIGXFSZ, &ignore, nullptr);
-    struct rlimit rl {};
-    rl.rlim_cur = limit;
-    rl.rlim_max = limit;
-    if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
+    if (file_size_limit != RLIM_INFINITY) {
+      struct sigaction ignore {};
+      ignore.sa_handler = SIG_IGN;
+      sigaction(SIGXFSZ, &ignore, nullptr);
+      struct rlimit rl {};
+      rl.rlim_cur = file_size_limit;
+      rl.rlim_max = file_size_limit;
+      if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
+    }
     execve(UASYNCD_BIN, argv.data(), envp.data());
     _exit(127);
   }

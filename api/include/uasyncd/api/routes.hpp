@@ -57,6 +57,9 @@ class Routes {
   void events(httplib::Response& res);
   // Claims an SSE slot; false (and a 503 in `res`) past max_sse.
   bool open_stream(httplib::Response& res);
+  // Opens a stream slot and serves the channel `subscribe` fills, or answers its refusal.
+  void subscribe_and_serve(httplib::Response& res, bool batched,
+                           const std::function<Reply(std::shared_ptr<SseChannel>)>& subscribe);
   // Streams `channel` as SSE; `batched`: items are JSON values sent as arrays, one per interval.
   void serve_sse(httplib::Response& res, std::shared_ptr<SseChannel> channel, bool batched);
   struct SseState;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -82,6 +83,10 @@ class TaskService final : public api::TaskObserver {
 
  private:
   TaskPtr lookup(const std::string& id, api::Reply& not_found) const;
+  // The task whose exec output `id` names (a task, or one exec step: `step`), or null with
+  // the refusal in `refused`.
+  TaskPtr lookup_output(const std::string& id, api::Reply& refused,
+                        std::optional<std::size_t>& step) const;
   void count(api::State from, api::State to);
   // Logs a transition and tells the event stream about it.
   void transition(const api::TaskRecord& task, const char* type);
