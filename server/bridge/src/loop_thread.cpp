@@ -1,4 +1,4 @@
-#include "uasyncd/server/loop_thread.hpp"
+#include "uasyncd/bridge/loop_thread.hpp"
 
 #include <uasyncio/uasyncio.hpp>
 

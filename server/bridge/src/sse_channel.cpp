@@ -1,8 +1,10 @@
-#include "uasyncd/api/sse_channel.hpp"
+#include "uasyncd/bridge/sse_channel.hpp"
 
 #include <utility>
 
-namespace uasyncd::api {
+#include "uasyncd/job/job_json.hpp"
+
+namespace uasyncd::server {
 
 bool SseChannel::push(std::string item) {
   {
@@ -55,10 +57,6 @@ void SseChannel::abandon() {
   cv_.notify_all();
 }
 
-std::string json_text(const nlohmann::json& data) {
-  return data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::string sse_frame(std::string_view event, const nlohmann::json& data) {
   std::string out = "event: ";
   out.append(event);
@@ -68,4 +66,4 @@ std::string sse_frame(std::string_view event, const nlohmann::json& data) {
   return out;
 }
 
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

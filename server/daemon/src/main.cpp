@@ -1,131 +1,15 @@
-// uasyncd: flags (each also a UASYNCD_* environment variable), logging, and signal handling
-// around the Daemon.
-#include <httplib.h>
-#include <spdlog/spdlog.h>
+// uasyncd: with no subcommand, serves (serve_command.hpp). Subcommands (a command-line client)
+// are added to the same CLI::App here.
 #include <CLI/CLI.hpp>
 
-#include <csignal>
-#include <cstdio>
-#include <exception>
-#include <string>
-
-#include "uasyncd/server/daemon.hpp"
-#include "uasyncd/server/version.hpp"
-
-namespace {
-
-bool split_listen(const std::string& listen, std::string& host, int& port) {
-  const std::size_t colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0) return false;
-  host = listen.substr(0, colon);
-  try {
-    std::size_t used = 0;
-    port = std::stoi(listen.substr(colon + 1), &used);
-    return used == listen.size() - colon - 1 && port >= 0 && port <= 65535;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-// The container's health probe: GET /healthz on the daemon at --listen, exit 0 if it answers 200.
-// A wildcard address is reached through loopback.
-int probe_health(const std::string& host, int port) {
-  const std::string target = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
-  httplib::Client client(target, port);
-  client.set_connection_timeout(2);
-  client.set_read_timeout(2);
-  const httplib::Result r = client.Get("/healthz");
-  return r && r->status == 200 ? 0 : 1;
-}
-
-}  // namespace
+#include "uasyncd/daemon/serve_command.hpp"
+#include "uasyncd/version.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"uasyncd: uasyncio tasks over HTTP"};
-  uasyncd::server::DaemonOptions options;
-  std::string listen = "127.0.0.1:8080";
-  std::string log_level = "info";
-  app.add_option("--listen", listen, "host:port to listen on (port 0: any free port)")
-      ->envname("UASYNCD_LISTEN");
-  app.add_option("--token", options.token, "require 'Authorization: Bearer <token>' on /api")
-      ->envname("UASYNCD_TOKEN");
-  app.add_flag("--allow-exec", options.allow_exec, "allow exec steps (runs commands!)")
-      ->envname("UASYNCD_ALLOW_EXEC");
-  app.add_option("--max-running", options.max_running, "tasks running at once (0: no limit)")
-      ->envname("UASYNCD_MAX_RUNNING");
-  app.add_option("--keep-finished", options.keep_finished, "finished tasks kept")
-      ->envname("UASYNCD_KEEP_FINISHED");
-  std::string data_dir = "./data";
-  bool ephemeral = false;
-  app.add_option("--data-dir", data_dir, "directory of the task database (uasyncd.db)")
-      ->envname("UASYNCD_DATA_DIR");
-  std::string sync = "full";
-  app.add_option("--sync", sync,
-                 "full: fsync every commit (survives power loss); normal: survives crashes")
-      ->envname("UASYNCD_SYNC")
-      ->check(CLI::IsMember({"full", "normal"}));
-  app.add_flag("--ephemeral", ephemeral, "keep tasks in memory only: lost at exit")
-      ->envname("UASYNCD_EPHEMERAL");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-      ->envname("UASYNCD_LOG_LEVEL");
-  app.add_option("--shutdown-grace", options.shutdown_grace,
-                 "seconds cancelled tasks get to finish at shutdown")
-      ->envname("UASYNCD_SHUTDOWN_GRACE")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--http-threads", options.http_threads, "HTTP worker threads")
-      ->envname("UASYNCD_HTTP_THREADS")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--max-sse", options.max_sse, "event streams open at once (each holds a thread)")
-      ->envname("UASYNCD_MAX_SSE")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--exec-kill-grace", options.exec_kill_grace,
-                 "seconds a cancelled exec step's processes get between SIGTERM and SIGKILL")
-      ->envname("UASYNCD_EXEC_KILL_GRACE")
-      ->check(CLI::NonNegativeNumber);
-  app.add_flag("--virtual-clock", options.virtual_clock,
-               "run the loop on a virtual clock (for tests: sleeps take no time)")
-      ->envname("UASYNCD_VIRTUAL_CLOCK");
-  bool healthcheck = false;
-  app.add_flag("--healthcheck", healthcheck,
-               "probe the daemon at --listen (GET /healthz): exit 0 if healthy, 1 if not");
+  uasyncd::server::ServeFlags serve;
+  uasyncd::server::add_serve_flags(app, serve);
   app.set_version_flag("--version", uasyncd::server::kVersion);
   CLI11_PARSE(app, argc, argv);
-
-  if (!split_listen(listen, options.host, options.port)) {
-    std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", listen.c_str());
-    return 2;
-  }
-  if (healthcheck) return probe_health(options.host, options.port);
-  const spdlog::level::level_enum level = spdlog::level::from_str(log_level);
-  if (level == spdlog::level::off && log_level != "off") {
-    std::fprintf(stderr, "--log-level: unknown level '%s'\n", log_level.c_str());
-    return 2;
-  }
-  spdlog::set_level(level);
-  if (!ephemeral) options.data_dir = data_dir;
-  options.full_sync = sync == "full";
-
-  // Blocked before any thread starts, so every thread inherits the mask and the signals are
-  // taken only by sigwait below, outside any signal handler.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
-
-  try {
-    uasyncd::server::Daemon daemon(options);
-    daemon.start();
-    std::printf("listening on %s:%d\n", options.host.c_str(), daemon.port());
-    std::fflush(stdout);
-    int sig = 0;
-    sigwait(&signals, &sig);
-    spdlog::info("signal {}: stopping", sig);
-    daemon.stop();
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  return 0;
+  return uasyncd::server::serve(serve);
 }

@@ -1,9 +1,9 @@
-#include "uasyncd/api/exec_output.hpp"
+#include "uasyncd/job/exec_output.hpp"
 
 #include <algorithm>
 #include <utility>
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 
 std::string_view StreamCapture::append(std::string_view data) {
   bytes_ += data.size();
@@ -66,4 +66,4 @@ std::size_t utf8_complete_prefix(std::string_view data) {
   return n;  // not UTF-8 at all: nothing to wait for
 }
 
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

@@ -1,78 +1,12 @@
-#include "uasyncd/api/task_record.hpp"
+#include "uasyncd/job/job.hpp"
 
 #include <chrono>
+#include <stdexcept>
 #include <utility>
 
-namespace uasyncd::api {
-namespace {
+#include "uasyncd/job/job_id.hpp"
 
-nlohmann::json time_json(std::int64_t ms) {
-  if (ms == 0) return nullptr;
-  return static_cast<double>(ms) / 1000.0;
-}
-
-nlohmann::json error_json(const std::optional<ErrorInfo>& e) {
-  if (!e) return nullptr;
-  return {{"type", e->type}, {"message", e->message}};
-}
-
-}  // namespace
-
-const char* state_name(State s) {
-  switch (s) {
-    case State::pending:
-      return "pending";
-    case State::running:
-      return "running";
-    case State::done:
-      return "done";
-    case State::failed:
-      return "failed";
-    case State::cancelled:
-      return "cancelled";
-    case State::timed_out:
-      return "timed_out";
-    case State::interrupted:
-      return "interrupted";
-  }
-  return "?";
-}
-
-std::optional<State> parse_state(std::string_view name) {
-  for (State s : kAllStates) {
-    if (name == state_name(s)) return s;
-  }
-  return std::nullopt;
-}
-
-State state_of_error(const std::exception_ptr& e) {
-  if (!e) return State::done;
-  try {
-    std::rethrow_exception(e);
-  } catch (const uasyncio::CancelledError&) {
-    return State::cancelled;
-  } catch (const uasyncio::TimeoutError&) {
-    return State::timed_out;
-  } catch (...) {
-    return State::failed;
-  }
-}
-
-ErrorInfo describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const uasyncio::CancelledError&) {
-    return {"CancelledError", ""};
-  } catch (const uasyncio::TimeoutError&) {
-    return {"TimeoutError", ""};
-  } catch (const uasyncio::RuntimeError& x) {
-    return {"RuntimeError", x.what()};
-  } catch (const std::exception& x) {
-    return {"Exception", x.what()};
-  } catch (...) {
-    return {"Exception", "unknown error"};
-  }
-}
+namespace uasyncd::server {
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -80,79 +14,142 @@ std::int64_t wall_ms() {
       .count();
 }
 
-TaskRecord::TaskRecord(std::uint64_t s, Spec sp, nlohmann::json sj)
-    : seq(s),
-      id("t" + std::to_string(s)),
-      spec(std::move(sp)),
-      spec_json(std::move(sj)),
-      created_ms(wall_ms()) {
-  steps.reserve(spec.steps);
-  add_steps(spec.root);
+Job::Job(std::uint64_t id, std::shared_ptr<const JobSpec> spec,
+         std::shared_ptr<const nlohmann::json> spec_json, std::int64_t created_ms)
+    : id_(id),
+      id_text_(job_id_text(id)),
+      spec_(std::move(spec)),
+      spec_json_(std::move(spec_json)),
+      created_ms_(created_ms) {
+  build_steps();
 }
 
-std::size_t TaskRecord::add_steps(const Step& step) {
-  const std::size_t index = steps.size();
-  steps.emplace_back();
-  steps[index].step = &step;
-  steps[index].index = index;
-  for (const Step& child : step.children) {
+std::string Job::step_id(std::size_t index) const {
+  return step_id_text(id_, index);
+}
+
+void Job::build_steps() {
+  steps_.clear();
+  steps_.reserve(spec_->steps);
+  add_steps(spec_->root);
+}
+
+std::size_t Job::add_steps(const StepSpec& step) {
+  const std::size_t index = steps_.size();
+  steps_.emplace_back();
+  steps_[index].spec_ = &step;
+  steps_[index].index_ = index;
+  for (const StepSpec& child : children(step)) {
     const std::size_t c = add_steps(child);
-    steps[index].children.push_back(c);
+    steps_[index].children_.push_back(c);
   }
   return index;
 }
 
-void TaskRecord::finish_unstarted(State final_state, ErrorInfo e) {
-  state = final_state;
-  error = std::move(e);
-  finished_ms = wall_ms();
-  for (StepRecord& s : steps)
-    s.state = State::cancelled;
-}
-
-nlohmann::json TaskRecord::summary_json() const {
-  nlohmann::json j{{"id", id},
-                   {"name", name()},
-                   {"kind", kind_name(spec.root.kind)},
-                   {"state", state_name(state)},
-                   {"attempts", attempts},
-                   {"created", time_json(created_ms)},
-                   {"started", time_json(started_ms)},
-                   {"finished", time_json(finished_ms)}};
-  j["duration"] = started_ms != 0 && finished_ms != 0
-                      ? nlohmann::json(static_cast<double>(finished_ms - started_ms) / 1000.0)
-                      : nlohmann::json(nullptr);
-  if (is_final(state)) {
-    j["result"] = result;
-    j["error"] = error_json(error);
+void Job::expect(bool allowed, const char* transition) const {
+  if (!allowed) {
+    throw std::logic_error(id_text_ + ": " + transition + " not allowed from " +
+                           state_name(state_));
   }
-  return j;
 }
 
-nlohmann::json TaskRecord::full_json() const {
-  nlohmann::json j = summary_json();
-  j["spec"] = spec_json;
-  j["steps"] = step_json(0);
-  return j;
+void Job::start(std::int64_t now_ms) {
+  expect(state_ == JobState::pending, "start");
+  state_ = JobState::running;
+  started_ms_ = now_ms;
+  ++attempts_;
+  retry_at_ms_ = 0;
 }
 
-nlohmann::json TaskRecord::step_json(std::size_t index) const {
-  const StepRecord& s = steps[index];
-  nlohmann::json j{{"id", step_id(index)},
-                   {"kind", kind_name(s.step->kind)},
-                   {"name", s.step->name},
-                   {"state", state_name(s.state)}};
-  if (is_final(s.state)) {
-    j["result"] = s.result;
-    j["error"] = error_json(s.error);
+void Job::finish(JobState final_state, nlohmann::json result, std::optional<ErrorInfo> error,
+                 std::int64_t now_ms) {
+  expect(state_ == JobState::running && is_final(final_state), "finish");
+  state_ = final_state;
+  result_ = std::move(result);
+  error_ = std::move(error);
+  finished_ms_ = now_ms;
+}
+
+void Job::finish_unstarted(JobState final_state, ErrorInfo error, std::int64_t now_ms) {
+  expect(state_ == JobState::pending && is_final(final_state), "finish_unstarted");
+  state_ = final_state;
+  error_ = std::move(error);
+  finished_ms_ = now_ms;
+  for (JobStep& s : steps_)
+    s.state_ = JobState::cancelled;
+}
+
+void Job::requeue(std::int64_t retry_at_ms) {
+  expect(state_ == JobState::running || state_ == JobState::failed || state_ == JobState::timed_out,
+         "requeue");
+  state_ = JobState::pending;
+  started_ms_ = 0;
+  finished_ms_ = 0;
+  result_ = nlohmann::json();
+  error_.reset();
+  retry_at_ms_ = retry_at_ms;
+  build_steps();
+}
+
+void Job::interrupt(std::int64_t now_ms) {
+  expect(state_ == JobState::running, "interrupt");
+  state_ = JobState::interrupted;
+  finished_ms_ = now_ms;
+  error_ = ErrorInfo{"Interrupted", "the daemon stopped while the task was running"};
+  for (JobStep& s : steps_) {
+    if (s.state_ == JobState::running) {
+      s.state_ = JobState::interrupted;
+      s.finished_ms_ = now_ms;
+      s.error_ = ErrorInfo{"Interrupted", "the daemon stopped while the step was running"};
+    } else if (s.state_ == JobState::pending) {
+      s.state_ = JobState::cancelled;
+    }
   }
-  if (!s.children.empty()) {
-    nlohmann::json children = nlohmann::json::array();
-    for (std::size_t c : s.children)
-      children.push_back(step_json(c));
-    j["steps"] = std::move(children);
-  }
-  return j;
 }
 
-}  // namespace uasyncd::api
+void Job::start_step(std::size_t index, std::int64_t now_ms) {
+  JobStep& s = steps_.at(index);
+  s.state_ = JobState::running;
+  s.started_ms_ = now_ms;
+}
+
+void Job::finish_step(std::size_t index, JobState final_state, nlohmann::json result,
+                      std::optional<ErrorInfo> error, std::int64_t now_ms) {
+  JobStep& s = steps_.at(index);
+  s.state_ = final_state;
+  s.result_ = std::move(result);
+  s.error_ = std::move(error);
+  s.finished_ms_ = now_ms;
+}
+
+ExecOutput& Job::start_exec(std::size_t index) {
+  JobStep& s = steps_.at(index);
+  s.exec_ = std::make_unique<ExecOutput>();
+  return *s.exec_;
+}
+
+void Job::restore(Stored stored) {
+  state_ = stored.state;
+  attempts_ = stored.attempts;
+  started_ms_ = stored.started_ms;
+  finished_ms_ = stored.finished_ms;
+  result_ = std::move(stored.result);
+  error_ = std::move(stored.error);
+}
+
+void Job::restore_step(std::size_t index, JobState state, nlohmann::json result,
+                       std::optional<ErrorInfo> error, std::int64_t started_ms,
+                       std::int64_t finished_ms) {
+  JobStep& s = steps_.at(index);
+  s.state_ = state;
+  s.result_ = std::move(result);
+  s.error_ = std::move(error);
+  s.started_ms_ = started_ms;
+  s.finished_ms_ = finished_ms;
+}
+
+void Job::restore_exec(std::size_t index, std::unique_ptr<ExecOutput> output) {
+  steps_.at(index).exec_ = std::move(output);
+}
+
+}  // namespace uasyncd::server

@@ -1,53 +1,42 @@
-#include "uasyncd/api/spec.hpp"
+#include "uasyncd/job/job_spec.hpp"
 
 #include <array>
 #include <cmath>
 #include <utility>
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 namespace {
 
 using nlohmann::json;
 
-// Raw JSON nesting allowed before validation: enough for kMaxDepth steps (object + array per
-// level) plus room for nested "value" payloads, small enough that no recursive walk overflows.
-constexpr int kMaxJsonNesting = 4 * kMaxDepth;
-// Bounds on a task's re-runs: enough for any real retry policy, small enough that a typo (or a
-// hostile spec) cannot keep a task cycling for days. The delay's bound is the backoff's cap (an
-// hour, task_recovery.cpp): a longer first delay would silently be cut to it.
+// Bounds on a job's re-runs: enough for any real retry policy, small enough that a typo (or a
+// hostile spec) cannot keep a job cycling for days. The delay's bound is the backoff's cap (an
+// hour, see retry_policy.hpp): a longer first delay would silently be cut to it.
 constexpr std::int64_t kMaxRetries = 100;
 constexpr double kMaxRetryDelay = 3600;
 
-constexpr std::array<std::pair<const char*, StepKind>, 9> kKinds{{
-    {"sleep", StepKind::sleep},
-    {"sleep_ms", StepKind::sleep_ms},
-    {"value", StepKind::value},
-    {"fail", StepKind::fail},
-    {"sequence", StepKind::sequence},
-    {"gather", StepKind::gather},
-    {"wait_for", StepKind::wait_for},
-    {"wait_for_ms", StepKind::wait_for_ms},
-    {"exec", StepKind::exec},
-}};
+// Each kind's key, in the order the variant lists them.
+constexpr std::array<const char*, std::variant_size_v<StepKind>> kKindKeys{
+    "sleep", "sleep_ms", "value", "fail", "sequence", "gather", "wait_for", "wait_for_ms", "exec"};
 
 struct Invalid {
   SpecError error;
 };
 
 [[noreturn]] void fail_at(const std::string& path, const std::string& what) {
-  throw Invalid{{400, "invalid_spec", path + ": " + what}};
+  throw Invalid{{"invalid_spec", path + ": " + what}};
 }
 
 std::string key_path(const std::string& path, const std::string& key) {
   return path + "." + key;
 }
 
-const char* type_name(const json& j) {
-  return j.type_name();
+std::string got(const char* expected, const json& j) {
+  return std::string("expected ") + expected + ", got " + j.type_name();
 }
 
 double seconds_at(const json& j, const std::string& path) {
-  if (!j.is_number()) fail_at(path, std::string("expected a number, got ") + type_name(j));
+  if (!j.is_number()) fail_at(path, got("a number", j));
   const double v = j.get<double>();
   if (!std::isfinite(v)) fail_at(path, "must be finite");
   if (v < 0) fail_at(path, "must not be negative");
@@ -64,13 +53,26 @@ std::int64_t ms_at(const json& j, const std::string& path) {
     return j.get<std::int64_t>();
   }
   if (j.is_number_float() && !std::isfinite(j.get<double>())) fail_at(path, "must be finite");
-  fail_at(path, std::string("expected an integer, got ") + type_name(j));
+  fail_at(path, got("an integer", j));
+}
+
+std::string string_at(const json& j, const std::string& path) {
+  if (!j.is_string()) fail_at(path, got("a string", j));
+  return j.get<std::string>();
+}
+
+// Builds the variant alternative whose index is `i` (the kinds are default-constructible).
+template <std::size_t... I>
+StepKind kind_at(std::size_t i, std::index_sequence<I...>) {
+  StepKind out;
+  ((i == I ? (out.template emplace<I>(), 0) : 0), ...);
+  return out;
 }
 
 class Parser {
  public:
-  Spec run(const json& doc) {
-    Spec spec;
+  JobSpec run(const json& doc) {
+    JobSpec spec;
     if (!doc.is_object()) fail_at("$", "a step must be an object");
     parse_step(doc, "$", 1, true, spec.root, &spec.timeout);
     if (doc.contains("retries")) {
@@ -88,104 +90,101 @@ class Parser {
   }
 
  private:
-  void parse_step(const json& j, const std::string& path, int depth, bool root, Step& out,
+  void parse_step(const json& j, const std::string& path, int depth, bool root, StepSpec& out,
                   std::optional<double>* root_timeout) {
-    if (!j.is_object()) fail_at(path, std::string("a step must be an object, got ") + type_name(j));
-    if (depth > kMaxDepth) fail_at(path, "steps nested deeper than 32");
-    if (++steps_ > kMaxSteps) fail_at(path, "more than 10000 steps");
+    if (!j.is_object())
+      fail_at(path, std::string("a step must be an object, got ") + j.type_name());
+    if (depth > kMaxSpecDepth) fail_at(path, "steps nested deeper than 32");
+    if (++steps_ > kMaxSpecSteps) fail_at(path, "more than 10000 steps");
     const char* kind = nullptr;
-    for (const auto& [key, kind_value] : kKinds) {
-      if (!j.contains(key)) continue;
+    for (std::size_t i = 0; i < kKindKeys.size(); ++i) {
+      if (!j.contains(kKindKeys[i])) continue;
       if (kind != nullptr) {
-        fail_at(key_path(path, key), std::string("a step has one kind, already ") + kind);
+        fail_at(key_path(path, kKindKeys[i]), std::string("a step has one kind, already ") + kind);
       }
-      kind = key;
-      out.kind = kind_value;
+      kind = kKindKeys[i];
+      out.kind = kind_at(i, std::make_index_sequence<std::variant_size_v<StepKind>>());
     }
     if (kind == nullptr) {
       fail_at(path,
               "a step needs one of sleep, sleep_ms, value, fail, sequence, gather, "
               "wait_for, wait_for_ms, exec");
     }
-    const bool waits = out.kind == StepKind::wait_for || out.kind == StepKind::wait_for_ms;
+    const bool waits = std::holds_alternative<WaitForStep>(out.kind) ||
+                       std::holds_alternative<WaitForMsStep>(out.kind);
     for (const auto& [key, v] : j.items()) {
       const std::string at = key_path(path, key);
       if (key == kind) continue;
       if (key == "name") {
-        if (!v.is_string()) fail_at(at, std::string("expected a string, got ") + type_name(v));
-        out.name = v.get<std::string>();
+        out.name = string_at(v, at);
       } else if (root && (key == "retries" || key == "retry_delay")) {
         continue;  // read by run()
       } else if (key == "timeout" && (waits || root)) {
         if (!waits) *root_timeout = seconds_at(v, at);
-      } else if (key == "return_exceptions" && out.kind == StepKind::gather) {
-        if (!v.is_boolean()) fail_at(at, std::string("expected a boolean, got ") + type_name(v));
-        out.return_exceptions = v.get<bool>();
-      } else if ((key == "cwd" || key == "env") && out.kind == StepKind::exec) {
-        parse_exec_option(key, v, at, out);
+      } else if (auto* g = std::get_if<GatherStep>(&out.kind); g && key == "return_exceptions") {
+        if (!v.is_boolean()) fail_at(at, got("a boolean", v));
+        g->return_exceptions = v.get<bool>();
+      } else if (auto* e = std::get_if<ExecStep>(&out.kind); e && (key == "cwd" || key == "env")) {
+        parse_exec_option(key, v, at, *e);
       } else {
         fail_at(at, "unknown key");
       }
     }
     const std::string at = key_path(path, kind);
     const json& arg = j.at(kind);
-    switch (out.kind) {
-      case StepKind::sleep:
-        out.seconds = seconds_at(arg, at);
-        break;
-      case StepKind::sleep_ms:
-        out.ms = ms_at(arg, at);
-        break;
-      case StepKind::value:
-        out.value = arg;
-        break;
-      case StepKind::fail:
-        if (!arg.is_string()) fail_at(at, std::string("expected a string, got ") + type_name(arg));
-        out.message = arg.get<std::string>();
-        break;
-      case StepKind::sequence:
-      case StepKind::gather:
-        if (!arg.is_array()) fail_at(at, std::string("expected an array, got ") + type_name(arg));
-        out.children.resize(arg.size());
-        for (std::size_t i = 0; i < arg.size(); ++i) {
-          parse_step(arg[i], at + "[" + std::to_string(i) + "]", depth + 1, false, out.children[i],
-                     nullptr);
-        }
-        break;
-      case StepKind::wait_for:
-      case StepKind::wait_for_ms: {
-        if (!j.contains("timeout")) fail_at(key_path(path, "timeout"), "required");
-        const std::string tat = key_path(path, "timeout");
-        if (out.kind == StepKind::wait_for) {
-          out.seconds = seconds_at(j.at("timeout"), tat);
-        } else {
-          out.ms = ms_at(j.at("timeout"), tat);
-        }
-        out.children.resize(1);
-        parse_step(arg, at, depth + 1, false, out.children[0], nullptr);
-        break;
-      }
-      case StepKind::exec:
-        uses_exec_ = true;
-        if (!arg.is_array() || arg.empty()) fail_at(at, "expected a non-empty array of strings");
-        for (std::size_t i = 0; i < arg.size(); ++i) {
-          if (!arg[i].is_string()) {
-            fail_at(at + "[" + std::to_string(i) + "]", "expected a string");
+    const auto list = [&](std::vector<StepSpec>& steps) {
+      if (!arg.is_array()) fail_at(at, got("an array", arg));
+      steps.resize(arg.size());
+      for (std::size_t i = 0; i < arg.size(); ++i)
+        parse_step(arg[i], at + "[" + std::to_string(i) + "]", depth + 1, false, steps[i], nullptr);
+    };
+    const auto waited = [&](std::vector<StepSpec>& step) {
+      step.resize(1);
+      parse_step(arg, at, depth + 1, false, step[0], nullptr);
+    };
+    const std::string timeout_at = key_path(path, "timeout");
+    if (waits && !j.contains("timeout")) fail_at(timeout_at, "required");
+    std::visit(
+        [&](auto& k) {
+          using K = std::decay_t<decltype(k)>;
+          if constexpr (std::is_same_v<K, SleepStep>) {
+            k.seconds = seconds_at(arg, at);
+          } else if constexpr (std::is_same_v<K, SleepMsStep>) {
+            k.ms = ms_at(arg, at);
+          } else if constexpr (std::is_same_v<K, ValueStep>) {
+            k.value = arg;
+          } else if constexpr (std::is_same_v<K, FailStep>) {
+            k.message = string_at(arg, at);
+          } else if constexpr (std::is_same_v<K, SequenceStep> || std::is_same_v<K, GatherStep>) {
+            list(k.steps);
+          } else if constexpr (std::is_same_v<K, WaitForStep>) {
+            k.seconds = seconds_at(j.at("timeout"), timeout_at);
+            waited(k.step);
+          } else if constexpr (std::is_same_v<K, WaitForMsStep>) {
+            k.ms = ms_at(j.at("timeout"), timeout_at);
+            waited(k.step);
+          } else {
+            static_assert(std::is_same_v<K, ExecStep>);
+            uses_exec_ = true;
+            if (!arg.is_array() || arg.empty())
+              fail_at(at, "expected a non-empty array of strings");
+            for (std::size_t i = 0; i < arg.size(); ++i) {
+              if (!arg[i].is_string())
+                fail_at(at + "[" + std::to_string(i) + "]", "expected a string");
+              k.argv.push_back(arg[i].get<std::string>());
+            }
           }
-          out.argv.push_back(arg[i].get<std::string>());
-        }
-        break;
-    }
+        },
+        out.kind);
   }
 
   static void parse_exec_option(const std::string& key, const json& v, const std::string& at,
-                                Step& out) {
+                                ExecStep& out) {
     if (key == "cwd") {
-      if (!v.is_string()) fail_at(at, std::string("expected a string, got ") + type_name(v));
-      out.cwd = v.get<std::string>();
+      out.cwd = string_at(v, at);
       return;
     }
-    if (!v.is_object()) fail_at(at, std::string("expected an object, got ") + type_name(v));
+    if (!v.is_object()) fail_at(at, got("an object", v));
     for (const auto& [name, value] : v.items()) {
       if (!value.is_string()) fail_at(key_path(at, name), "expected a string");
       out.env[name] = value.get<std::string>();
@@ -196,18 +195,28 @@ class Parser {
   bool uses_exec_ = false;
 };
 
-struct TooDeep {};
-
 }  // namespace
 
-const char* kind_name(StepKind kind) {
-  for (const auto& [name, k] : kKinds) {
-    if (k == kind) return name;
-  }
-  return "?";
+const char* kind_name(const StepKind& kind) {
+  return kKindKeys[kind.index()];
 }
 
-ParsedSpec parse_spec(const json& doc) {
+std::span<const StepSpec> children(const StepSpec& step) {
+  return std::visit(
+      [](const auto& k) -> std::span<const StepSpec> {
+        using K = std::decay_t<decltype(k)>;
+        if constexpr (std::is_same_v<K, SequenceStep> || std::is_same_v<K, GatherStep>) {
+          return k.steps;
+        } else if constexpr (std::is_same_v<K, WaitForStep> || std::is_same_v<K, WaitForMsStep>) {
+          return k.step;
+        } else {
+          return {};
+        }
+      },
+      step.kind);
+}
+
+ParsedSpec parse_job_spec(const json& doc) {
   ParsedSpec out;
   try {
     out.spec = Parser().run(doc);
@@ -217,32 +226,4 @@ ParsedSpec parse_spec(const json& doc) {
   return out;
 }
 
-std::optional<json> parse_json_body(std::string_view body, SpecError& error) {
-  if (body.size() > kMaxBodyBytes) {
-    error = {413, "payload_too_large", "the body is larger than 1 MiB"};
-    return std::nullopt;
-  }
-  // The callback sees every nesting level as it is entered, so a hostile document is refused
-  // before a recursive dump or walk could run out of stack.
-  const json::parser_callback_t bound = [](int depth, json::parse_event_t, json&) {
-    if (depth > kMaxJsonNesting) throw TooDeep{};
-    return true;
-  };
-  try {
-    return json::parse(body, bound);
-  } catch (const TooDeep&) {
-    error = {400, "invalid_json", "$: JSON nested too deeply"};
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
-    error = {400, "invalid_json", std::string("malformed JSON: ") + e.what()};
-  }
-  return std::nullopt;
-}
-
-ParsedSpec parse_spec_body(std::string_view body) {
-  ParsedSpec out;
-  std::optional<json> doc = parse_json_body(body, out.error);
-  if (!doc) return out;
-  return parse_spec(*doc);
-}
-
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

@@ -9,41 +9,34 @@
 #include <string>
 #include <utility>
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 namespace {
 
 namespace ua = uasyncio;
-using TaskPtr = std::shared_ptr<TaskRecord>;
+using RunPtr = std::shared_ptr<JobRunner::Run>;
 
 constexpr std::ptrdiff_t kReadChunk = 64 * 1024;
 
-// A command that ran but did not succeed (Python's CalledProcessError).
-class ExecFailure : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 // Passes on the kept output as it arrives, holding back a UTF-8 sequence split by the pipe.
-void publish(TaskRecord& task, std::size_t index, bool is_stderr, bool at_eof) {
-  StreamCapture& cap = task.steps[index].exec->stream(is_stderr);
+void publish(JobRunner::Run& run, std::size_t index, bool is_stderr, bool at_eof) {
+  StreamCapture& cap = run.job->exec(index)->stream(is_stderr);
   const std::string_view fresh = std::string_view(cap.kept()).substr(cap.published);
   const std::size_t n = at_eof ? fresh.size() : utf8_complete_prefix(fresh);
   if (n == 0) return;
   cap.published += n;
-  if (task.observer != nullptr)
-    task.observer->step_output(task, index, is_stderr, fresh.substr(0, n));
+  if (run.hooks->output) run.hooks->output(*run.job, index, is_stderr, fresh.substr(0, n));
 }
 
-ua::Coro<void> pump(TaskPtr task, std::size_t index, ua::Stream stream, bool is_stderr) {
+ua::Coro<void> pump(RunPtr run, std::size_t index, ua::Stream stream, bool is_stderr) {
   for (;;) {
     const std::string chunk = co_await stream.read(kReadChunk);
     if (chunk.empty()) break;
     // Past the cap the pipe is still drained, or the child would block writing to it.
-    if (!task->steps[index].exec->stream(is_stderr).append(chunk).empty()) {
-      publish(*task, index, is_stderr, false);
+    if (!run->job->exec(index)->stream(is_stderr).append(chunk).empty()) {
+      publish(*run, index, is_stderr, false);
     }
   }
-  publish(*task, index, is_stderr, true);
+  publish(*run, index, is_stderr, true);
 }
 
 ua::Coro<int> wait_exit(ua::Process* p) {
@@ -94,9 +87,8 @@ std::string failure_message(const std::string& program, const ExecOutput& out) {
 
 }  // namespace
 
-ua::Coro<nlohmann::json> run_exec(TaskPtr task, std::size_t index) {
-  StepRecord& s = task->steps[index];
-  const Step& step = *s.step;
+ua::Coro<nlohmann::json> run_exec(RunPtr run, std::size_t index) {
+  const ExecStep& step = std::get<ExecStep>(run->job->step(index).spec().kind);
   ua::SubprocessOptions options;
   options.cwd = step.cwd;
   options.env = step.env;
@@ -104,8 +96,7 @@ ua::Coro<nlohmann::json> run_exec(TaskPtr task, std::size_t index) {
   options.stdout_mode = ua::Stdio::pipe;
   options.stderr_mode = ua::Stdio::pipe;
   ua::Process proc = co_await ua::create_subprocess_exec(step.argv, options);
-  s.exec = std::make_unique<ExecOutput>();
-  ExecOutput& out = *s.exec;
+  ExecOutput& out = run->job->start_exec(index);
   out.pid = proc.pid();
   out.running = true;
   // Whatever ends this frame (even a loop dropping it unfinished) takes the group down with it.
@@ -122,8 +113,8 @@ ua::Coro<nlohmann::json> run_exec(TaskPtr task, std::size_t index) {
     }
   } guard{proc, out};
 
-  ua::Task<void> out_pump = ua::create_task(pump(task, index, proc.stdout_stream(), false));
-  ua::Task<void> err_pump = ua::create_task(pump(task, index, proc.stderr_stream(), true));
+  ua::Task<void> out_pump = ua::create_task(pump(run, index, proc.stdout_stream(), false));
+  ua::Task<void> err_pump = ua::create_task(pump(run, index, proc.stderr_stream(), true));
   std::exception_ptr cancelled;
   try {
     co_await proc.wait();
@@ -134,7 +125,7 @@ ua::Coro<nlohmann::json> run_exec(TaskPtr task, std::size_t index) {
   }
   if (cancelled) {
     try {
-      co_await stop_group(&proc, task->exec_kill_grace_ms);
+      co_await stop_group(&proc, run->exec_kill_grace_ms);
     } catch (const ua::CancelledError&) {  // cancelled again: stop_group has already killed it
     }
     if (!out_pump.done()) out_pump.cancel();
@@ -146,20 +137,18 @@ ua::Coro<nlohmann::json> run_exec(TaskPtr task, std::size_t index) {
   record_exit(out, proc);
   out.running = false;
   nlohmann::json result = out.result_json();
-  if (out.exit_code != 0) {
-    s.result = result;  // a failed step still shows its exit code and output
-    throw ExecFailure(failure_message(step.argv[0], out));
-  }
+  if (out.exit_code != 0) throw ExecFailure(failure_message(step.argv[0], out), std::move(result));
   co_return result;
 }
 
-void kill_running_execs(TaskRecord& task) {
-  for (StepRecord& s : task.steps) {
-    if (s.exec && s.exec->running && s.exec->pid > 0) {
-      ::kill(-s.exec->pid, SIGKILL);
-      s.exec->running = false;
+void kill_running_execs(Job& job) {
+  for (std::size_t i = 0; i < job.steps().size(); ++i) {
+    ExecOutput* out = job.exec(i);
+    if (out != nullptr && out->running && out->pid > 0) {
+      ::kill(-out->pid, SIGKILL);
+      out->running = false;
     }
   }
 }
 
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

@@ -7,11 +7,24 @@
 
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 
-#include "uasyncd/api/task_record.hpp"
+#include "run.hpp"
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 
-uasyncio::Coro<nlohmann::json> run_exec(std::shared_ptr<TaskRecord> task, std::size_t index);
+// A command that ran but did not succeed (Python's CalledProcessError); it carries the step's
+// result (exit code and output), which a failed step still shows.
+class ExecFailure : public std::runtime_error {
+ public:
+  ExecFailure(const std::string& message, nlohmann::json result)
+      : std::runtime_error(message), result(std::move(result)) {}
+  nlohmann::json result;
+};
 
-}  // namespace uasyncd::api
+uasyncio::Coro<nlohmann::json> run_exec(std::shared_ptr<JobRunner::Run> run, std::size_t index);
+
+// SIGKILL to the process group of every exec step of the job still running.
+void kill_running_execs(Job& job);
+
+}  // namespace uasyncd::server

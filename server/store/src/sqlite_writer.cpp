@@ -1,4 +1,4 @@
-#include "uasyncd/server/durable_writer.hpp"
+#include "sqlite_writer.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -6,109 +6,144 @@
 #include <unordered_map>
 #include <utility>
 
-#include "uasyncd/server/task_snapshot.hpp"
-
 namespace uasyncd::server {
 namespace {
 
-// Everything but the spec and the creation time, which an insert fixes once.
-void take_outcome(StoredTask& to, StoredTask&& from) {
-  to.state = std::move(from.state);
+// Everything but the spec, name, kind and creation time, which an insert fixes once.
+void take_outcome(JobRow& to, JobRow&& from) {
+  to.state = from.state;
   to.attempts = from.attempts;
   to.started_ms = from.started_ms;
   to.finished_ms = from.finished_ms;
   to.result = std::move(from.result);
-  to.error_type = std::move(from.error_type);
-  to.error_message = std::move(from.error_message);
+  to.error = std::move(from.error);
   if (!from.steps.empty()) to.steps = std::move(from.steps);
   if (!from.output.empty()) to.output = std::move(from.output);
 }
 
 constexpr int kGiveUpAtStopAfter = 5;
+// Rows retention removes per transaction: small enough that a commit behind it waits little.
+constexpr std::size_t kRetentionBatch = 1000;
+// How often an idle writer looks for rows past --keep-for.
+constexpr std::chrono::seconds kIdleRetention{1};
 
 }  // namespace
 
-DurableWriter::DurableWriter(std::unique_ptr<TaskStore> store, std::uint64_t max_seq)
-    : store_(std::move(store)), max_seq_(max_seq), durable_seq_(max_seq) {
+SqliteWriter::SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id,
+                           Retention retention, StateTally& tally,
+                           std::function<void(std::span<const std::uint64_t>)> on_removed)
+    : file_(std::move(file)),
+      retention_(retention),
+      tally_(tally),
+      on_removed_(std::move(on_removed)),
+      max_id_(max_id) {
   thread_ = std::thread([this] { run(); });
 }
 
-DurableWriter::~DurableWriter() {
+SqliteWriter::~SqliteWriter() {
   stop();
 }
 
-void DurableWriter::push(Kind kind, StoredTask row) {
+WriteTicket SqliteWriter::push(Kind kind, JobRow row) {
+  WriteTicket ticket = 0;
   {
     std::lock_guard lock(mu_);
-    if (closed_) return;
+    if (closed_) return 0;
+    ticket = ++pushed_;
     queue_.push_back({kind, std::move(row)});
   }
   work_cv_.notify_one();
+  return ticket;
 }
 
-void DurableWriter::submitted(const api::TaskRecord& task) {
-  push(Kind::insert, snapshot(task, true));
+WriteTicket SqliteWriter::insert(JobRow row) {
+  return push(Kind::insert, std::move(row));
 }
 
-void DurableWriter::changed(const api::TaskRecord& task, bool with_output) {
-  push(Kind::update, snapshot(task, false, with_output));
+WriteTicket SqliteWriter::update(JobRow row) {
+  return push(Kind::update, std::move(row));
 }
 
-void DurableWriter::erased(std::uint64_t seq) {
-  StoredTask row;
-  row.seq = seq;
-  push(Kind::erase, std::move(row));
+WriteTicket SqliteWriter::erase(std::uint64_t id) {
+  JobRow row;
+  row.id = id;
+  return push(Kind::erase, std::move(row));
 }
 
-StoreBatch DurableWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max) {
-  StoreBatch batch;
-  // seq -> (in inserts?, index)
+SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max) {
+  SqliteBatch batch;
+  // id -> (in inserts?, index)
   std::unordered_map<std::uint64_t, std::pair<bool, std::size_t>> where;
   for (Op& op : ops) {
-    const std::uint64_t seq = op.row.seq;
+    const std::uint64_t id = op.row.id;
     switch (op.kind) {
       case Kind::insert:
-        inserted_max = std::max(inserted_max, seq);
-        where[seq] = {true, batch.inserts.size()};
+        inserted_max = std::max(inserted_max, id);
+        where[id] = {true, batch.inserts.size()};
         batch.inserts.push_back(std::move(op.row));
         break;
       case Kind::update:
-        if (auto it = where.find(seq); it != where.end()) {
+        if (auto it = where.find(id); it != where.end()) {
           auto& rows = it->second.first ? batch.inserts : batch.updates;
           take_outcome(rows[it->second.second], std::move(op.row));
         } else {
-          where[seq] = {false, batch.updates.size()};
+          where[id] = {false, batch.updates.size()};
           batch.updates.push_back(std::move(op.row));
         }
         break;
       case Kind::erase:
-        // Deletes run last in the transaction, after this batch's inserts and updates.
-        where.erase(seq);
-        batch.deletes.push_back(seq);
+        // Deletes run after this batch's inserts and updates, in the same transaction.
+        where.erase(id);
+        batch.deletes.push_back(id);
         break;
     }
   }
-  batch.max_seq = inserted_max;
+  batch.max_id = inserted_max;
   return batch;
 }
 
-void DurableWriter::run() {
-  std::uint64_t inserted_max = max_seq_;
+RetentionStep SqliteWriter::retention_step() const {
+  RetentionStep step;
+  step.limit = kRetentionBatch;
+  const std::uint64_t finished = tally_.finished();
+  step.excess = finished > retention_.keep_finished ? finished - retention_.keep_finished : 0;
+  if (retention_.keep_for) step.cutoff_ms = wall_ms() - retention_.keep_for->count();
+  return step;
+}
+
+void SqliteWriter::run() {
+  std::uint64_t inserted_max = max_id_;
   int failures = 0;
   std::vector<Op> ops;
+  bool more_retention = true;  // look once at start
+  WriteTicket batch_ticket = 0;
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_ || !ops.empty(); });
-      if (queue_.empty() && ops.empty()) return;  // stopping, nothing left
+      const auto ready = [&] { return !queue_.empty() || stopping_ || !ops.empty(); };
+      if (!more_retention) {
+        if (retention_.keep_for) {
+          work_cv_.wait_for(lock, kIdleRetention, ready);
+        } else {
+          work_cv_.wait(lock, ready);
+        }
+      }
+      if (queue_.empty() && ops.empty() && stopping_) return;  // stopping, nothing left
       // Ops kept from a failed commit go first: they were queued before.
       std::move(queue_.begin(), queue_.end(), std::back_inserter(ops));
       queue_.clear();
+      batch_ticket = pushed_;
     }
     std::uint64_t batch_max = inserted_max;
-    StoreBatch batch = coalesce(ops, batch_max);
+    SqliteBatch batch = coalesce(ops, batch_max);
+    const RetentionStep retention = retention_step();
+    if (batch.empty() && retention.excess == 0 && !retention.cutoff_ms) {
+      more_retention = false;
+      continue;
+    }
+    SqliteFile::Written written;
     try {
-      store_->write(batch);
+      written = file_->write(batch, retention);
     } catch (const StoreError& e) {
       ++failures;
       spdlog::error("task store: {} (attempt {}); submits answer 503 meanwhile", e.what(),
@@ -130,13 +165,13 @@ void DurableWriter::run() {
       }
       // The batch is rebuilt from its rows and retried: the disk may get space back.
       ops.clear();
-      for (StoredTask& t : batch.inserts)
+      for (JobRow& t : batch.inserts)
         ops.push_back({Kind::insert, std::move(t)});
-      for (StoredTask& t : batch.updates)
+      for (JobRow& t : batch.updates)
         ops.push_back({Kind::update, std::move(t)});
-      for (std::uint64_t seq : batch.deletes) {
-        StoredTask t;
-        t.seq = seq;
+      for (std::uint64_t id : batch.deletes) {
+        JobRow t;
+        t.id = id;
         ops.push_back({Kind::erase, std::move(t)});
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -145,24 +180,35 @@ void DurableWriter::run() {
     failures = 0;
     ops.clear();
     inserted_max = batch_max;
+    more_retention = written.removed.size() >= retention.limit;
+    std::vector<std::uint64_t> removed;
+    removed.reserve(written.removed.size());
+    for (const RemovedRow& r : written.removed) {
+      tally_.add(r.state, -1);
+      removed.push_back(r.id);
+    }
+    if (written.fenced > 0) spdlog::warn("task store: {} stale writes dropped", written.fenced);
     {
       std::lock_guard lock(durable_mu_);
       failing_ = false;
-      durable_seq_ = inserted_max;
+      committed_.store(batch_ticket, std::memory_order_release);
       ++stats_.commits;
       stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size();
+      stats_.fenced += written.fenced;
+      stats_.removed += removed.size();
     }
     durable_cv_.notify_all();
+    if (!removed.empty() && on_removed_) on_removed_(removed);
   }
 }
 
-bool DurableWriter::wait_durable(std::uint64_t seq, std::chrono::milliseconds timeout) {
+bool SqliteWriter::wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout) {
   std::unique_lock lock(durable_mu_);
-  durable_cv_.wait_for(lock, timeout, [&] { return durable_seq_ >= seq || failing_; });
-  return durable_seq_ >= seq;
+  durable_cv_.wait_for(lock, timeout, [&] { return committed(ticket) || failing_; });
+  return committed(ticket);
 }
 
-void DurableWriter::stop() {
+void SqliteWriter::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -173,7 +219,7 @@ void DurableWriter::stop() {
   closed_ = true;
 }
 
-DurableWriter::Stats DurableWriter::stats() const {
+BackendStats SqliteWriter::stats() const {
   std::lock_guard lock(durable_mu_);
   return stats_;
 }

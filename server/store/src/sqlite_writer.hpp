@@ -1,68 +1,80 @@
-// The thread that writes task records to the store with group commits: the loop thread only
-// queues snapshots (never waits on the disk), the writer commits whatever has queued up in one
-// transaction, and an HTTP thread that submitted waits for its task's insert to be committed.
+// The thread that writes jobs to the SQLite file with group commits: the loop thread only queues
+// rows (never waits on the disk), the writer commits whatever has queued up in one transaction,
+// and a thread that needs a write committed (an HTTP thread answering a submit) waits for its
+// ticket. Retention runs here too, in bounded steps inside the same transactions, and once a
+// second when idle, so no thread ever stalls on a long delete.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <vector>
 
-#include "uasyncd/server/task_journal.hpp"
-#include "uasyncd/server/task_store.hpp"
+#include "sqlite_file.hpp"
+#include "state_tally.hpp"
 
 namespace uasyncd::server {
 
-class DurableWriter final : public TaskJournal {
+class SqliteWriter {
  public:
-  // Starts the writer thread, which owns `store` from now on. `max_seq`: already handed out.
-  DurableWriter(std::unique_ptr<TaskStore> store, std::uint64_t max_seq);
-  ~DurableWriter() override;  // stop()
+  // Starts the writer thread, which owns `file` from now on. `max_id`: already handed out.
+  // `tally` is kept right when retention removes rows; `on_removed` is told of them.
+  SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id, Retention retention,
+               StateTally& tally, std::function<void(std::span<const std::uint64_t>)> on_removed);
+  ~SqliteWriter();  // stop()
 
-  void submitted(const api::TaskRecord& task) override;
-  void changed(const api::TaskRecord& task, bool with_output = false) override;
-  void erased(std::uint64_t seq) override;
+  // Any thread. Each returns the write's ticket.
+  WriteTicket insert(JobRow row);
+  WriteTicket update(JobRow row);
+  WriteTicket erase(std::uint64_t id);
 
-  // Any thread: true once task `seq` (and every task submitted before it) is committed; false
-  // when `timeout` passed first or the store is failing.
-  bool wait_durable(std::uint64_t seq, std::chrono::milliseconds timeout);
-  // Commits what is queued, then ends the thread. Later journal calls are dropped.
+  bool committed(WriteTicket ticket) const {
+    return ticket <= committed_.load(std::memory_order_acquire);
+  }
+  // True once `ticket` (and every write before it) is committed; false when `timeout` passed
+  // first or the store is failing.
+  bool wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout);
+  // Commits what is queued, then ends the thread. Later writes are dropped.
   void stop();
-
-  struct Stats {
-    std::uint64_t commits = 0;
-    std::uint64_t rows = 0;
-  };
-  Stats stats() const;
+  BackendStats stats() const;
 
  private:
   enum class Kind { insert, update, erase };
   struct Op {
     Kind kind;
-    StoredTask row;
+    JobRow row;
   };
-  void push(Kind kind, StoredTask row);
+  WriteTicket push(Kind kind, JobRow row);
   void run();
-  // Merges a run of ops into one batch: a task inserted and changed in it is written once.
-  static StoreBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max);
+  RetentionStep retention_step() const;
+  // Merges a run of ops into one batch: a job inserted and changed in it is written once.
+  static SqliteBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max);
 
-  std::unique_ptr<TaskStore> store_;
+  std::unique_ptr<SqliteFile> file_;
+  Retention retention_;
+  StateTally& tally_;
+  std::function<void(std::span<const std::uint64_t>)> on_removed_;
+
   mutable std::mutex mu_;
   std::condition_variable work_cv_;
   std::vector<Op> queue_;
+  WriteTicket pushed_ = 0;  // tickets handed out
   bool stopping_ = false;
   bool closed_ = false;  // the thread has ended: nothing more would be written
-  std::uint64_t max_seq_ = 0;
+  std::uint64_t max_id_ = 0;
 
-  // Its own mutex: waking HTTP threads must not contend with the loop thread's pushes.
+  std::atomic<WriteTicket> committed_{0};
+  // Its own mutex: waking waiting threads must not contend with the loop thread's pushes.
   mutable std::mutex durable_mu_;
   std::condition_variable durable_cv_;
-  std::uint64_t durable_seq_ = 0;  // every insert up to this seq is committed
   bool failing_ = false;
-  Stats stats_;
+  BackendStats stats_;
   std::thread thread_;
 };
 

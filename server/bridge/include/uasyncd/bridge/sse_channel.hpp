@@ -1,5 +1,6 @@
 // A one-way queue from the loop thread to one Server-Sent Events connection. The loop pushes
-// and never waits; the HTTP thread serving the connection blocks in take(). The queue is
+// and never waits; the HTTP thread serving the connection blocks in take(). Shared (shared_ptr)
+// by the two sides; either may outlive the other. The queue is
 // bounded: a reader that falls behind loses items (counted) rather than growing the daemon.
 #pragma once
 
@@ -12,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 
 class SseChannel {
  public:
@@ -48,9 +49,8 @@ class SseChannel {
   bool abandoned_ = false;
 };
 
-// One SSE event: "event: <name>\ndata: <json>\n\n" (JSON has no raw newlines, so one data line).
+// One SSE event: "event: <name>\ndata: <json>\n\n" (JSON has no raw newlines, so one data line;
+// invalid UTF-8 from a process's output is replaced, not fatal).
 std::string sse_frame(std::string_view event, const nlohmann::json& data);
-// A JSON value as SSE data text (invalid UTF-8 from a process's output is replaced, not fatal).
-std::string json_text(const nlohmann::json& data);
 
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

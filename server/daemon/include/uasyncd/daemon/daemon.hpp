@@ -1,5 +1,8 @@
-// The daemon: the loop thread with its tasks, and the HTTP server whose handler threads reach
-// those tasks only through the loop thread's command queue.
+// The composition root: builds the backend, the thread bridge (with the loop thread and the job
+// service on it), the HTTP routes and the HTTP server, and starts and stops them in order.
+//
+// Threads: construct, start() and stop() from one thread (main, or a test); everything else runs
+// on the threads these parts start.
 #pragma once
 
 #include <httplib.h>
@@ -8,15 +11,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "uasyncd/api/routes.hpp"
-#include "uasyncd/api/service.hpp"
-#include "uasyncd/server/durable_writer.hpp"
-#include "uasyncd/server/event_hub.hpp"
-#include "uasyncd/server/loop_thread.hpp"
-#include "uasyncd/server/task_service.hpp"
+#include "uasyncd/bridge/finished_job_cache.hpp"
+#include "uasyncd/bridge/job_bridge.hpp"
+#include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
 
@@ -26,9 +28,10 @@ struct DaemonOptions {
   std::string token;
   bool allow_exec = false;
   std::size_t max_running = 0;
-  std::size_t keep_finished = 10'000;
-  std::string data_dir;   // holds the task database; empty: tasks live in memory only
-  bool full_sync = true;  // fsync every commit (see TaskStore::open)
+  std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
+  std::optional<std::chrono::milliseconds> keep_for;  // and none finished longer ago
+  std::string data_dir;   // holds the job database; empty: jobs live in memory only
+  bool full_sync = true;  // fsync every commit (see SqliteOptions)
   double shutdown_grace = 10;
   bool virtual_clock = false;
   std::size_t http_threads = 16;  // for ordinary requests; each open SSE stream gets its own
@@ -37,50 +40,41 @@ struct DaemonOptions {
   // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
   double exec_kill_grace = 5;
   std::chrono::milliseconds loop_reply_timeout{5000};
-  // Finished tasks whose GET body is kept serialized for the HTTP threads (0: none).
+  // Finished jobs whose GET body is kept serialized for the HTTP threads (0: none).
   std::size_t read_cache_size = 4096;
 };
 
-class Daemon final : public api::Service {
+class Daemon {
  public:
   explicit Daemon(DaemonOptions options);
-  ~Daemon() override;
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
 
-  // Binds and starts serving; throws std::runtime_error if the address cannot be bound.
+  // Opens the store, starts the loop, binds and starts serving; throws StoreError (an unusable
+  // store) or std::runtime_error (the address cannot be bound).
   void start();
   int port() const { return port_; }
-  // Graceful stop: no new requests, tasks cancelled, up to shutdown_grace for them to end.
+  // Graceful stop: no new requests, jobs cancelled, up to shutdown_grace for them to end, then
+  // everything queued for the store is committed.
   void stop();
 
-  api::Reply submit(api::Spec spec, nlohmann::json spec_json) override;
-  api::Reply list(const api::ListQuery& query) override;
-  api::Reply get(const std::string& id) override;
-  api::Reply wait(const std::string& id, double timeout_s) override;
-  api::Reply cancel(const std::string& id) override;
-  api::Reply set_timeout(const std::string& id, double timeout_s) override;
-  api::Reply remove(const std::string& id) override;
-  api::Reply stats() override;
-  std::optional<std::string> metrics() override;
-  api::Reply output(const std::string& id) override;
-  api::Reply follow_output(const std::string& id,
-                           std::shared_ptr<api::SseChannel> channel) override;
-  api::Reply subscribe_events(std::shared_ptr<api::SseChannel> channel) override;
-
  private:
-  api::Reply on_loop(std::function<api::Reply(TaskService&)> fn);
+  std::unique_ptr<JobBackend> make_backend();
+  // The one place the HTTP server is made and configured.
+  std::unique_ptr<httplib::Server> make_http_server();
+  int listen();
 
   DaemonOptions options_;
-  std::unique_ptr<DurableWriter> writer_;  // outlives the loop: it flushes what the loop queued
-  EventHub events_;
-  FinishedTaskCache read_cache_;
-  std::unique_ptr<TaskService> tasks_;  // created, used and destroyed on the loop thread only
-  LoopThread loop_;
-  httplib::Server http_;
-  api::Routes routes_;
+  FinishedJobCache read_cache_;
+  std::unique_ptr<JobBackend> backend_;  // outlives the loop: it commits what the loop queued
+  std::unique_ptr<JobBridge> bridge_;
+  std::unique_ptr<api::Routes> routes_;
+  std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;
   int port_ = 0;
+  bool started_ = false;
   std::atomic<bool> stopped_{false};
-  std::chrono::steady_clock::time_point started_at_;
 };
 
 }  // namespace uasyncd::server

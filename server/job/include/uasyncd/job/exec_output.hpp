@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 
 inline constexpr std::size_t kOutputCap = 1 << 20;  // bytes kept per stream
 inline constexpr std::size_t kTailBytes = 4096;     // bytes of each tail in the step's result
@@ -57,4 +57,4 @@ struct ExecOutput {
 // held back until the rest arrives, so a streamed chunk never shows a replacement character).
 std::size_t utf8_complete_prefix(std::string_view data);
 
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

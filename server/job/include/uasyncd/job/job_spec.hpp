@@ -1,6 +1,10 @@
-// Task specs: uasyncio calls written as JSON, parsed and validated before anything runs.
+// Job specs: uasyncio calls written as JSON, parsed and validated before anything runs.
 //
 //   {"gather": [{"sleep": 1, "name": "a"}, {"value": 42}], "return_exceptions": true}
+//
+// A spec is a tree of steps; each step's kind is one of the structs below, held in a variant,
+// so code that handles steps says what it does per kind (std::visit), not per tag. Immutable once
+// parsed: a job and all its retries share one spec.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -9,61 +13,89 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
-#include <string_view>
+#include <variant>
 #include <vector>
 
-namespace uasyncd::api {
+namespace uasyncd::server {
 
-inline constexpr std::size_t kMaxBodyBytes = 1 << 20;
-inline constexpr int kMaxDepth = 32;
-inline constexpr std::size_t kMaxSteps = 10'000;
+inline constexpr int kMaxSpecDepth = 32;
+inline constexpr std::size_t kMaxSpecSteps = 10'000;
+// JSON nesting a spec document may have: kMaxSpecDepth steps (object and array per level) plus
+// room for nested "value" payloads, small enough that no recursive walk overflows the stack.
+inline constexpr int kMaxSpecJsonNesting = 4 * kMaxSpecDepth;
 
-enum class StepKind { sleep, sleep_ms, value, fail, sequence, gather, wait_for, wait_for_ms, exec };
+struct StepSpec;
 
-const char* kind_name(StepKind kind);
-
-struct Step {
-  StepKind kind = StepKind::value;
-  std::string name;
-  double seconds = 0;    // sleep; wait_for's timeout
-  std::int64_t ms = 0;   // sleep_ms; wait_for_ms's timeout
-  nlohmann::json value;  // value
-  std::string message;   // fail
+struct SleepStep {
+  double seconds = 0;
+};
+struct SleepMsStep {
+  std::int64_t ms = 0;
+};
+struct ValueStep {
+  nlohmann::json value;
+};
+struct FailStep {
+  std::string message;
+};
+struct SequenceStep {
+  std::vector<StepSpec> steps;
+};
+struct GatherStep {
+  std::vector<StepSpec> steps;
   bool return_exceptions = false;
-  std::vector<Step> children;  // sequence, gather; wait_for's single step
+};
+struct WaitForStep {
+  std::vector<StepSpec> step;  // exactly one
+  double seconds = 0;
+};
+struct WaitForMsStep {
+  std::vector<StepSpec> step;  // exactly one
+  std::int64_t ms = 0;
+};
+struct ExecStep {
   std::vector<std::string> argv;
   std::string cwd;
   std::map<std::string, std::string> env;
 };
 
-struct Spec {
-  Step root;
-  std::optional<double> timeout;  // the root's "timeout": a wait_for around the whole task
+using StepKind = std::variant<SleepStep, SleepMsStep, ValueStep, FailStep, SequenceStep, GatherStep,
+                              WaitForStep, WaitForMsStep, ExecStep>;
+
+struct StepSpec {
+  std::string name;
+  StepKind kind;
+};
+
+// The kind's key in a spec ("sleep", "gather", ...).
+const char* kind_name(const StepKind& kind);
+// The steps a compound step runs (empty for the others), in order.
+std::span<const StepSpec> children(const StepSpec& step);
+
+struct JobSpec {
+  StepSpec root;
+  std::optional<double> timeout;  // the root's "timeout": a wait_for around the whole job
   int retries = 0;                // the root's "retries": re-runs after a failure or interruption
   double retry_delay = 0;         // the root's "retry_delay": first backoff, doubled each retry
   std::size_t steps = 0;          // nodes in the tree, root included
   bool uses_exec = false;
 };
 
-// Why a body was refused: an HTTP status, a machine code and a message naming the JSON path.
+// Why a spec was refused: a machine code ("invalid_spec") and a message naming the JSON path.
 struct SpecError {
-  int status = 400;
   std::string code;
   std::string message;
 };
 
 struct ParsedSpec {
-  std::optional<Spec> spec;
+  std::optional<JobSpec> spec;
   SpecError error;
   explicit operator bool() const { return spec.has_value(); }
 };
 
-// Validates an already parsed document.
-ParsedSpec parse_spec(const nlohmann::json& doc);
-// Size check, JSON parse (nesting bounded before any recursion) and validation of a body.
-ParsedSpec parse_spec_body(std::string_view body);
-// Parses a JSON body of at most kMaxBodyBytes and bounded nesting; nullopt and `error` otherwise.
-std::optional<nlohmann::json> parse_json_body(std::string_view body, SpecError& error);
+// Validates an already parsed document (nested at most kMaxSpecJsonNesting deep).
+ParsedSpec parse_job_spec(const nlohmann::json& doc);
 
-}  // namespace uasyncd::api
+}  // namespace uasyncd::server

@@ -1,128 +1,130 @@
-// The loop thread's side of the daemon: submits, starts (at most max_running at once, the rest
-// wait FIFO), cancels, times out, lists and forgets tasks. Never called from another thread.
+// The job service: the loop thread's side of the daemon. Admits jobs, starts them (at most
+// --max-running at once, the rest wait first in first out), retries failed ones after their
+// backoff, times them out, cancels them, tells waiters, output followers and the event stream,
+// and writes every change to the backend, which is the source of truth. RAM holds live jobs
+// only: a finished job stays here until its final write is committed, then is read back from
+// the backend.
+//
+// Threads: created, called and destroyed on the loop thread only (the bridge posts to it). It
+// returns typed results and JobErrors, never HTTP replies. Jobs that are not live answer
+// JobErrorCode::not_live: the caller then asks StoredJobs.
 #pragma once
 
-#include <condition_variable>
+#include <nlohmann/json.hpp>
+#include <uasyncio/uasyncio.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <deque>
-#include <map>
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
-#include "uasyncd/api/service.hpp"
-#include "uasyncd/api/task_record.hpp"
-#include "uasyncd/server/event_hub.hpp"
-#include "uasyncd/server/finished_task_cache.hpp"
-#include "uasyncd/server/registry.hpp"
-#include "uasyncd/server/task_journal.hpp"
+#include "uasyncd/job/job.hpp"
+#include "uasyncd/job/job_id.hpp"
+#include "uasyncd/runner/job_runner.hpp"
+#include "uasyncd/service/job_error.hpp"
+#include "uasyncd/service/job_rules.hpp"
+#include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
 
 struct ServiceOptions {
   std::size_t max_running = 0;  // 0: no limit
-  std::size_t keep_finished = 10'000;
-  TaskJournal* journal = nullptr;  // durable storage told of every change; none: in memory only
-  EventHub* events = nullptr;      // told of every transition, for GET /api/events
+  bool allow_exec = false;      // exec steps are refused unless set
   std::int64_t exec_kill_grace_ms = 5000;
-  // Filled by get() with finished tasks' bodies; told when a task leaves. None: no cache.
-  FinishedTaskCache* read_cache = nullptr;
+  // Told of every transition (JSON events for GET /api/events), when `events_wanted` says that
+  // anyone listens. Called on the loop thread; must not block.
+  std::function<void(const nlohmann::json& event)> publish;
+  std::function<bool()> events_wanted;
 };
 
-// A long-poll in an HTTP thread, waiting for the loop thread to report a task's end.
-class FinishWaiter {
- public:
-  void deliver(api::Reply reply);
-  // The reply, or nullopt when `timeout` passed first.
-  std::optional<api::Reply> wait(std::chrono::milliseconds timeout);
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<api::Reply> reply_;
+struct Submitted {
+  std::uint64_t id = 0;
+  WriteTicket ticket = 0;  // the insert: committed before the job may be called accepted
+  nlohmann::json job;      // its full record
 };
 
-class TaskService final : public api::TaskObserver {
+class JobService {
  public:
-  TaskService(ServiceOptions options, std::unique_ptr<TaskRegistry> registry);
-  ~TaskService() override;
+  JobService(ServiceOptions options, JobBackend& backend);
+  ~JobService();
+  JobService(const JobService&) = delete;
+  JobService& operator=(const JobService&) = delete;
 
-  api::Reply submit(api::Spec spec, nlohmann::json spec_json);
-  api::Reply list(const api::ListQuery& query) const;
-  api::Reply get(const std::string& id) const;
-  api::Reply cancel(const std::string& id);
-  api::Reply set_timeout(const std::string& id, double timeout_s);
-  api::Reply remove(const std::string& id);
-  nlohmann::json stats() const;
-  api::Reply output(const std::string& id) const;
-  api::Reply follow_output(const std::string& id, std::shared_ptr<api::SseChannel> channel);
-  std::string metrics() const;
-  // The finished task's reply now, or nullopt after registering `waiter` for its end.
-  std::optional<api::Reply> finished_or_subscribe(const std::string& id,
-                                                  std::shared_ptr<FinishWaiter> waiter);
+  Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json);
+  // The full record of a live job (a step ref gives its job).
+  Result<nlohmann::json> get(const JobRef& ref) const;
+  // 202-style answers: the job's summary after the request took effect.
+  Result<nlohmann::json> cancel(const JobRef& ref);
+  Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
+  // The erase's ticket.
+  Result<WriteTicket> remove(const JobRef& ref);
+  Result<nlohmann::json> output(const JobRef& ref) const;
+  // Replays the output so far, then (registered in the same loop turn: no gap) passes on each
+  // chunk as it comes, then the end. A finished job gets its end at once.
+  Result<Done> follow_output(const JobRef& ref, OutputFollower follower);
+  // The finished job's record now, or nullopt after registering `on_finish` for its end.
+  std::optional<Result<nlohmann::json>> finished_or_subscribe(
+      const JobRef& ref, std::function<void(const nlohmann::json&)> on_finish);
 
-  // Start-up (task_recovery.cpp): stored tasks come back as history, queued again, or
-  // interrupted; ids continue after `max_seq`.
-  void restore(std::vector<TaskPtr> tasks, std::uint64_t max_seq);
-
-  // Shutdown: cancels every pending and running task.
+  // Start-up (recovery.cpp): the backend's live jobs are queued again or interrupted.
+  void restore();
+  // Shutdown: cancels every pending and running job.
   void cancel_all();
-  std::size_t unfinished() const { return running_ + pending_.size(); }
-  // Drops every task handle so that abandoned frames can be destroyed.
+  std::size_t unfinished() const { return runner_.size() + pending_.size(); }
+  // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
   void release_all();
 
-  void task_started(api::TaskRecord& task) override;
-  void task_finished(api::TaskRecord& task) override;
-  void step_changed(api::TaskRecord& task, std::size_t index) override;
-  void step_output(api::TaskRecord& task, std::size_t index, bool is_stderr,
-                   std::string_view data) override;
-
  private:
-  TaskPtr lookup(const std::string& id, api::Reply& not_found) const;
-  // The task whose exec output `id` names (a task, or one exec step: `step`), or null with
-  // the refusal in `refused`.
-  TaskPtr lookup_output(const std::string& id, api::Reply& refused,
-                        std::optional<std::size_t>& step) const;
-  void count(api::State from, api::State to);
-  // Logs a transition and tells the event stream about it.
-  void transition(const api::TaskRecord& task, const char* type);
-  void end_followers(const api::TaskRecord& task);
+  std::shared_ptr<Job> live(const JobRef& ref, std::optional<JobError>& error) const;
+  void started(Job& job);
+  void finished(Job& job, JobState was);
+  void runner_finished(Job& job);
   void start_pending();
-  void finished(api::TaskRecord& task);
-  void finish_pending(api::TaskRecord& task, api::State state, api::ErrorInfo error);
-  // A failed or timed-out task with retries left goes back to pending after its backoff.
-  bool retry_later(api::TaskRecord& task);
-  void evict_finished();
-  // Takes the task out of the registry (and of the read cache, whose body would be stale).
-  void forget(std::uint64_t seq);
-  static uasyncio::Coro<void> start_pending_after(TaskService* self, std::int64_t ms);
-  // Step changes are journaled in a batch shortly after, not one by one: a gather of thousands of
-  // steps costs one snapshot. `with_output`: an exec step ended, its output goes along.
-  void journal_later(const api::TaskRecord& task, bool with_output);
-  // Journals the task now, with whatever output a pending journal_later asked for.
-  void journal_now(const api::TaskRecord& task);
-  void flush_journal();
-  static uasyncio::Coro<void> flush_journal_soon(TaskService* self);
+  void finish_pending(Job& job, JobState state, ErrorInfo error);
+  // retry.cpp: a failed or timed-out job with retries left goes back to pending after its
+  // backoff; false when it has none left.
+  bool retry_later(Job& job);
+  static uasyncio::Coro<void> start_pending_after(JobService* self, std::int64_t ms);
+  // Keeps a job that has ended in RAM until its final write is committed.
+  void release_when_committed(std::uint64_t id, WriteTicket ticket);
+  void release_committed();
+  static uasyncio::Coro<void> release_committed_soon(JobService* self);
+  static uasyncio::Coro<void> watch_timeout(JobService* self, std::shared_ptr<Job> job,
+                                            std::int64_t ms);
+  void transition(const Job& job, const char* type);
+  void step_changed(Job& job, std::size_t index);
+  void step_output(Job& job, std::size_t index, bool is_stderr, std::string_view data);
+  void end_followers(const Job& job);
+  // Step changes are written in a batch shortly after, not one by one: a gather of thousands of
+  // steps costs one row write. `with_output`: an exec step ended, its output goes along.
+  void write_later(const Job& job, bool with_output);
+  // Writes the job now (it changed from `was`), with whatever output a write_later asked for.
+  WriteTicket write_now(const Job& job, JobState was);
+  void flush_writes();
+  static uasyncio::Coro<void> flush_writes_soon(JobService* self);
 
   ServiceOptions options_;
-  std::unique_ptr<TaskRegistry> registry_;
-  std::uint64_t next_seq_ = 1;
-  std::uint64_t submitted_ = 0;
-  std::size_t running_ = 0;
-  std::deque<TaskPtr> pending_;
-  std::deque<std::uint64_t> finished_order_;
-  std::map<api::State, std::size_t> counts_;
-  std::unordered_map<std::uint64_t, std::vector<std::shared_ptr<FinishWaiter>>> waiters_;
+  JobBackend& backend_;
+  JobRunner runner_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
+  std::deque<std::shared_ptr<Job>> pending_;
+  std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
+  bool release_queued_ = false;
+  std::unordered_map<std::uint64_t, uasyncio::AnyTask> timeouts_;
+  std::unordered_map<std::uint64_t, std::vector<std::function<void(const nlohmann::json&)>>>
+      waiters_;
   struct Follower {
-    std::shared_ptr<api::SseChannel> channel;
+    OutputFollower to;
     std::optional<std::size_t> step;  // only this step's output
   };
   std::unordered_map<std::uint64_t, std::vector<Follower>> followers_;
-  std::unordered_map<std::uint64_t, bool> unjournaled_;  // seq -> with_output
+  std::unordered_map<std::uint64_t, bool> unwritten_;  // id -> with_output
   bool flush_queued_ = false;
 };
 
