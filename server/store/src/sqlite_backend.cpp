@@ -46,7 +46,10 @@ class SqliteBackend final : public JobBackend {
     writer_ = std::make_unique<SqliteWriter>(std::move(file), max_id, options.retention, tally_,
                                              std::move(options.on_removed));
   }
-  ~SqliteBackend() override { close(); }
+  ~SqliteBackend() override {
+    close();
+    readers_.reset();
+  }
 
   std::uint64_t next_id() override { return ++last_id_; }
 
@@ -103,8 +106,9 @@ class SqliteBackend final : public JobBackend {
   StateTally tally_;
   std::atomic<std::uint64_t> last_id_{0};
   std::vector<JobRow> live_;
-  std::unique_ptr<SqliteReaders> readers_;
+  // Readers go first: the writer's connection, closed last, then folds the log into the file.
   std::unique_ptr<SqliteWriter> writer_;
+  std::unique_ptr<SqliteReaders> readers_;
 };
 
 }  // namespace

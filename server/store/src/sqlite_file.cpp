@@ -146,6 +146,8 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   // submit.
   sqlite::exec(db_, path_,
                "INSERT OR REPLACE INTO meta(key, value) VALUES ('opened', strftime('%s', 'now'))");
+  // Start from an empty log: what the migrations and the last run wrote goes into the file now.
+  sqlite::exec(db_, path_, "PRAGMA wal_checkpoint(TRUNCATE)");
   insert_ = sqlite::Stmt(db_,
                          "INSERT OR REPLACE INTO tasks(seq, spec, name, kind, created_ms, state, "
                          "attempts, started_ms, finished_ms, result, error_type, error_message, "

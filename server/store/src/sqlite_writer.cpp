@@ -9,8 +9,10 @@
 namespace uasyncd::server {
 namespace {
 
-// Everything but the spec, name, kind and creation time, which an insert fixes once.
-void take_outcome(JobRow& to, JobRow&& from) {
+// Everything but the spec, name, kind and creation time, which an insert fixes once. A write of
+// an earlier attempt than the one already in the batch is fenced out, as in the file.
+bool take_outcome(JobRow& to, JobRow&& from) {
+  if (from.attempts < to.attempts) return false;
   to.state = from.state;
   to.attempts = from.attempts;
   to.started_ms = from.started_ms;
@@ -19,6 +21,7 @@ void take_outcome(JobRow& to, JobRow&& from) {
   to.error = std::move(from.error);
   if (!from.steps.empty()) to.steps = std::move(from.steps);
   if (!from.output.empty()) to.output = std::move(from.output);
+  return true;
 }
 
 constexpr int kGiveUpAtStopAfter = 5;
@@ -70,7 +73,8 @@ WriteTicket SqliteWriter::erase(std::uint64_t id) {
   return push(Kind::erase, std::move(row));
 }
 
-SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max) {
+SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
+                                   std::size_t& fenced) {
   SqliteBatch batch;
   // id -> (in inserts?, index)
   std::unordered_map<std::uint64_t, std::pair<bool, std::size_t>> where;
@@ -85,7 +89,7 @@ SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted
       case Kind::update:
         if (auto it = where.find(id); it != where.end()) {
           auto& rows = it->second.first ? batch.inserts : batch.updates;
-          take_outcome(rows[it->second.second], std::move(op.row));
+          if (!take_outcome(rows[it->second.second], std::move(op.row))) ++fenced;
         } else {
           where[id] = {false, batch.updates.size()};
           batch.updates.push_back(std::move(op.row));
@@ -135,7 +139,8 @@ void SqliteWriter::run() {
       batch_ticket = pushed_;
     }
     std::uint64_t batch_max = inserted_max;
-    SqliteBatch batch = coalesce(ops, batch_max);
+    std::size_t fenced = 0;
+    SqliteBatch batch = coalesce(ops, batch_max, fenced);
     const RetentionStep retention = retention_step();
     if (batch.empty() && retention.excess == 0 && !retention.cutoff_ms) {
       more_retention = false;
@@ -187,7 +192,10 @@ void SqliteWriter::run() {
       tally_.add(r.state, -1);
       removed.push_back(r.id);
     }
+    written.fenced += fenced;
     if (written.fenced > 0) spdlog::warn("task store: {} stale writes dropped", written.fenced);
+    // Told before the commit is published: whoever waits for it then sees the removals too.
+    if (!removed.empty() && on_removed_) on_removed_(removed);
     {
       std::lock_guard lock(durable_mu_);
       failing_ = false;
@@ -198,7 +206,6 @@ void SqliteWriter::run() {
       stats_.removed += removed.size();
     }
     durable_cv_.notify_all();
-    if (!removed.empty() && on_removed_) on_removed_(removed);
   }
 }
 

@@ -54,7 +54,9 @@ class SqliteWriter {
   void run();
   RetentionStep retention_step() const;
   // Merges a run of ops into one batch: a job inserted and changed in it is written once.
-  static SqliteBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max);
+  // `fenced`: writes dropped because the batch already holds a later attempt of the job.
+  static SqliteBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
+                              std::size_t& fenced);
 
   std::unique_ptr<SqliteFile> file_;
   Retention retention_;
