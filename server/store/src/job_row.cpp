@@ -124,6 +124,17 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
   return row;
 }
 
+void apply_update(JobRow& stored, JobRow&& update) {
+  stored.state = update.state;
+  stored.attempts = update.attempts;
+  stored.started_ms = update.started_ms;
+  stored.finished_ms = update.finished_ms;
+  stored.result = std::move(update.result);
+  stored.error = std::move(update.error);
+  if (!update.steps.empty()) stored.steps = std::move(update.steps);
+  if (!update.output.empty()) stored.output = std::move(update.output);
+}
+
 std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
   try {
     auto spec_json = std::make_shared<json>(json::parse(row.spec));

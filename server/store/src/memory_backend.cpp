@@ -39,7 +39,7 @@ class MemoryBackend final : public JobBackend {
     return after_write(removed);
   }
 
-  WriteTicket update(const Job& job, JobState was, bool with_output) override {
+  WriteTicket update(const Job& job, JobState, bool with_output) override {
     JobRow row = row_of(job, false, with_output);
     std::vector<std::uint64_t> removed;
     {
@@ -57,15 +57,8 @@ class MemoryBackend final : public JobBackend {
       }
       if (is_final(stored.state)) finished_.erase({stored.finished_ms, row.id});
       if (is_final(row.state)) finished_.emplace(row.finished_ms, row.id);
-      tally_.move(was, row.state);
-      stored.state = row.state;
-      stored.attempts = row.attempts;
-      stored.started_ms = row.started_ms;
-      stored.finished_ms = row.finished_ms;
-      stored.result = std::move(row.result);
-      stored.error = std::move(row.error);
-      if (!row.steps.empty()) stored.steps = std::move(row.steps);
-      if (!row.output.empty()) stored.output = std::move(row.output);
+      tally_.move(stored.state, row.state);
+      apply_update(stored, std::move(row));
       removed = retain();
     }
     return after_write(removed);

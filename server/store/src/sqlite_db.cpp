@@ -57,40 +57,40 @@ std::optional<ErrorInfo> error_at(sqlite3_stmt* s, int col) {
   return ErrorInfo{column_text(s, col), column_text(s, col + 1)};
 }
 
+// The columns a full row and a summary share, from `name` at column `at` on.
+int read_common(sqlite3_stmt* s, int at, JobRow& r) {
+  r.name = column_text(s, at);
+  r.kind = column_text(s, at + 1);
+  r.state = state_at(s, at + 2);
+  r.attempts = static_cast<int>(sqlite3_column_int64(s, at + 3));
+  r.created_ms = sqlite3_column_int64(s, at + 4);
+  r.started_ms = sqlite3_column_int64(s, at + 5);
+  r.finished_ms = sqlite3_column_int64(s, at + 6);
+  r.result = column_text(s, at + 7);
+  r.error = error_at(s, at + 8);
+  return at + 10;
+}
+
 }  // namespace
 
 JobRow read_row(sqlite3_stmt* s) {
   JobRow r;
   r.id = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
   r.spec = column_text(s, 1);
-  r.name = column_text(s, 2);
-  r.kind = column_text(s, 3);
-  r.state = state_at(s, 4);
-  r.attempts = static_cast<int>(sqlite3_column_int64(s, 5));
-  r.created_ms = sqlite3_column_int64(s, 6);
-  r.started_ms = sqlite3_column_int64(s, 7);
-  r.finished_ms = sqlite3_column_int64(s, 8);
-  r.result = column_text(s, 9);
-  r.error = error_at(s, 10);
-  r.steps = column_text(s, 12);
+  const int next = read_common(s, 2, r);
+  r.steps = column_text(s, next);
   // MessagePack, which may hold any byte: a blob.
-  const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, 13));
-  if (blob != nullptr) r.output.assign(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, 13)));
+  const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, next + 1));
+  if (blob != nullptr) {
+    r.output.assign(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, next + 1)));
+  }
   return r;
 }
 
 JobSummary read_summary(sqlite3_stmt* s) {
   JobRow r;
   r.id = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-  r.name = column_text(s, 1);
-  r.kind = column_text(s, 2);
-  r.state = state_at(s, 3);
-  r.attempts = static_cast<int>(sqlite3_column_int64(s, 4));
-  r.created_ms = sqlite3_column_int64(s, 5);
-  r.started_ms = sqlite3_column_int64(s, 6);
-  r.finished_ms = sqlite3_column_int64(s, 7);
-  r.result = column_text(s, 8);
-  r.error = error_at(s, 9);
+  read_common(s, 1, r);
   return summary_of(r);
 }
 

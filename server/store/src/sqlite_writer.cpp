@@ -9,18 +9,11 @@
 namespace uasyncd::server {
 namespace {
 
-// Everything but the spec, name, kind and creation time, which an insert fixes once. A write of
-// an earlier attempt than the one already in the batch is fenced out, as in the file.
+// A later write of a job in the same batch: merged, unless it is of an earlier attempt than the
+// one already in the batch (fenced out, as in the file).
 bool take_outcome(JobRow& to, JobRow&& from) {
   if (from.attempts < to.attempts) return false;
-  to.state = from.state;
-  to.attempts = from.attempts;
-  to.started_ms = from.started_ms;
-  to.finished_ms = from.finished_ms;
-  to.result = std::move(from.result);
-  to.error = std::move(from.error);
-  if (!from.steps.empty()) to.steps = std::move(from.steps);
-  if (!from.output.empty()) to.output = std::move(from.output);
+  apply_update(to, std::move(from));
   return true;
 }
 

@@ -35,6 +35,10 @@ struct JobRow {
 // step (up to the capture cap, so up to 2 MiB per step) is written again.
 JobRow row_of(const Job& job, bool insert, bool with_output = false);
 
+// Applies an update row to the stored row of the same job: everything but what an insert fixes
+// (spec, name, kind, creation time); empty steps or output leave the stored ones.
+void apply_update(JobRow& stored, JobRow&& update);
+
 // The job a row describes, or null with `why` when the row cannot be read back.
 std::shared_ptr<Job> job_of(const JobRow& row, std::string& why);
 
