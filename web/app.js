@@ -71,8 +71,12 @@ function setOffline(off) {
   else resync();
 }
 
+// Out of reach from the first failed reconnect until the stream is live again (a reconnect
+// attempt in between changes nothing); when polling, while the last call failed.
 function updateOffline() {
-  setOffline(feedMode === 'reconnecting' || feedMode === 'offline' || (polling && apiDown));
+  if (polling) setOffline(apiDown);
+  else if (feedMode === 'reconnecting') setOffline(true);
+  else if (feedMode === 'live') setOffline(false);
 }
 
 onReachability((ok) => {
@@ -125,8 +129,10 @@ function onStreamMessage(data, event) {
   else if (event === 'output-end') detail.output.ended(value?.id);
 }
 
-const feed = connectFeed(currentToken(), onFeed,
-  { prefer: new URLSearchParams(location.search).get('feed') ?? undefined });
+const feed = connectFeed(currentToken(), onFeed);
+// How this tab gets the stream ('worker' | 'leader' | 'own'), for the tests.
+globalThis.uasyncdDashboard.feedMode = () => feed.mode;
+globalThis.uasyncdDashboard.feedLeading = () => Boolean(feed.leading);
 onTokenChange((token) => feed.send({ t: 'token', token }));
 $('retry-now').addEventListener('click', () => {
   feed.send({ t: 'retry' });

@@ -4,7 +4,7 @@
 // scroll positions survive live updates (bug 6).
 import { api, ApiError, isUnreachable } from './api.js';
 import { confirmAction } from './confirm.js';
-import { displayName, el, nameNode, setName, setText } from './dom.js';
+import { displayName, el, isolatedName, nameNode, setName, setText } from './dom.js';
 import { OutputView } from './output.js';
 import { badge, isFinal, setBadge } from './states.js';
 import { durationOf, fmtDuration, setTime } from './time.js';
@@ -48,6 +48,7 @@ export class Detail {
     this.again = false;
     this.stepNodes = new Map();
     this.stepShape = '';
+    this.outageShown = false;  // the error shown says the daemon was out of reach
   }
 
   // Shows task `id` (a step id shows its task with that step marked).
@@ -79,7 +80,7 @@ export class Detail {
 
   build() {
     const v = (this.view = {});
-    v.name = el('h2', { class: 'name', tabindex: '-1', id: 'detail-title' }, (v.nameText = nameNode('')));
+    v.name = el('h2', { class: 'name nm', tabindex: '-1', id: 'detail-title' });
     v.badge = badge('pending');
     v.id = el('span', { class: 'mono muted', id: 'detail-id' });
     v.notice = el('p', { class: 'notice', role: 'status', id: 'detail-notice' });
@@ -138,8 +139,12 @@ export class Detail {
       })
       .catch((e) => {
         if (id !== this.id) return;
-        if (e instanceof ApiError && e.status === 404) this.gone();
-        else setText(this.view.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).` : e.message);
+        if (e instanceof ApiError && e.status === 404) {
+          this.gone();
+        } else {
+          this.outageShown = true;
+          setText(this.view.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).` : e.message);
+        }
       })
       .finally(() => {
         this.loading = null;
@@ -156,15 +161,18 @@ export class Detail {
   gone(reason) {
     const v = this.view;
     const why = reason === 'deleted' ? 'was deleted'
-      : reason === 'evicted' ? 'was evicted (past the daemon\'s --keep-finished)'
-        : 'is no longer kept by the daemon (deleted, or evicted past --keep-finished)';
-    if (!this.task) setName(v.nameText, '');
+      : reason === 'evicted' ? 'was evicted (the daemon keeps only the newest finished tasks, --keep-finished)'
+        : 'is not known to the daemon: deleted, evicted past --keep-finished, or never submitted';
+    if (!this.task) setName(v.name, '');
     setText(v.id, this.id);
     setText(v.notice, `${this.targetStep ?? this.id} ${why}.`);
     setText(v.error, '');
     this.body.dataset.gone = 'true';
-    for (const b of [v.cancel, v.rerun, v.remove]) b.hidden = b !== v.rerun || !this.task;
+    // Nothing to act on but a re-run of what was shown.
+    v.cancel.hidden = true;
+    v.remove.hidden = true;
     v.timeoutForm.hidden = true;
+    v.rerun.hidden = !this.task?.spec;
     v.badge.hidden = !this.task;
     this.output.stop();
     this.onGone?.(this.id);
@@ -173,10 +181,15 @@ export class Detail {
   render(task) {
     const v = this.view;
     this.task = task;
-    setText(v.error, '');  // an answer: whatever failed before has recovered (bug 5)
+    // An answer: the daemon is back, so "could not reach" no longer holds (bug 5). A refusal
+    // of an action stays until the next action.
+    if (this.outageShown) {
+      this.outageShown = false;
+      setText(v.error, '');
+    }
     setText(v.notice, '');
     delete this.body.dataset.gone;
-    setName(v.nameText, task.name);
+    setName(v.name, task.name);
     v.name.title = displayName(task.name);
     v.badge.hidden = false;
     setBadge(v.badge, task.state);
@@ -319,13 +332,15 @@ export class Detail {
 
   // ---- actions ------------------------------------------------------------------------------
   async act(method, path, body) {
+    this.outageShown = false;
     setText(this.view.error, '');
     try {
       const res = await api(method, path, body);
       this.onChanged?.();
       return res;
     } catch (e) {
-      setText(this.view.error, e.message);
+      this.outageShown = isUnreachable(e);
+      setText(this.view.error, this.outageShown ? `Could not reach the daemon (${e.message}).` : e.message);
       return null;
     } finally {
       if (method !== 'DELETE') await this.refresh();
@@ -337,7 +352,7 @@ export class Detail {
     if (!task) return;
     const ok = await confirmAction({
       title: `Cancel ${task.id}?`,
-      text: `“${displayName(task.name)}” will end as cancelled; its running steps are stopped.`,
+      text: `“${isolatedName(task.name)}” will end as cancelled; its running steps are stopped.`,
       action: 'Cancel task',
     });
     if (ok && task.id === this.id) await this.act('POST', `/api/tasks/${task.id}/cancel`);
@@ -346,7 +361,7 @@ export class Detail {
   async cancelStep(stepId, label) {
     const ok = await confirmAction({
       title: `Cancel step ${stepId}?`,
-      text: `Step “${displayName(label)}” will end as cancelled.`,
+      text: `Step “${isolatedName(label)}” will end as cancelled.`,
       action: 'Cancel step',
     });
     if (ok) await this.act('POST', `/api/tasks/${stepId}/cancel`);
@@ -374,7 +389,7 @@ export class Detail {
     if (!task) return;
     const ok = await confirmAction({
       title: `Delete ${task.id}?`,
-      text: `“${displayName(task.name)}” and its record are removed from the daemon for good.`,
+      text: `“${isolatedName(task.name)}” and its record are removed from the daemon for good.`,
       action: 'Delete task',
     });
     if (!ok || task.id !== this.id) return;

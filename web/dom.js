@@ -35,8 +35,9 @@ export function displayName(name) {
   return String(name).replace(BIDI_CONTROLS, (c) => `[${codeOf(c)}]`);
 }
 
-// A name as an isolated run (<bdi>): a right-to-left name does not reorder the text beside it,
-// and its bidi controls show as marked codes. `node` is reused when given (rows update in place).
+// A name as the text of `node`, its bidi controls shown as marked codes. The node isolates it
+// (CSS unicode-bidi: isolate on .nm), so a right-to-left name does not reorder the text beside
+// it. Rows and the pane reuse their nodes.
 export function setName(node, name) {
   const text = name === null || name === undefined || name === '' ? '' : String(name);
   if (node.dataset.raw === text && node.childNodes.length) return;
@@ -56,10 +57,17 @@ export function setName(node, name) {
   node.replaceChildren(...parts);
 }
 
+// An inline name: a <bdi> of its own.
 export function nameNode(name, props = {}) {
   const node = el('bdi', { class: 'nm', ...props });
   setName(node, name);
   return node;
+}
+
+// A name inside a sentence of plain text (a title, a dialog): spelled out and wrapped in
+// FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE, the text form of <bdi>.
+export function isolatedName(name) {
+  return `\u2068${displayName(name)}\u2069`;
 }
 
 export function visuallyHidden(text) {

@@ -9,10 +9,10 @@ const TO_TABS = 'uasyncd.feed.out';
 const TO_LEADER = 'uasyncd.feed.in';
 
 // onMessage(msg): each hub message ({t: 'status' | 'open' | 'msg', ...}). Returns {mode,
-// send(msg)}; send takes the tab-to-hub messages of feed-hub.js. `prefer` forces a kind.
-export function connectFeed(token, onMessage, { prefer } = {}) {
+// send(msg)}; send takes the tab-to-hub messages of feed-hub.js.
+export function connectFeed(token, onMessage) {
   const canLead = Boolean(globalThis.navigator?.locks) && typeof BroadcastChannel === 'function';
-  const kind = prefer ?? (typeof SharedWorker === 'function' ? 'worker' : canLead ? 'leader' : 'own');
+  const kind = typeof SharedWorker === 'function' ? 'worker' : canLead ? 'leader' : 'own';
   const fallback = () => (canLead && kind !== 'own' ? viaLeader(token, onMessage) : viaOwnStream(token, onMessage));
   if (kind !== 'worker') return fallback();
   // A worker that fails to start (refused by a policy, say) hands over to the next way.

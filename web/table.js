@@ -9,7 +9,7 @@
 // Keyboard: the table is one Tab stop (roving tabindex on rows); arrows, Home/End, PageUp/
 // PageDown move; Enter opens the detail; Space ticks the row for bulk actions.
 import { api, hasFeature } from './api.js';
-import { el, nameNode, setName, setText, displayName } from './dom.js';
+import { displayName, el, setName, setText } from './dom.js';
 import { badge, isFinal, setBadge, stateRank } from './states.js';
 import { durationOf, fmtDuration, setTime } from './time.js';
 
@@ -93,8 +93,12 @@ export class TaskTable {
     return !this.position.last && !this.position.after && !this.position.cursor;
   }
 
+  // Reading: the pointer is on the table, or the keyboard is in it (a row focused by a click
+  // does not count: the user then reads the detail pane), or it is scrolled into.
   get reading() {
-    if (this.pointerIn || this.tbody.contains(document.activeElement)) return true;
+    if (this.pointerIn) return true;
+    const active = document.activeElement;
+    if (this.tbody.contains(active) && active.matches(':focus-visible')) return true;
     if (this.wrap.scrollTop > 0) return true;
     return this.wrap.getBoundingClientRect().top < 0;
   }
@@ -481,18 +485,16 @@ export class TaskTable {
   // ---- rendering ----------------------------------------------------------------------------
   makeRow(task) {
     const check = el('input', { type: 'checkbox', tabindex: '-1', 'aria-label': `Select ${task.id}` });
-    const name = nameNode('');
     const cells = {
       select: el('td', { class: 'sel' }, check),
       id: el('td', { class: 'mono id' }),
-      name: el('td', { class: 'name' }, name),
+      name: el('td', { class: 'name nm' }),
       kind: el('td', { class: 'mono kind' }),
       state: el('td', { class: 'state' }),
       started: el('td', { class: 'mono started' }, el('time')),
       duration: el('td', { class: 'num duration' }),
     };
     cells.check = check;
-    cells.nameText = name;
     cells.badge = badge(task.state);
     cells.gone = el('span', { class: 'gone-note' });
     cells.state.append(cells.badge, cells.gone);
@@ -512,7 +514,7 @@ export class TaskTable {
       keep.set(task.id, row);
       const c = row.cells;
       setText(c.id, task.id);
-      setName(c.nameText, task.name);
+      setName(c.name, task.name);
       const full = displayName(task.name);
       if (c.name.title !== full) c.name.title = full;
       setText(c.kind, task.kind ?? '');
