@@ -487,6 +487,7 @@ function resync() {
   table.reload().catch(() => {});
   refreshStats().catch(() => {});
   detail.refresh();
+  detail.output.refetch();
   if (hasFeature('stats.history')) loadHistory();
 }
 

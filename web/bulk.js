@@ -103,12 +103,16 @@ export class BulkBar {
       action: `${verb} all matching`,
     });
     if (!ok) return;
-    const body = { action, filter: { state: filter.state || undefined, q: filter.q || undefined } };
+    const match = {};
+    if (filter.state) match.state = filter.state;
+    if (filter.q) match[hasFeature('tasks.search') ? 'q' : 'name'] = filter.q;
+    const body = { action, filter: match };
     if (total !== null) body.at_most = total;
     try {
       const { data } = await api('POST', '/api/tasks/bulk', body);
-      setText(this.status, `${action === 'cancel' ? 'Cancelled' : 'Deleted'} ${plural(data.affected ?? 0, 'task')} of ${fmt(data.matched ?? 0)} matching.`);
-      this.onDone(Array.isArray(data.deleted) ? data.deleted : []);
+      setText(this.status, `${action === 'cancel' ? 'Cancelled' : 'Deleted'} ${plural(data.affected ?? 0, 'task')}` +
+        ` of ${fmt(data.matched ?? 0)} matching${data.more ? ' (more remain: run it again)' : ''}.`);
+      this.onDone([]);
     } catch (e) {
       setText(this.status, e.message);
     }

@@ -228,8 +228,14 @@ export class Detail {
     show('started', Boolean(task.started));
     show('finished', Boolean(task.finished));
     const pending = task.state === 'pending';
-    show('waiting', pending && Boolean(task.created));
-    if (pending && task.created) setText(r.waiting.dd, fmtDuration(Math.max(0, now - task.created)));
+    // Since it last joined the queue (daemon field "queued_at"), else since it was created.
+    const since = Number.isFinite(task.queued_at) ? task.queued_at : task.created;
+    show('waiting', pending && Boolean(since));
+    if (pending && since) {
+      const retry = Number.isFinite(task.retry_at) && task.retry_at > now
+        ? ` (retries in ${fmtDuration(task.retry_at - now)})` : '';
+      setText(r.waiting.dd, fmtDuration(Math.max(0, now - since)) + retry);
+    }
     // Daemon feature (docs/dashboard-api.md): a pending task's place in the queue.
     const place = Number.isFinite(task.queue_position) ? task.queue_position : null;
     show('queue', pending && place !== null);

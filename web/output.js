@@ -139,6 +139,11 @@ export class OutputView {
     this.draw();
   }
 
+  // After a gap in the stream (reconnect, frames dropped): what was missed comes from the store.
+  refetch() {
+    if (this.taskId) this.fetch();
+  }
+
   // The stream says the followed task ended: the stored output is the final word.
   ended(id) {
     if (id !== this.taskId) return;

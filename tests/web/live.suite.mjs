@@ -63,7 +63,7 @@ describe('live updates', () => {
     const tasks = await Promise.all([0, 1, 2, 3, 4].map((i) => submit(daemon.base, { name: `quick ${i}`, value: i })));
     for (const t of tasks) {
       await waitForRowState(page, t.id, 'done');
-      const duration = await page.textContent(`${rowSel(t.id)} td.duration`);
+      const duration = await page.textContent(`${rowSel(t.id)} td:last-child`);
       assert.match(duration, /^\d+ ms$/, `duration of ${t.id}: "${duration}"`);
     }
     assert.deepEqual(page.consoleErrors(), []);
