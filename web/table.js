@@ -52,6 +52,7 @@ export class TaskTable {
     this.incomingMore = 0;  // held back beyond a page's worth (shown by a reload)
     this.paused = false;
     this.pointerIn = false;
+    this.scrolledPast = null;  // the table's top above the window's (null: measure again)
     this.loading = null;
     this.reloadWanted = false;
     this.duringLoad = [];  // live updates that arrived while a page was loading
@@ -73,7 +74,11 @@ export class TaskTable {
     tbody.addEventListener('focusout', () => this.settleSoon());
     wrap.addEventListener('scroll', () => this.settleSoon(), { passive: true });
     addEventListener('scroll', () => {
+      this.scrolledPast = null;
       if (this.incoming.size || this.hasGone()) this.settleSoon();
+    }, { passive: true });
+    addEventListener('resize', () => {
+      this.scrolledPast = null;
     }, { passive: true });
     tbody.addEventListener('click', (e) => {
       const tr = e.target.closest('tr[data-id]');
@@ -100,7 +105,9 @@ export class TaskTable {
     const active = document.activeElement;
     if (this.tbody.contains(active) && active.matches(':focus-visible')) return true;
     if (this.wrap.scrollTop > 0) return true;
-    return this.wrap.getBoundingClientRect().top < 0;
+    // Measured after a scroll only: a measurement in every live update would force a layout.
+    if (this.scrolledPast === null) this.scrolledPast = this.wrap.getBoundingClientRect().top < 0;
+    return this.scrolledPast;
   }
 
   get holding() {
