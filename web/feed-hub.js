@@ -19,6 +19,7 @@ export class FeedHub {
     this.tokenWaiters = [];
     this.status = { t: 'status', mode: 'connecting' };
     this.streamId = null;
+    this.hello = null;
     this.followSent = '';
     this.followTimer = null;
     this.stream = null;
@@ -28,14 +29,17 @@ export class FeedHub {
   join(client, token) {
     this.clients.set(client, { follow: [] });
     if (typeof token === 'string' && token) this.setToken(token);
-    client.post(this.status);
+    for (const msg of this.greeting()) client.post(msg);
     if (!this.stream) {
       this.stream = new EventStream({
         token: () => this.token,
         tokenRefused: (used) => (this.token !== used ? Promise.resolve()
           : new Promise((resolve) => this.tokenWaiters.push(resolve))),
         onStatus: (mode, wait) => {
-          if (mode !== 'live') this.streamId = null;
+          if (mode !== 'live') {
+            this.streamId = null;
+            this.hello = null;
+          }
           this.status = { t: 'status', mode, wait };
           this.broadcast(this.status);
         },
@@ -67,6 +71,11 @@ export class FeedHub {
     }
   }
 
+  // What a tab joining late needs to know: the stream's state and its greeting.
+  greeting() {
+    return this.hello ? [this.status, this.hello] : [this.status];
+  }
+
   setToken(token) {
     if (typeof token !== 'string' || token === this.token) return;
     this.token = token;
@@ -81,6 +90,7 @@ export class FeedHub {
 
   message(data, event) {
     if (event === 'hello') {
+      this.hello = { t: 'msg', data, event };
       try {
         const hello = JSON.parse(data);
         if (Array.isArray(hello.features) && hello.features.includes('events.follow') &&

@@ -96,7 +96,7 @@ function viaLeader(token, onMessage) {
       others.set(from, client);
     }
     hub.receive(client, msg);
-    if (msg.t === 'join') out.postMessage(hub.status);
+    if (msg.t === 'join') for (const m of hub.greeting()) out.postMessage(m);
   };
 
   navigator.locks.request(LOCK, () => {

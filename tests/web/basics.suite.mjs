@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { apiCall, hasEventStream, openPage, startDaemon } from './harness.mjs';
 import {
-  confirm, newContext, waitForCount, waitForRowState, waitForStepState,
+  confirm, newContext, pointerAway, waitForCount, waitForRowState, waitForStepState,
 } from './helpers.mjs';
 
 const XSS_NAME = '<img src=x onerror=alert(1)>';
@@ -249,6 +249,11 @@ describe('dashboard with a token', () => {
     await page.waitForSelector('#token-dialog', { state: 'hidden' });
     await page.waitForSelector('#task-rows tr td:text-is("secret task")');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('uasyncd.token')), TOKEN);
+    // The shared event stream got the token too: a task submitted elsewhere shows live.
+    await page.waitForSelector('#connection[data-state="live"]');
+    await pointerAway(page);
+    const { data: later } = await apiCall(daemon.base, 'POST', '/api/tasks', { name: 'later task', value: 2 }, TOKEN);
+    await page.waitForSelector(`#task-rows tr[data-id="${later.id}"][data-state="done"]`);
     // A reload in the same tab keeps the token: no prompt.
     await page.reload({ waitUntil: 'domcontentloaded' });
     await page.waitForSelector('html[data-ready=true]');
