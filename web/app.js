@@ -13,7 +13,7 @@ import { HealthPanel } from './health.js';
 import { Pager } from './pager.js';
 import { STATES, badge } from './states.js';
 import { setupSubmit } from './submit.js';
-import { TaskTable } from './table.js';
+import { seqOf, TaskTable } from './table.js';
 import { fmtClock, zoneName } from './time.js';
 import { isTaskId, readUrl, writeUrl } from './url-state.js';
 
@@ -344,15 +344,20 @@ $('jump').addEventListener('submit', (e) => {
 
 // ---- the address: filter, page, size, open task --------------------------------------------
 let urlPush = false;
-let restoring = false;
+let restoring = true;  // until the view in the address is on screen, the address stays as it is
 function syncUrl() {
   if (restoring) return;
   const info = table.shown;
   const position = info?.position ?? table.position;
+  // A page other than the newest is linked by the task just above its first row, so the link
+  // opens the same rows however the page was reached (older, newer, "after").
+  const first = table.tasks[0];
+  const cursor = position.last || table.onNewest ? null
+    : first ? `t${seqOf(first.id) + 1}` : position.cursor ?? null;
   writeUrl({
     state: table.filter.state,
     q: table.filter.q,
-    cursor: position.cursor ?? null,
+    cursor,
     last: Boolean(position.last),
     page: info?.pageIndex !== null && info?.pageIndex !== undefined ? info.pageIndex + 1 : null,
     size: table.size !== 50 ? table.size : null,

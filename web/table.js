@@ -220,6 +220,13 @@ export class TaskTable {
       const { data } = await api('GET', `/api/tasks?${this.query()}`);
       // A newer page or filter was asked for meanwhile: its load, next, shows the rows.
       if (this.reloadWanted) return;
+      // "Newer" reached the newest page: it is the live one again.
+      if (asked.position.after && !data.prev_cursor) {
+        asked.position = { cursor: null };
+        asked.pageIndex = 0;
+        this.position = asked.position;
+        this.cursorStack = [];
+      }
       this.shown = asked;
       this.tasks = Array.isArray(data.tasks) ? data.tasks : [];
       this.byId = new Map(this.tasks.map((t) => [t.id, t]));
