@@ -55,7 +55,7 @@ export class TaskTable {
     this.scrolledPast = null;  // the table's top above the window's (null: measure again)
     this.loading = null;
     this.reloadWanted = false;
-    this.duringLoad = [];  // live updates that arrived while a page was loading
+    this.duringLoad = null;  // while a page is on its way: the live updates that came meanwhile
     this.settleTimer = null;
     this.refillTimer = null;
     this.clockNow = () => Date.now() / 1000;
@@ -215,7 +215,9 @@ export class TaskTable {
   async fetchPage() {
     const asked = { filter: this.filter, size: this.size, position: this.position,
       pageIndex: this.pageIndex };
-    this.duringLoad = [];
+    // Kept across a load superseded by another: those updates are the next rows' too (merge()
+    // drops what the fetched page already shows a later state of).
+    this.duringLoad ??= [];
     try {
       const { data } = await api('GET', `/api/tasks?${this.query()}`);
       // A newer page or filter was asked for meanwhile: its load, next, shows the rows.
@@ -244,7 +246,7 @@ export class TaskTable {
       this.incomingMore = 0;
       this.onError('');
       const late = this.duringLoad;
-      this.duringLoad = [];
+      this.duringLoad = null;
       this.render();
       // Transitions that came while the page was on its way; those older than it are dropped.
       if (late.length) this.apply(late.flatMap((x) => x.updates), late.flatMap((x) => x.removed));
@@ -252,6 +254,12 @@ export class TaskTable {
       this.onError(`Could not load tasks: ${e.message}`);
       throw e;
     } finally {
+      if (this.duringLoad && !this.reloadWanted) {
+        // The load failed: the rows shown are the old ones, and these updates are theirs.
+        const late = this.duringLoad;
+        this.duringLoad = null;
+        this.apply(late.flatMap((x) => x.updates), late.flatMap((x) => x.removed));
+      }
       this.reportPage();
     }
   }
@@ -260,7 +268,7 @@ export class TaskTable {
   // updates: task summaries, partial ({id, state, ...}, `_time`: when the daemon sent it);
   // removed: ids of tasks deleted or evicted.
   apply(updates, removed = []) {
-    if (this.loading) {
+    if (this.duringLoad) {
       this.duringLoad.push({ updates, removed });
       return;
     }
