@@ -3,11 +3,11 @@
 // zone, exec output once with ANSI colours, the pane in view, the table as one Tab stop, step
 // buttons named by step, names isolated and spelled out, long names.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { apiCall, openPage, startDaemon } from './harness.mjs';
 import {
-  newContext, pointerAway, rowSel, submit, waitForRowState, waitForStepState,
+  daemonFixture, newContext, pointerAway, rowSel, submit, waitForRowState, waitForStepState,
 } from './helpers.mjs';
 
 const GATHER = {
@@ -17,52 +17,43 @@ const GATHER = {
 };
 
 describe('detail pane', () => {
-  let daemon;
-  let context;
-  before(async () => {
-    daemon = await startDaemon(['--allow-exec']);
-    context = await newContext();
-  });
-  after(async () => {
-    await context?.close();
-    await daemon?.stop();
-  });
+  const env = daemonFixture(['--allow-exec']);
 
   test('bug 6: focus stays on a step\'s cancel button while the pane updates live', async () => {
-    const t = await submit(daemon.base, GATHER);
-    const page = await openPage(context, daemon.base);
+    const t = await submit(env.daemon.base, GATHER);
+    const page = await openPage(env.context, env.daemon.base);
     await page.click(rowSel(t.id));
     await waitForStepState(page, `${t.id}.2`, 'running');
     await page.focus(`#detail-body button[data-step="${t.id}.2"]`);
     // Another client cancels a sibling: the pane refreshes its step tree.
-    assert.equal((await apiCall(daemon.base, 'POST', `/api/tasks/${t.id}.1/cancel`)).status, 202);
+    assert.equal((await apiCall(env.daemon.base, 'POST', `/api/tasks/${t.id}.1/cancel`)).status, 202);
     await waitForStepState(page, `${t.id}.1`, 'cancelled');
     await page.waitForTimeout(300);
     assert.equal(await page.evaluate(() => document.activeElement?.dataset.step), `${t.id}.2`);
     // The cancelled step's own button goes; the others stay.
     assert.equal(await page.locator(`#detail-body button[data-step="${t.id}.1"]`).isVisible(), false);
     assert.deepEqual(page.consoleErrors(), []);
-    await apiCall(daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
+    await apiCall(env.daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
     await page.close();
   });
 
   test('bug 8: a timeout of -1 gets the daemon\'s message, not the browser\'s popup', async () => {
-    const t = await submit(daemon.base, { name: 'bad timeout', sleep: 3600 });
-    const page = await openPage(context, daemon.base);
+    const t = await submit(env.daemon.base, { name: 'bad timeout', sleep: 3600 });
+    const page = await openPage(env.context, env.daemon.base);
     await page.click(rowSel(t.id));
     await page.waitForSelector('#timeout-input');
     await page.fill('#timeout-input', '-1');
     await page.click('#detail-body button:has-text("Set timeout")');
     await page.waitForSelector('#detail-error:has-text("$.timeout: expected a non-negative number")', { timeout: 5000 });
-    assert.equal((await apiCall(daemon.base, 'GET', `/api/tasks/${t.id}`)).data.state, 'running');
+    assert.equal((await apiCall(env.daemon.base, 'GET', `/api/tasks/${t.id}`)).data.state, 'running');
     assert.deepEqual(page.consoleErrors([/\/timeout$/]), []);
-    await apiCall(daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
+    await apiCall(env.daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
     await page.close();
   });
 
   test('links: filter, page and open task are in the address; reload and Back restore them', async () => {
-    await Promise.all(Array.from({ length: 60 }, (_, i) => submit(daemon.base, { name: `linked ${i}`, value: i })));
-    const page = await openPage(context, daemon.base);
+    await Promise.all(Array.from({ length: 60 }, (_, i) => submit(env.daemon.base, { name: `linked ${i}`, value: i })));
+    const page = await openPage(env.context, env.daemon.base);
     await page.click('#counts button[data-state="done"]');
     await page.waitForURL(/[?&]state=done/);
     await page.click('#page-older');
@@ -89,8 +80,8 @@ describe('detail pane', () => {
   });
 
   test('the jump box opens a task or a step by id, and says what it wants otherwise', async () => {
-    const t = await submit(daemon.base, GATHER);
-    const page = await openPage(context, daemon.base);
+    const t = await submit(env.daemon.base, GATHER);
+    const page = await openPage(env.context, env.daemon.base);
     await page.fill('#jump-input', `${t.id}.2`);
     await page.press('#jump-input', 'Enter');
     await page.waitForSelector(`#detail-body li.target[data-step-id="${t.id}.2"]`);
@@ -105,16 +96,16 @@ describe('detail pane', () => {
     await page.press('#jump-input', 'Enter');
     await page.waitForSelector('#detail-notice:has-text("t999999 is not known to the daemon")');
     assert.deepEqual(page.consoleErrors([/\/api\/tasks\/t999999$/]), []);
-    await apiCall(daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
+    await apiCall(env.daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
     await page.close();
   });
 
   test('the spec shows pretty with a copy button; re-run submits it again; attempts show', async () => {
     const spec = { name: 'again', sequence: [{ sleep: 0.01 }, { value: 7 }] };
-    const t = await submit(daemon.base, spec);
+    const t = await submit(env.daemon.base, spec);
     const ctx = await newContext();
     await ctx.grantPermissions(['clipboard-read', 'clipboard-write']);
-    const page = await openPage(ctx, daemon.base);
+    const page = await openPage(ctx, env.daemon.base);
     await waitForRowState(page, t.id, 'done');
     await page.click(rowSel(t.id));
     await page.waitForSelector('#detail-body .result');
@@ -132,7 +123,7 @@ describe('detail pane', () => {
     }, t.id);
     const rerun = await page.textContent('#detail-id');
     await page.waitForURL(new RegExp(`task=${rerun}`));
-    const copy = (await apiCall(daemon.base, 'GET', `/api/tasks/${rerun}`)).data;
+    const copy = (await apiCall(env.daemon.base, 'GET', `/api/tasks/${rerun}`)).data;
     assert.deepEqual(copy.spec, spec);
     await waitForRowState(page, rerun, 'done');
     assert.deepEqual(page.consoleErrors(), []);
@@ -140,9 +131,9 @@ describe('detail pane', () => {
   });
 
   test('times are local with the zone named, UTC on hover', async () => {
-    const t = await submit(daemon.base, { name: 'in Kolkata', value: 1 });
+    const t = await submit(env.daemon.base, { name: 'in Kolkata', value: 1 });
     const ctx = await newContext({ timezoneId: 'Asia/Kolkata', locale: 'en-US' });
-    const page = await openPage(ctx, daemon.base);
+    const page = await openPage(ctx, env.daemon.base);
     assert.equal(await page.textContent('#zone'), '(GMT+5:30)');
     await page.click(rowSel(t.id));
     await page.waitForSelector('#detail-body .result');
@@ -167,7 +158,7 @@ describe('detail pane', () => {
     try {
       const blocker = await submit(d.base, { name: 'blocker', sleep: 3600 });
       const waiting = await submit(d.base, { name: 'waits', value: 1 });
-      const page = await openPage(context, d.base);
+      const page = await openPage(env.context, d.base);
       await page.click(rowSel(waiting.id));
       const dd = page.locator('#detail-body dt:text-is("Waiting") + dd');
       await dd.waitFor();
@@ -186,11 +177,11 @@ describe('detail pane', () => {
   });
 
   test('exec output shows once, with its ANSI colours rendered and escapes gone', async () => {
-    const t = await submit(daemon.base, {
+    const t = await submit(env.daemon.base, {
       name: 'colours',
       exec: ['sh', '-c', 'printf "\\033[31m%s\\033[0m \\033[1;32m%s\\033[0m\\033]0;title\\007\\n" $((40+2))red $((6*7))green; echo $((5*5))oops >&2'],
     });
-    const page = await openPage(context, daemon.base);
+    const page = await openPage(env.context, env.daemon.base);
     await waitForRowState(page, t.id, 'done');
     await page.click(rowSel(t.id));
     await page.waitForSelector('#detail-body .log .ansi-fg-1');
@@ -209,8 +200,8 @@ describe('detail pane', () => {
   });
 
   test('the pane stays in view when a low row is clicked', async () => {
-    await Promise.all(Array.from({ length: 50 }, (_, i) => submit(daemon.base, { name: `tall ${i}`, value: i })));
-    const page = await openPage(context, daemon.base);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => submit(env.daemon.base, { name: `tall ${i}`, value: i })));
+    const page = await openPage(env.context, env.daemon.base);
     const last = page.locator('#task-rows tr').last();
     await last.scrollIntoViewIfNeeded();
     await last.click();
@@ -224,22 +215,13 @@ describe('detail pane', () => {
 });
 
 describe('keyboard and names', () => {
-  let daemon;
-  let context;
-  before(async () => {
-    daemon = await startDaemon();
-    context = await newContext();
-  });
-  after(async () => {
-    await context?.close();
-    await daemon?.stop();
-  });
+  const env = daemonFixture();
 
   test('the table is one Tab stop: arrows move, Enter opens the detail and moves focus there', async () => {
     const tasks = [];
-    for (let i = 0; i < 5; ++i) tasks.push(await submit(daemon.base, { name: `key ${i}`, value: i }));
-    const g = await submit(daemon.base, GATHER);
-    const page = await openPage(context, daemon.base);
+    for (let i = 0; i < 5; ++i) tasks.push(await submit(env.daemon.base, { name: `key ${i}`, value: i }));
+    const g = await submit(env.daemon.base, GATHER);
+    const page = await openPage(env.context, env.daemon.base);
     await pointerAway(page);
     await page.focus('#select-page');
     await page.keyboard.press('Tab');  // past the bulk buttons (disabled: not focusable)
@@ -266,14 +248,14 @@ describe('keyboard and names', () => {
     await page.getByRole('button', { name: `Cancel step bar (${g.id}.1)` }).waitFor();
     await page.getByRole('button', { name: `Cancel step qux (${g.id}.3)` }).waitFor();
     assert.deepEqual(page.consoleErrors(), []);
-    await apiCall(daemon.base, 'POST', `/api/tasks/${g.id}/cancel`);
+    await apiCall(env.daemon.base, 'POST', `/api/tasks/${g.id}/cancel`);
     await page.close();
   });
 
   test('names are isolated and their direction controls spelled out; long names truncate with the full name on hover', async () => {
-    const tricky = await submit(daemon.base, { name: 'invoice\u202Efdp.exe', value: 1 });
-    const long = await submit(daemon.base, { name: `${'very-long-name-'.repeat(20)}end`, value: 2 });
-    const page = await openPage(context, daemon.base);
+    const tricky = await submit(env.daemon.base, { name: 'invoice\u202Efdp.exe', value: 1 });
+    const long = await submit(env.daemon.base, { name: `${'very-long-name-'.repeat(20)}end`, value: 2 });
+    const page = await openPage(env.context, env.daemon.base);
     const cell = `${rowSel(tricky.id)} td.name`;
     await page.waitForSelector(cell);
     assert.equal(await page.evaluate((sel) => getComputedStyle(document.querySelector(sel)).unicodeBidi, cell), 'isolate');

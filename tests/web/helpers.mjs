@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { apiCall, launchBrowser } from './harness.mjs';
+import { after, before } from 'node:test';
+
+import { apiCall, launchBrowser, startDaemon } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const outputDir = process.env.TEST_OUTPUT_DIR || path.resolve(here, '../../test-output');
@@ -23,6 +25,21 @@ export async function closeBrowser() {
 
 export async function newContext(options = {}) {
   return (await browser()).newContext({ viewport: { width: 1280, height: 860 }, ...options });
+}
+
+// For the tests of one describe(): a daemon started with `args` and a browser context, made
+// before the first test and closed after the last (read them as fixture.daemon, .context).
+export function daemonFixture(args = []) {
+  const fixture = { daemon: null, context: null };
+  before(async () => {
+    fixture.daemon = await startDaemon(args);
+    fixture.context = await newContext();
+  });
+  after(async () => {
+    await fixture.context?.close();
+    await fixture.daemon?.stop();
+  });
+  return fixture;
 }
 
 export function screenshotPath(name) {

@@ -10,28 +10,19 @@ import { after, before, describe, test } from 'node:test';
 
 import { apiCall, openPage, startDaemon } from './harness.mjs';
 import {
-  confirm, newContext, pointerAway, rowSel, submit, waitForCount, waitForRowState, waitUntil,
+  confirm, daemonFixture, newContext, pointerAway, rowSel, submit, waitForCount, waitForRowState,
 } from './helpers.mjs';
 
 const rowIds = (page) => page.evaluate(() => [...document.querySelectorAll('#task-rows tr')].map((tr) => tr.dataset.id));
 
 describe('live updates', () => {
-  let daemon;
-  let context;
-  before(async () => {
-    daemon = await startDaemon();
-    context = await newContext();
-  });
-  after(async () => {
-    await context?.close();
-    await daemon?.stop();
-  });
+  const env = daemonFixture();
 
   test('bug 2: a filtered view drops the tasks that leave the filter', async () => {
-    const page = await openPage(context, daemon.base);
+    const page = await openPage(env.context, env.daemon.base);
     await page.selectOption('#filter-state', 'running');
     await page.waitForSelector('#task-rows[aria-busy="false"]', { state: 'attached' });
-    const tasks = await Promise.all([0, 1, 2].map((i) => submit(daemon.base, { name: `brief ${i}`, sleep: 0.8 })));
+    const tasks = await Promise.all([0, 1, 2].map((i) => submit(env.daemon.base, { name: `brief ${i}`, sleep: 0.8 })));
     for (const t of tasks) await page.waitForSelector(rowSel(t.id));
     // They finish: done is not running, so they leave the running view.
     await page.waitForFunction((ids) => ids.every((id) => !document.querySelector(`#task-rows tr[data-id="${id}"]`)),
@@ -42,10 +33,10 @@ describe('live updates', () => {
   });
 
   test('bug 2: while the pointer is on the table, rows that left stay marked until it moves away', async () => {
-    const page = await openPage(context, daemon.base);
+    const page = await openPage(env.context, env.daemon.base);
     await page.selectOption('#filter-state', 'running');
     await page.waitForSelector('#task-rows[aria-busy="false"]', { state: 'attached' });
-    const t = await submit(daemon.base, { name: 'read me', sleep: 0.8 });
+    const t = await submit(env.daemon.base, { name: 'read me', sleep: 0.8 });
     await page.waitForSelector(rowSel(t.id));
     await page.hover(rowSel(t.id));
     await page.waitForSelector(`${rowSel(t.id)}[data-gone="filter"]`, { timeout: 10000 });
@@ -58,9 +49,9 @@ describe('live updates', () => {
   });
 
   test('bug 4: tasks that finish within one event batch show their duration', async () => {
-    const page = await openPage(context, daemon.base);
+    const page = await openPage(env.context, env.daemon.base);
     await pointerAway(page);
-    const tasks = await Promise.all([0, 1, 2, 3, 4].map((i) => submit(daemon.base, { name: `quick ${i}`, value: i })));
+    const tasks = await Promise.all([0, 1, 2, 3, 4].map((i) => submit(env.daemon.base, { name: `quick ${i}`, value: i })));
     for (const t of tasks) {
       await waitForRowState(page, t.id, 'done');
       const duration = await page.textContent(`${rowSel(t.id)} td:last-child`);
@@ -71,8 +62,8 @@ describe('live updates', () => {
   });
 
   test('new tasks wait in the "N new tasks" bar while the user reads the table: nothing shifts', async () => {
-    await Promise.all(Array.from({ length: 5 }, (_, i) => submit(daemon.base, { name: `base ${i}`, value: i })));
-    const page = await openPage(context, daemon.base);
+    await Promise.all(Array.from({ length: 5 }, (_, i) => submit(env.daemon.base, { name: `base ${i}`, value: i })));
+    const page = await openPage(env.context, env.daemon.base);
     const first = (await rowIds(page))[0];
     await page.hover(`${rowSel(first)} td.name`);
     await page.evaluate(() => {
@@ -81,7 +72,7 @@ describe('live updates', () => {
         for (const e of list.getEntries()) if (!e.hadRecentInput) globalThis.shift += e.value;
       }).observe({ type: 'layout-shift' });
     });
-    const fresh = await Promise.all(Array.from({ length: 12 }, (_, i) => submit(daemon.base, { name: `fresh ${i}`, value: i })));
+    const fresh = await Promise.all(Array.from({ length: 12 }, (_, i) => submit(env.daemon.base, { name: `fresh ${i}`, value: i })));
     await page.waitForSelector('#new-tasks:text-is("Show 12 new tasks")');
     assert.equal((await rowIds(page))[0], first, 'the rows under the pointer did not move');
     assert.equal(await page.textContent('#live-note'), 'Held while you read the table.');
@@ -98,12 +89,12 @@ describe('live updates', () => {
   });
 
   test('pause holds the list still (states still update); resume shows what came', async () => {
-    const running = await submit(daemon.base, { name: 'runs while paused', sleep: 0.6 });
-    const page = await openPage(context, daemon.base);
+    const running = await submit(env.daemon.base, { name: 'runs while paused', sleep: 0.6 });
+    const page = await openPage(env.context, env.daemon.base);
     await page.click('#pause');
     assert.equal(await page.getAttribute('#pause', 'aria-pressed'), 'true');
     assert.equal(await page.textContent('#pause'), 'Resume');
-    const held = await Promise.all([0, 1, 2].map((i) => submit(daemon.base, { name: `held ${i}`, value: i })));
+    const held = await Promise.all([0, 1, 2].map((i) => submit(env.daemon.base, { name: `held ${i}`, value: i })));
     await page.waitForSelector('#new-tasks:text-is("Show 3 new tasks")');
     assert.match(await page.textContent('#live-note'), /^Paused/);
     for (const t of held) assert.equal(await page.locator(rowSel(t.id)).count(), 0);
@@ -117,12 +108,12 @@ describe('live updates', () => {
   });
 
   test('bug 3: a task deleted elsewhere: its row says so when opened, then leaves with its count', async () => {
-    const t = await submit(daemon.base, { name: 'to vanish', value: 1 });
-    const page = await openPage(context, daemon.base);
+    const t = await submit(env.daemon.base, { name: 'to vanish', value: 1 });
+    const page = await openPage(env.context, env.daemon.base);
     await waitForRowState(page, t.id, 'done');
-    const done = (await apiCall(daemon.base, 'GET', '/api/stats')).data.tasks.done;
+    const done = (await apiCall(env.daemon.base, 'GET', '/api/stats')).data.tasks.done;
     await waitForCount(page, 'done', done);
-    assert.equal((await apiCall(daemon.base, 'DELETE', `/api/tasks/${t.id}`)).status, 200);
+    assert.equal((await apiCall(env.daemon.base, 'DELETE', `/api/tasks/${t.id}`)).status, 200);
     await page.click(rowSel(t.id));
     await page.waitForSelector('#detail-notice:has-text("not known to the daemon")');
     assert.doesNotMatch(await page.textContent('#detail-body'), /no task or step/);
@@ -136,11 +127,11 @@ describe('live updates', () => {
   });
 
   test('delete from the page asks first, then the row, the detail and the count go', async () => {
-    const t = await submit(daemon.base, { name: 'delete me', value: 2 });
-    const page = await openPage(context, daemon.base);
+    const t = await submit(env.daemon.base, { name: 'delete me', value: 2 });
+    const page = await openPage(env.context, env.daemon.base);
     await page.click(rowSel(t.id));
     await page.waitForSelector('#detail-delete');
-    const done = (await apiCall(daemon.base, 'GET', '/api/stats')).data.tasks.done;
+    const done = (await apiCall(env.daemon.base, 'GET', '/api/stats')).data.tasks.done;
     await waitForCount(page, 'done', done);
     await page.click('#detail-delete');
     assert.match(await page.textContent('#confirm-title'), new RegExp(`Delete ${t.id}\\?`));
@@ -148,14 +139,14 @@ describe('live updates', () => {
     await page.waitForSelector(`#detail-placeholder:text-is("Deleted ${t.id}.")`);
     await page.waitForSelector(rowSel(t.id), { state: 'detached' });
     await waitForCount(page, 'done', done - 1);
-    assert.equal((await apiCall(daemon.base, 'GET', `/api/tasks/${t.id}`)).status, 404);
+    assert.equal((await apiCall(env.daemon.base, 'GET', `/api/tasks/${t.id}`)).status, 404);
     assert.deepEqual(page.consoleErrors(), []);
     await page.close();
   });
 
   test('bulk cancel and delete of the selected rows, each with a count and a confirmation', async () => {
-    const tasks = await Promise.all([0, 1, 2].map((i) => submit(daemon.base, { name: `bulk sleeper ${i}`, sleep: 3600 })));
-    const page = await openPage(context, daemon.base);
+    const tasks = await Promise.all([0, 1, 2].map((i) => submit(env.daemon.base, { name: `bulk sleeper ${i}`, sleep: 3600 })));
+    const page = await openPage(env.context, env.daemon.base);
     for (const t of tasks) await page.click(`${rowSel(t.id)} input[type=checkbox]`);
     await page.waitForSelector('#bulk-count:text-is("3 selected")');
     await page.click('#bulk-cancel');
@@ -172,15 +163,15 @@ describe('live updates', () => {
     assert.equal(await page.textContent('#confirm-title'), 'Delete 3 tasks?');
     await confirm(page);
     for (const t of tasks) await page.waitForSelector(rowSel(t.id), { state: 'detached' });
-    for (const t of tasks) assert.equal((await apiCall(daemon.base, 'GET', `/api/tasks/${t.id}`)).status, 404);
+    for (const t of tasks) assert.equal((await apiCall(env.daemon.base, 'GET', `/api/tasks/${t.id}`)).status, 404);
     assert.deepEqual(page.consoleErrors(), []);
     await page.close();
   });
 
   test('the throughput chart counts tasks as they finish', async () => {
-    const page = await openPage(context, daemon.base);
+    const page = await openPage(env.context, env.daemon.base);
     await pointerAway(page);
-    await Promise.all(Array.from({ length: 20 }, (_, i) => submit(daemon.base, { name: `counted ${i}`, value: i })));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => submit(env.daemon.base, { name: `counted ${i}`, value: i })));
     await page.waitForFunction(() => Number(document.querySelector('#throughput').dataset.total) >= 20, null, { timeout: 5000 });
     assert.notEqual(await page.getAttribute('#throughput path.a-done', 'd'), '');
     assert.match(await page.textContent('#chart-summary'), /\b20 done\b/);
