@@ -317,7 +317,7 @@ let openId = null;
 function openTask(id, { focus = false, push = false } = {}) {
   openId = id;
   table.setOpen(id.split('.')[0]);
-  const shown = detail.show(id);
+  const shown = detail.show(id, table.byId.get(id.split('.')[0]));
   if (focus) {
     detail.focusHeading();
   } else if (narrow.matches && push) {

@@ -51,8 +51,9 @@ export class Detail {
     this.outageShown = false;  // the error shown says the daemon was out of reach
   }
 
-  // Shows task `id` (a step id shows its task with that step marked).
-  async show(id) {
+  // Shows task `id` (a step id shows its task with that step marked). `known`: the task's
+  // summary from the table, shown at once (and still there if the daemon no longer has it).
+  async show(id, known) {
     const taskId = String(id).split('.')[0];
     this.targetStep = id !== taskId ? id : null;
     if (taskId !== this.id) {
@@ -60,8 +61,19 @@ export class Detail {
       this.id = taskId;
       this.task = null;
       this.build();
+      if (known?.id === taskId) this.sketch(known);
     }
     await this.refresh();
+  }
+
+  sketch(summary) {
+    const v = this.view;
+    setName(v.name, summary.name);
+    v.name.title = displayName(summary.name);
+    setBadge(v.badge, summary.state);
+    v.badge.hidden = false;
+    setText(v.id, summary.id);
+    this.sketched = summary;
   }
 
   close(note) {
@@ -82,6 +94,7 @@ export class Detail {
     const v = (this.view = {});
     v.name = el('h2', { class: 'name nm', tabindex: '-1', id: 'detail-title' });
     v.badge = badge('pending');
+    v.badge.hidden = true;  // until the state is known
     v.id = el('span', { class: 'mono muted', id: 'detail-id' });
     v.notice = el('p', { class: 'notice', role: 'status', id: 'detail-notice' });
     v.cancel = el('button', { type: 'button', class: 'danger', id: 'detail-cancel', onclick: () => this.cancelTask() }, 'Cancel task');
@@ -114,6 +127,7 @@ export class Detail {
       v.specText);
     this.stepNodes = new Map();
     this.stepShape = '';
+    this.sketched = null;
     this.body.replaceChildren(
       el('div', { class: 'detail-head' }, v.name, v.badge),
       v.id, v.notice,
@@ -163,7 +177,8 @@ export class Detail {
     const why = reason === 'deleted' ? 'was deleted'
       : reason === 'evicted' ? 'was evicted (the daemon keeps only the newest finished tasks, --keep-finished)'
         : 'is not known to the daemon: deleted, evicted past --keep-finished, or never submitted';
-    if (!this.task) setName(v.name, '');
+    if (!this.task && !this.sketched) setName(v.name, '');
+    v.badge.hidden = !this.task && !this.sketched;
     setText(v.id, this.id);
     setText(v.notice, `${this.targetStep ?? this.id} ${why}.`);
     setText(v.error, '');
@@ -173,7 +188,6 @@ export class Detail {
     v.remove.hidden = true;
     v.timeoutForm.hidden = true;
     v.rerun.hidden = !this.task?.spec;
-    v.badge.hidden = !this.task;
     this.output.stop();
     this.onGone?.(this.id);
   }

@@ -117,6 +117,7 @@ describe('live updates', () => {
     await page.click(rowSel(t.id));
     await page.waitForSelector('#detail-notice:has-text("not known to the daemon")');
     assert.doesNotMatch(await page.textContent('#detail-body'), /no task or step/);
+    assert.equal(await page.textContent('#detail-body h2'), 'to vanish', 'the name it had');
     // The pointer is still on the row: it stays, marked, until the pointer moves away.
     await page.waitForSelector(`${rowSel(t.id)}[data-gone="removed"]`);
     await pointerAway(page);
