@@ -139,35 +139,40 @@ export class Detail {
     delete this.body.dataset.gone;
   }
 
-  // At most one fetch at a time; updates arriving meanwhile cause one more after it.
+  // At most one fetch at a time; updates arriving meanwhile cause one more after it. The
+  // promise settles once the last fetch asked for is shown.
   refresh() {
     if (!this.id) return Promise.resolve();
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
+    this.again = true;
+    if (!this.loading) {
+      this.loading = (async () => {
+        try {
+          while (this.again && this.id) {
+            this.again = false;
+            await this.fetchOnce();
+          }
+        } finally {
+          this.loading = null;
+        }
+      })();
     }
-    const id = this.id;
-    this.loading = api('GET', `/api/tasks/${encodeURIComponent(this.targetStep ?? id)}`)
-      .then(({ data }) => {
-        if (id === this.id) this.render(data);
-      })
-      .catch((e) => {
-        if (id !== this.id) return;
-        if (e instanceof ApiError && e.status === 404) {
-          this.gone();
-        } else {
-          this.outageShown = true;
-          setText(this.view.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).` : e.message);
-        }
-      })
-      .finally(() => {
-        this.loading = null;
-        if (this.again) {
-          this.again = false;
-          this.refresh();
-        }
-      });
     return this.loading;
+  }
+
+  async fetchOnce() {
+    const id = this.id;
+    try {
+      const { data } = await api('GET', `/api/tasks/${encodeURIComponent(this.targetStep ?? id)}`);
+      if (id === this.id) this.render(data);
+    } catch (e) {
+      if (id !== this.id) return;
+      if (e instanceof ApiError && e.status === 404) {
+        this.gone();
+      } else {
+        this.outageShown = true;
+        setText(this.view.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).` : e.message);
+      }
+    }
   }
 
   // The daemon no longer has the task (deleted, or evicted past --keep-finished): say so, keep

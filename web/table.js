@@ -182,22 +182,28 @@ export class TaskTable {
     return this.reload();
   }
 
-  // One load at a time; a reload asked for meanwhile runs once after it.
+  // One load at a time; a reload asked for meanwhile runs once after it. The promise settles
+  // when the rows of the last load asked for are on screen.
   reload() {
-    if (this.loading) {
-      this.reloadWanted = true;
-      return this.loading;
+    this.reloadWanted = true;
+    if (!this.loading) {
+      this.tbody.setAttribute('aria-busy', 'true');
+      this.loading = (async () => {
+        try {
+          while (this.reloadWanted) {
+            this.reloadWanted = false;
+            try {
+              await this.fetchPage();
+            } catch (e) {
+              if (!this.reloadWanted) throw e;
+            }
+          }
+        } finally {
+          this.loading = null;
+          this.tbody.setAttribute('aria-busy', 'false');
+        }
+      })();
     }
-    this.tbody.setAttribute('aria-busy', 'true');
-    this.loading = this.fetchPage().finally(() => {
-      this.loading = null;
-      if (this.reloadWanted) {
-        this.reloadWanted = false;
-        this.reload();
-      } else {
-        this.tbody.setAttribute('aria-busy', 'false');
-      }
-    });
     return this.loading;
   }
 
@@ -530,9 +536,20 @@ export class TaskTable {
     const keep = new Map();
     const hadFocus = this.tbody.contains(document.activeElement)
       ? document.activeElement.closest('tr[data-id]')?.dataset.id : null;
+    // Rows of tasks no longer shown are reused for the new ones (under a burst most of the page
+    // turns over each frame); the focused row is not, so focus can go to its neighbour.
+    const spare = [];
+    for (const [id, row] of this.rows) {
+      if (!this.byId.has(id) && id !== hadFocus) spare.push(row);
+    }
     let prev = null;
     for (const task of this.tasks) {
-      const row = this.rows.get(task.id) ?? this.makeRow(task);
+      let row = this.rows.get(task.id);
+      if (!row) {
+        row = spare.pop() ?? this.makeRow(task);
+        row.tr.dataset.id = task.id;
+        row.cells.check.setAttribute('aria-label', `Select ${task.id}`);
+      }
       keep.set(task.id, row);
       const c = row.cells;
       setText(c.id, task.id);
@@ -560,8 +577,9 @@ export class TaskTable {
       prev = row.tr;
     }
     let focusLostAt = -1;
+    const kept = new Set([...keep.values()].map((r) => r.tr));
     for (const [id, row] of this.rows) {
-      if (keep.has(id)) continue;
+      if (kept.has(row.tr)) continue;
       if (id === hadFocus) focusLostAt = [...this.tbody.children].indexOf(row.tr);
       row.tr.remove();
     }
