@@ -453,16 +453,32 @@ function enqueue(items) {
   }
   if (!flushRequested) {
     flushRequested = true;
+    const wait = Math.max(0, nextFlushAt - performance.now());
     // Hidden tabs get no animation frames: a timer still applies the updates, less often.
-    if (document.hidden) setTimeout(flush, HIDDEN_FLUSH_MS);
+    if (document.hidden) setTimeout(flush, Math.max(wait, HIDDEN_FLUSH_MS));
+    else if (wait > 0) setTimeout(() => requestAnimationFrame(flush), wait);
     else requestAnimationFrame(flush);
   }
 }
 
-function flush() {
+// Under a flood of transitions, rendering each frame would leave the page no time for its
+// user: a frame that took long (script, layout and paint, measured to the next frame) delays
+// the next render by twice its excess, at most MAX_FLUSH_GAP_MS. A quiet daemon's updates
+// render in the next frame.
+const MAX_FLUSH_GAP_MS = 250;
+const FRAME_MS = 1000 / 60;
+let nextFlushAt = 0;
+
+function flush(frameStart) {
   if (!flushRequested) return;
   const t0 = performance.now();
   flushRequested = false;
+  if (typeof frameStart === 'number') {
+    requestAnimationFrame((nextFrame) => {
+      const excess = nextFrame - frameStart - FRAME_MS;
+      nextFlushAt = excess > FRAME_MS ? performance.now() + Math.min(MAX_FLUSH_GAP_MS, 2 * excess) : 0;
+    });
+  }
   const items = [...queue.values()];
   const removed = removedQueue;
   const touched = touchedTasks;
