@@ -148,6 +148,7 @@ export class OutputView {
   ended(id) {
     if (id !== this.taskId) return;
     this.unfollow();
+    this.finalFetched = true;
     this.fetch();
   }
 
