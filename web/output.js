@@ -93,8 +93,13 @@ export class OutputView {
     setText(this.note, '');
   }
 
+  // One fetch at a time; one asked for meanwhile runs after it (the last word is the latest).
   async fetch() {
-    if (this.fetching || !this.taskId) return;
+    if (!this.taskId) return;
+    if (this.fetching) {
+      this.fetchAgain = true;
+      return;
+    }
     this.fetching = true;
     const id = this.taskId;
     try {
@@ -112,6 +117,10 @@ export class OutputView {
       // shown again at the next round; the pane's own refresh reports an unreachable daemon
     } finally {
       this.fetching = false;
+      if (this.fetchAgain) {
+        this.fetchAgain = false;
+        this.fetch();
+      }
     }
   }
 
