@@ -39,7 +39,8 @@ export class TaskTable {
     this.shown = null;  // the query the rows on screen came from
     this.tasks = [];  // summaries shown, newest first
     this.byId = new Map();
-    this.rows = new Map();  // id -> {tr, cells}
+    this.rows = new Map();  // id -> {tr, cells} of the tasks shown
+    this.rowAt = [];  // the rows in table order
     this.next = null;
     this.prev = null;
     this.total = null;  // from the daemon (feature "tasks.paging"), kept up to date live
@@ -531,34 +532,36 @@ export class TaskTable {
     return { tr, cells };
   }
 
+  // Row elements are positional: the i-th <tr> shows the i-th task. New tasks at the top change
+  // the rows' contents, never their positions, so a burst shifts no layout (a shift is what
+  // loses a reader's place) and costs no DOM moves.
   render() {
     const now = this.clockNow();
+    const active = document.activeElement;
+    const hadFocus = this.tbody.contains(active) ? active.closest('tr[data-id]') : null;
+    const focusedTask = hadFocus?.dataset.id ?? null;
+    const focusIndex = hadFocus ? this.rowAt.findIndex((r) => r.tr === hadFocus) : -1;
     const keep = new Map();
-    const hadFocus = this.tbody.contains(document.activeElement)
-      ? document.activeElement.closest('tr[data-id]')?.dataset.id : null;
-    // Rows of tasks no longer shown are reused for the new ones (under a burst most of the page
-    // turns over each frame); the focused row is not, so focus can go to its neighbour.
-    const spare = [];
-    for (const [id, row] of this.rows) {
-      if (!this.byId.has(id) && id !== hadFocus) spare.push(row);
-    }
-    let prev = null;
-    for (const task of this.tasks) {
-      let row = this.rows.get(task.id);
+    this.tasks.forEach((task, i) => {
+      let row = this.rowAt[i];
       if (!row) {
-        row = spare.pop() ?? this.makeRow(task);
-        row.tr.dataset.id = task.id;
-        row.cells.check.setAttribute('aria-label', `Select ${task.id}`);
+        row = this.makeRow(task);
+        this.rowAt[i] = row;
+        this.tbody.append(row.tr);
       }
       keep.set(task.id, row);
       const c = row.cells;
+      if (row.tr.dataset.id !== task.id) {
+        row.tr.dataset.id = task.id;
+        c.check.setAttribute('aria-label', `Select ${task.id}`);
+      }
       setText(c.id, task.id);
       setName(c.name, task.name);
       const full = displayName(task.name);
       if (c.name.title !== full) c.name.title = full;
       setText(c.kind, task.kind ?? '');
       setBadge(c.badge, task.state);
-      row.tr.dataset.state = task.state;
+      if (row.tr.dataset.state !== task.state) row.tr.dataset.state = task.state;
       setTime(c.started.firstChild, task.started);
       setText(c.duration, fmtDuration(durationOf(task, now)));
       c.check.checked = this.checked.has(task.id);
@@ -571,29 +574,24 @@ export class TaskTable {
       }
       if (task.id === this.openId) row.tr.setAttribute('aria-current', 'true');
       else row.tr.removeAttribute('aria-current');
-      // Moves only rows out of place, so an update of rows in place touches no row order.
-      const want = prev ? prev.nextSibling : this.tbody.firstChild;
-      if (want !== row.tr) this.tbody.insertBefore(row.tr, want);
-      prev = row.tr;
-    }
-    let focusLostAt = -1;
-    const kept = new Set([...keep.values()].map((r) => r.tr));
-    for (const [id, row] of this.rows) {
-      if (kept.has(row.tr)) continue;
-      if (id === hadFocus) focusLostAt = [...this.tbody.children].indexOf(row.tr);
-      row.tr.remove();
-    }
+    });
+    while (this.rowAt.length > this.tasks.length) this.rowAt.pop().tr.remove();
     this.rows = keep;
     // One row is the table's Tab stop: the one last focused, else the open one, else the first.
+    if (focusedTask && keep.has(focusedTask)) this.focusId = focusedTask;
     if (!keep.has(this.focusId)) this.focusId = keep.has(this.openId) ? this.openId : this.tasks[0]?.id ?? null;
     for (const [id, row] of keep) {
       const t = id === this.focusId ? 0 : -1;
       if (row.tr.tabIndex !== t) row.tr.tabIndex = t;
     }
-    // A focused row that left hands focus to its neighbour, not to <body>.
-    if (focusLostAt >= 0 && this.tasks.length) {
-      const next = this.tasks[Math.min(focusLostAt, this.tasks.length - 1)];
-      this.setFocus(next.id, true);
+    // Focus follows its task to the row that shows it now; a focused task that left hands focus
+    // to the row in its place (or the last), never to <body>.
+    if (hadFocus && focusIndex >= 0) {
+      const target = keep.get(focusedTask)?.tr ?? this.rowAt[Math.min(focusIndex, this.rowAt.length - 1)]?.tr;
+      if (target) {
+        if (!keep.has(focusedTask)) this.setFocus(target.dataset.id, false);
+        if (target !== document.activeElement) target.focus({ preventScroll: true });
+      }
     }
     this.empty.hidden = this.tasks.length > 0;
   }

@@ -88,6 +88,26 @@ describe('live updates', () => {
     await page.close();
   });
 
+  test('a burst of new tasks enters at the top with no layout shift', async () => {
+    await Promise.all(Array.from({ length: 10 }, (_, i) => submit(env.daemon.base, { name: `before ${i}`, value: i })));
+    const page = await openPage(env.context, env.daemon.base);
+    await pointerAway(page);
+    await page.evaluate(() => {
+      globalThis.shift = 0;
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) if (!e.hadRecentInput) globalThis.shift += e.value;
+      }).observe({ type: 'layout-shift' });
+    });
+    const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => submit(env.daemon.base, { name: `burst ${i}`, value: i })));
+    const newest = burst.reduce((a, b) => (Number(a.id.slice(1)) > Number(b.id.slice(1)) ? a : b));
+    await page.waitForSelector(`#task-rows tr:first-child[data-id="${newest.id}"][data-state="done"]`);
+    await page.waitForTimeout(200);
+    const shift = await page.evaluate(() => globalThis.shift);
+    assert.ok(shift < 0.01, `layout shift ${shift} for a burst of 20`);
+    assert.deepEqual(page.consoleErrors(), []);
+    await page.close();
+  });
+
   test('pause holds the list still (states still update); resume shows what came', async () => {
     const running = await submit(env.daemon.base, { name: 'runs while paused', sleep: 0.6 });
     const page = await openPage(env.context, env.daemon.base);
