@@ -68,7 +68,9 @@ function setOffline(off) {
   for (const tag of document.querySelectorAll('.stale-tag')) tag.hidden = !off;
   $('offline-banner').hidden = !off;
   if (off) setText($('offline-since'), `since ${fmtClock(offlineSince)} ${zoneName()}`);
-  else resync();
+  // Back: a stream says so with 'open' (and the page fetches everything again then); polling
+  // fetches again here.
+  else if (polling) resync();
 }
 
 // Out of reach from the first failed reconnect until the stream is live again (a reconnect
@@ -89,7 +91,6 @@ const LABELS = {
   live: 'live',
   polling: 'polling (no event stream)',
   unauthorized: 'waiting for the token',
-  offline: 'offline, retrying',
 };
 
 function onStatus(mode, waitMs) {
