@@ -147,7 +147,8 @@ for (const state of STATES) {
   countCells.set(state, n);
   $('counts').append(el('li', {},
     el('button', { type: 'button', class: 'count', 'data-state': state, 'aria-pressed': 'false',
-      title: 'Show only these', onclick: () => applyFilter({ state, q: $('filter-name').value.trim() }) },
+      title: 'Show only these (again: show all)',
+      onclick: () => applyFilter({ state: table.filter.state === state ? '' : state, q: $('filter-name').value.trim() }) },
     badge(state), n)));
 }
 const health = new HealthPanel($('health'));
