@@ -110,16 +110,23 @@ try {
   await page.mouse.move(1, 1);  // off the table: new rows go in at once
   await page.waitForSelector('#connection[data-state="live"]');
 
-  // 2. Submit -> row: when each row enters the table (MutationObserver, wall clock; the row is
-  // painted in the frame that inserts it).
+  // 2. Submit -> row: when each task's row appears in the table (MutationObserver, wall clock;
+  // the row is painted in the frame that changes it). A row is a <tr> added, or one whose
+  // data-id changed (the page reuses rows by position).
   await page.evaluate(() => {
     const seen = (globalThis.benchRows = new Map());
+    const note = (node, at) => {
+      const id = node.dataset?.id;
+      if (id && !seen.has(id)) seen.set(id, at);
+    };
     new MutationObserver((records) => {
       const at = performance.timeOrigin + performance.now();
       for (const r of records) {
-        for (const n of r.addedNodes) if (n.dataset?.id && !seen.has(n.dataset.id)) seen.set(n.dataset.id, at);
+        if (r.type === 'attributes') note(r.target, at);
+        else for (const n of r.addedNodes) note(n, at);
       }
-    }).observe(document.querySelector('#task-rows'), { childList: true });
+    }).observe(document.querySelector('#task-rows'),
+      { childList: true, subtree: true, attributes: true, attributeFilter: ['data-id'] });
   });
   const sent = new Map();
   const lat = await paced(daemon.base, LATENCY_RATE, LATENCY_SECONDS, { name: 'latency', value: 1 },
