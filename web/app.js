@@ -67,6 +67,7 @@ function setOffline(off) {
   document.body.toggleAttribute('data-stale', off);
   for (const tag of document.querySelectorAll('.stale-tag')) tag.hidden = !off;
   $('offline-banner').hidden = !off;
+  tick();  // the running times stop at the moment the daemon was lost, not a second later
   if (off) setText($('offline-since'), `since ${fmtClock(offlineSince)} ${zoneName()}`);
   // Back: a stream says so with 'open' (and the page fetches everything again then); polling
   // fetches again here.
@@ -94,6 +95,12 @@ const LABELS = {
 };
 
 function onStatus(mode, waitMs) {
+  // Joining a stream already live (another tab's): what changed since the first page was
+  // fetched is fetched again.
+  if (mode === 'live' && !everLive) {
+    everLive = true;
+    resync();
+  }
   feedMode = mode;
   const indicator = $('connection');
   indicator.dataset.state = mode;
@@ -105,6 +112,7 @@ function onStatus(mode, waitMs) {
 }
 
 let followOk = false;  // the stream carries output of followed tasks ("events.follow")
+let everLive = false;
 function onFeed(msg) {
   if (!msg || typeof msg !== 'object') return;
   if (msg.t === 'status') onStatus(msg.mode, msg.wait);
@@ -130,13 +138,17 @@ function onStreamMessage(data, event) {
   else if (event === 'output-end') detail.output.ended(value?.id);
 }
 
-const feed = connectFeed(currentToken(), onFeed);
+// Connected once the first page is on screen: the stream (and, the first time, the worker's
+// scripts) would otherwise compete with the first render's requests. What happened before it
+// connected is fetched again when it is first live.
+let feed = null;
+const feedSend = (msg) => feed?.send(msg);
 // How this tab gets the stream ('worker' | 'leader' | 'own'), for the tests.
-globalThis.uasyncdDashboard.feedMode = () => feed.mode;
-globalThis.uasyncdDashboard.feedLeading = () => Boolean(feed.leading);
-onTokenChange((token) => feed.send({ t: 'token', token }));
+globalThis.uasyncdDashboard.feedMode = () => feed?.mode;
+globalThis.uasyncdDashboard.feedLeading = () => Boolean(feed?.leading);
+onTokenChange((token) => feedSend({ t: 'token', token }));
 $('retry-now').addEventListener('click', () => {
-  feed.send({ t: 'retry' });
+  feedSend({ t: 'retry' });
   refreshStats().catch(() => {});
 });
 
@@ -311,7 +323,7 @@ const detail = new Detail({
     if (task) enqueue([task]);
     openTask(id, { focus: false, push: true });
   },
-  follow: (ids) => feed.send({ t: 'follow', ids }),
+  follow: (ids) => feedSend({ t: 'follow', ids }),
   canFollow: () => followOk && feedMode === 'live',
 });
 
@@ -463,11 +475,12 @@ function enqueue(items) {
   }
 }
 
-// Under a flood of transitions, rendering each frame would leave the page no time for its
-// user: a frame that took long (script, layout and paint, measured to the next frame) delays
-// the next render by twice its excess, at most MAX_FLUSH_GAP_MS. A quiet daemon's updates
-// render in the next frame.
+// Under a flood of transitions (FLOOD_ITEMS tasks or more in one render), rendering each frame
+// would leave the page no time for its user: a frame that took long (script, layout and paint,
+// measured to the next frame) delays the next render by twice its excess, at most
+// MAX_FLUSH_GAP_MS. Fewer updates render in the next frame.
 const MAX_FLUSH_GAP_MS = 250;
+const FLOOD_ITEMS = 100;
 const FRAME_MS = 1000 / 60;
 let nextFlushAt = 0;
 
@@ -475,11 +488,15 @@ function flush(frameStart) {
   if (!flushRequested) return;
   const t0 = performance.now();
   flushRequested = false;
-  if (typeof frameStart === 'number') {
+  // Only a flood counts: a slow machine's slow frames with a few updates each render at once.
+  const flood = queue.size + removedQueue.size >= FLOOD_ITEMS;
+  if (typeof frameStart === 'number' && flood) {
     requestAnimationFrame((nextFrame) => {
       const excess = nextFrame - frameStart - FRAME_MS;
       nextFlushAt = excess > FRAME_MS ? performance.now() + Math.min(MAX_FLUSH_GAP_MS, 2 * excess) : 0;
     });
+  } else {
+    nextFlushAt = 0;
   }
   const items = [...queue.values()];
   const removed = removedQueue;
@@ -505,8 +522,19 @@ document.addEventListener('visibilitychange', () => {
   }
 });
 
-// After a gap in the stream (a reconnect, a 'lost' notice): everything shown is fetched again.
+// After a gap in the stream (a reconnect, a 'lost' notice): everything shown is fetched again,
+// once for all the reasons that come together (a stream's 'live' and 'open').
+let resyncQueued = false;
 function resync() {
+  if (resyncQueued) return;
+  resyncQueued = true;
+  setTimeout(() => {
+    resyncQueued = false;
+    refetchAll();
+  }, 0);
+}
+
+function refetchAll() {
   table.reload().catch(() => {});
   refreshStats().catch(() => {});
   detail.refresh();
@@ -528,12 +556,13 @@ async function startPolling() {
   }
 }
 
-setInterval(() => {
+function tick() {
   const t = now();
   table.tick(t);
   detail.tick(t);
   health.tick(t);
-}, 1000);
+}
+setInterval(tick, 1000);
 // Uptime, loop lag and counts stay fresh on a quiet daemon too.
 setInterval(() => {
   if (!document.hidden) refreshStats().catch(() => {});
@@ -553,6 +582,7 @@ async function start() {
   metrics.firstRenderMs = performance.now();
   performance.mark('uasyncd:first-render', { detail: { fetchMs: performance.now() - t0 } });
   document.documentElement.dataset.ready = 'true';
+  feed = connectFeed(currentToken(), onFeed);
 }
 
 start();

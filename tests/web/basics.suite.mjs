@@ -76,8 +76,8 @@ describe('dashboard without a token', () => {
     // The seed's spec in seconds, scaled down to keep the test short on the real clock.
     const seed = JSON.parse(await page.inputValue('#spec'));
     assert.equal(seed.gather.length, 3);
-    seed.gather[1].sequence[0].sleep = 2;
-    seed.gather[2].timeout = 3;
+    seed.gather[1].sequence[0].sleep = 4;
+    seed.gather[2].timeout = 5;
     await page.fill('#spec', JSON.stringify(seed, null, 2));
     await page.click('#submit-button');
 
