@@ -8,7 +8,6 @@ import { BulkBar } from './bulk.js';
 import { ThroughputChart } from './chart.js';
 import { Detail } from './detail.js';
 import { el, setText } from './dom.js';
-import { connectFeed } from './feed.js';
 import { HealthPanel } from './health.js';
 import { Pager } from './pager.js';
 import { STATES, badge } from './states.js';
@@ -176,7 +175,7 @@ function refreshStats() {
     return statsLoading;
   }
   const wait = Math.max(0, statsLast + STATS_MIN_INTERVAL_MS - Date.now());
-  statsLoading = new Promise((r) => setTimeout(r, wait))
+  statsLoading = (wait ? new Promise((r) => setTimeout(r, wait)) : Promise.resolve())
     .then(() => api('GET', '/api/stats'))
     .then(({ data }) => showStats(data))
     .finally(() => {
@@ -582,6 +581,8 @@ async function start() {
   metrics.firstRenderMs = performance.now();
   performance.mark('uasyncd:first-render', { detail: { fetchMs: performance.now() - t0 } });
   document.documentElement.dataset.ready = 'true';
+  // Loaded only now: its modules are not needed for the first render.
+  const { connectFeed } = await import('./feed.js');
   feed = connectFeed(currentToken(), onFeed);
 }
 
