@@ -158,6 +158,7 @@ def main():
     header.append(line)
     report.print_summary(results, systems, workloads, params)
     report.print_targets(results, fsync_ms)
+    report.print_notes()
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write(report.markdown(results, systems, workloads, params, header))

@@ -102,6 +102,32 @@ def print_summary(results, systems, workloads, params, out=print):
             out(f"  {s.name:28} " + "   ".join(parts))
 
 
+NOT_LIKE_FOR_LIKE = [
+    "submit and wait: uasyncd takes two round trips (POST, then GET .../wait) until POST ?wait= "
+    "exists; BullMQ's add + waitUntilFinished is a Lua script then an event-stream read; Celery's "
+    "delay().get() a publish then a pub/sub result.",
+    "cancel: BullMQ cancels a running job only inside the worker running it (worker.cancelJob), so "
+    "the client publishes each id on a Redis channel the worker subscribes to; Celery uses "
+    "app.control.revoke(id, terminate=True), one broadcast per job, under eventlet (the only pool "
+    "of Celery 5.2 that ends a running job without killing a process).",
+    "memory: Redis keeps each BullMQ job's hash (data, options, return value, times); Celery's "
+    "Redis keeps only each result (the message is gone once acknowledged); uasyncd keeps the "
+    "spec, times, result and step tree.",
+    "timed jobs, Celery: the gevent pool measured the same as eventlet here (~170 jobs/s of 1-s "
+    "sleeps); the worker's consumer is the limit, not the pool's 10,000 slots.",
+    "batch: the BullMQ worker runs while addBulk submits, as uasyncd runs what it accepts.",
+    "the clients (C++ threads; one Node process; one CPython process with threads) share the two "
+    "cores with the servers; their CPU is not in \"server CPU\". Peak RSS of BullMQ and Celery is "
+    "the sum of each server process's peak (redis-server, the worker's processes).",
+]
+
+
+def print_notes(out=print):
+    out("\n== Not like for like")
+    for note in NOT_LIKE_FOR_LIKE:
+        out("  - " + note)
+
+
 def _verdict(ok):
     return "met" if ok else "MISSED"
 
