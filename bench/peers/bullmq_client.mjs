@@ -28,10 +28,11 @@ async function lanes(count, lanesWanted, body) {
   await Promise.all(Array.from({ length: lanesWanted }, lane));
 }
 
-async function pollUntil(count, target) {
+// Polls count() until it reaches target; after 600 s, fails naming what it waited for.
+async function pollUntil(what, count, target) {
   const start = now();
-  while ((await count()) < target) {
-    if (now() - start > 600) throw new Error('timed out waiting for the worker');
+  for (let seen = await count(); seen < target; seen = await count()) {
+    if (now() - start > 600) throw new Error(`timed out waiting for ${what}: ${seen} of ${target}`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -48,7 +49,7 @@ async function runToCompletion(name, data, submitters, bulk) {
     await lanes(n, submitters, () => queue.add(name, data));
   }
   const submitSeconds = now() - start;
-  await pollUntil(() => queue.getCompletedCount(), before + n);
+  await pollUntil('completed jobs', () => queue.getCompletedCount(), before + n);
   const seconds = now() - start;
   return { jobs: n, errors: 0, seconds, submit_seconds: submitSeconds, per_second: n / seconds };
 }
@@ -75,11 +76,11 @@ async function cancel(submitters) {
   await lanes(n, submitters, async (i) => {
     ids[i] = (await queue.add('sleep', { ms: 3600_000 })).id;
   });
-  await pollUntil(() => queue.getActiveCount(), n);
+  await pollUntil('active jobs', () => queue.getActiveCount(), n);
   const publisher = new Redis(connection);
   const start = now();
   await lanes(n, submitters, (i) => publisher.publish('bench-cancel', ids[i]));
-  await pollUntil(() => queue.getFailedCount(), failedBefore + n);
+  await pollUntil('cancelled (failed) jobs', () => queue.getFailedCount(), failedBefore + n);
   const seconds = now() - start;
   publisher.disconnect();
   return { jobs: n, errors: 0, seconds };
@@ -93,7 +94,7 @@ async function batch(size, submitters) {
   await lanes(batches, submitters, () => queue.addBulk(jobs));
   const seconds = now() - start;
   const created = batches * size;
-  await pollUntil(() => queue.getCompletedCount(), before + created);
+  await pollUntil('completed jobs', () => queue.getCompletedCount(), before + created);
   return { jobs: created, errors: 0, seconds, per_second: created / seconds };
 }
 

@@ -33,12 +33,15 @@ def on_threads(n, count, body):
         t.join()
 
 
-def poll_until(done, limit=900):
+def poll_until(what, count, target, limit=900):
+    """Polls count() until it reaches target; after `limit` s, fails naming what it waited for."""
     start = now()
-    while not done():
+    seen = count()
+    while seen < target:
         if now() - start > limit:
-            raise RuntimeError("timed out waiting for the worker")
+            raise RuntimeError(f"timed out waiting for {what}: {seen} of {target}")
         time.sleep(0.002)
+        seen = count()
 
 
 def run_to_completion(task, args, n, submitters):
@@ -46,7 +49,7 @@ def run_to_completion(task, args, n, submitters):
     start = now()
     on_threads(n, submitters, lambda i: task.apply_async(args))
     submit_seconds = now() - start
-    poll_until(lambda: backend.dbsize() >= before + n)
+    poll_until("stored results", backend.dbsize, before + n)
     seconds = now() - start
     return {"jobs": n, "errors": 0, "seconds": seconds, "submit_seconds": submit_seconds, "per_second": n / seconds}
 
@@ -74,10 +77,10 @@ def cancel(n, submitters):
         ids[i] = sleep.delay(3600).id
 
     on_threads(n, submitters, submit)
-    poll_until(lambda: states(ids).count("STARTED") == n)
+    poll_until("started tasks", lambda: states(ids).count("STARTED"), n)
     start = now()
     on_threads(n, submitters, lambda i: app.control.revoke(ids[i], terminate=True))
-    poll_until(lambda: states(ids).count("REVOKED") == n, limit=120)
+    poll_until("revoked tasks", lambda: states(ids).count("REVOKED"), n, limit=120)
     return {"jobs": n, "errors": 0, "seconds": now() - start}
 
 
