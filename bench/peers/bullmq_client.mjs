@@ -1,7 +1,7 @@
 // The BullMQ side of the peer benchmark (bench/peers/run.sh): one workload per run against the
 // queue "bench" (its worker is bullmq_worker.mjs, in another process), printing one JSON line
 // with the same fields as uasyncd_client.cpp.
-//   node bullmq_client.mjs REDIS_PORT throughput N SUBMITTERS   N "noop": first add -> all completed
+//   node bullmq_client.mjs REDIS_PORT throughput N SUBMITTERS   N "noop": first add -> all finished
 //   node bullmq_client.mjs REDIS_PORT latency N                 one client: add, waitUntilFinished
 //   node bullmq_client.mjs REDIS_PORT timed N SUBMITTERS        N "sleep" 1 s: first add -> all done
 //   node bullmq_client.mjs REDIS_PORT cancel N SUBMITTERS       N running: first cancel -> all failed
@@ -37,8 +37,16 @@ async function pollUntil(what, count, target) {
   }
 }
 
+// Completed or failed: a job whose lock expired (the worker could not renew it in time) can end
+// failed, and is then counted as an error rather than waited for.
+const finishedCount = async () => {
+  const counts = await queue.getJobCounts('completed', 'failed');
+  return counts.completed + counts.failed;
+};
+
 async function runToCompletion(name, data, submitters, bulk) {
-  const before = await queue.getCompletedCount();
+  const before = await finishedCount();
+  const failedBefore = await queue.getFailedCount();
   const start = now();
   if (bulk) {
     for (let i = 0; i < n; i += 1000) {
@@ -49,9 +57,10 @@ async function runToCompletion(name, data, submitters, bulk) {
     await lanes(n, submitters, () => queue.add(name, data));
   }
   const submitSeconds = now() - start;
-  await pollUntil('completed jobs', () => queue.getCompletedCount(), before + n);
+  await pollUntil('finished jobs', finishedCount, before + n);
   const seconds = now() - start;
-  return { jobs: n, errors: 0, seconds, submit_seconds: submitSeconds, per_second: n / seconds };
+  const errors = (await queue.getFailedCount()) - failedBefore;
+  return { jobs: n, errors, seconds, submit_seconds: submitSeconds, per_second: n / seconds };
 }
 
 async function latency() {
@@ -87,14 +96,14 @@ async function cancel(submitters) {
 }
 
 async function batch(size, submitters) {
-  const before = await queue.getCompletedCount();
+  const before = await finishedCount();
   const batches = Math.floor(n / size);
   const jobs = Array.from({ length: size }, () => ({ name: 'noop', data: {} }));
   const start = now();
   await lanes(batches, submitters, () => queue.addBulk(jobs));
   const seconds = now() - start;
   const created = batches * size;
-  await pollUntil('completed jobs', () => queue.getCompletedCount(), before + created);
+  await pollUntil('finished jobs', finishedCount, before + created);
   return { jobs: created, errors: 0, seconds, per_second: created / seconds };
 }
 
@@ -114,4 +123,4 @@ try {
 }
 console.log(JSON.stringify(result));
 await queue.close();
-process.exit(result.error ? 1 : 0);
+process.exit(result.error || result.errors ? 1 : 0);
