@@ -2,8 +2,8 @@
 # The peer benchmark of issue 15: uasyncd (durable --sync full, and --ephemeral) against BullMQ on
 # Redis (defaults, and appendfsync always) and Celery on Redis, the same workloads interleaved,
 # printing medians, ranges, ratios, the load at each cell, server CPU per job, the disk's fsync
-# latency and issue 15's targets. Takes about half an hour; --quick (small counts, one round)
-# checks that the harness works in a few minutes.
+# latency and issue 15's targets. Takes half an hour to two hours (1 h 47 min at load 15-20 on 2
+# cores); --quick (small counts, one round) checks that the harness works (1-6 minutes).
 #   bash bench/peers/run.sh [--build DIR] [--rounds N] [--quick] [--workloads a,b] [--systems a,b]
 #                           [--markdown FILE] [--keep-logs] [--work-dir DIR]
 # DIR (default build/release) is configured as a RelWithDebInfo build if it is not one yet; the
@@ -16,7 +16,7 @@ args=()
 while [ $# -gt 0 ]; do
   case $1 in
     --build) build=$(realpath -m "$2"); shift 2 ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,11p' "$0"; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
