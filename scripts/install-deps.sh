@@ -15,6 +15,9 @@ build_only=false
 if ! $build_only; then
   # Tests, benchmarks (CPython asyncio and uvloop peers, wrk) and the browser tests.
   packages+=(clang-format python3 python3-uvloop wrk chromium)
+  # The peer benchmark (bench/peers): Redis for BullMQ and Celery; Celery with its Redis client
+  # and the eventlet pool.
+  packages+=(redis-server python3-celery python3-redis python3-eventlet)
 fi
 
 missing=()
