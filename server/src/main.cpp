@@ -9,6 +9,7 @@
 #include <exception>
 #include <string>
 
+#include "uasyncd/cli/client_commands.hpp"
 #include "uasyncd/server/daemon.hpp"
 #include "uasyncd/server/version.hpp"
 
@@ -47,7 +48,9 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--listen", listen, "host:port to listen on (port 0: any free port)")
       ->envname("UASYNCD_LISTEN");
-  app.add_option("--token", options.token, "require 'Authorization: Bearer <token>' on /api")
+  app.add_option("--token", options.token,
+                 "the API token: serve requires 'Authorization: Bearer <token>' on /api, the "
+                 "client commands send it")
       ->envname("UASYNCD_TOKEN");
   app.add_flag("--allow-exec", options.allow_exec, "allow exec steps (runs commands!)")
       ->envname("UASYNCD_ALLOW_EXEC");
@@ -89,7 +92,16 @@ int main(int argc, char** argv) {
   app.add_flag("--healthcheck", healthcheck,
                "probe the daemon at --listen (GET /healthz): exit 0 if healthy, 1 if not");
   app.set_version_flag("--version", uasyncd::server::kVersion);
-  CLI11_PARSE(app, argc, argv);
+  // With no command (or only flags) uasyncd serves, as it always has; "serve" says so.
+  app.add_subcommand("serve", "run the daemon (what uasyncd does when no command is given)")
+      ->fallthrough();
+  uasyncd::cli::ClientCommands client(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return uasyncd::cli::exit_for_parse_error(app, e);
+  }
+  if (client.selected()) return client.run();
 
   if (!split_listen(listen, options.host, options.port)) {
     std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", listen.c_str());
