@@ -13,8 +13,9 @@ packages=(
 build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
 if ! $build_only; then
-  # Tests, benchmarks (CPython asyncio and uvloop peers, wrk) and the browser tests.
-  packages+=(clang-format python3 python3-uvloop wrk chromium)
+  # Tests (jq reads the client's JSON), benchmarks (CPython asyncio and uvloop peers, wrk) and
+  # the browser tests.
+  packages+=(clang-format python3 python3-uvloop wrk chromium jq)
 fi
 
 missing=()

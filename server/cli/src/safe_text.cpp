@@ -3,9 +3,11 @@
 namespace uasyncd::cli {
 namespace {
 
-// The length of the valid UTF-8 sequence starting at text[i], or 0 if there is none.
-std::size_t sequence_length(std::string_view text, std::size_t i) {
+// The length of the valid UTF-8 sequence starting at text[i] (its code point in `cp`), or 0 if
+// there is none.
+std::size_t sequence_length(std::string_view text, std::size_t i, unsigned& cp) {
   const auto c = static_cast<unsigned char>(text[i]);
+  cp = c;
   if (c < 0x80) return 1;
   struct Lead {
     unsigned char mask, value, bits;
@@ -21,7 +23,7 @@ std::size_t sequence_length(std::string_view text, std::size_t i) {
   if (lead == nullptr) return 0;
   const std::size_t n = lead->length;
   const unsigned min = lead->min;
-  unsigned cp = c & lead->bits;
+  cp = c & lead->bits;
   if (i + n > text.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
     const auto cc = static_cast<unsigned char>(text[i + k]);
@@ -29,7 +31,6 @@ std::size_t sequence_length(std::string_view text, std::size_t i) {
     cp = (cp << 6) | (cc & 0x3F);
   }
   if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  if (cp >= 0x80 && cp <= 0x9F) return 0;  // C1 controls (CSI is one of them)
   return n;
 }
 
@@ -39,9 +40,10 @@ std::string printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const std::size_t n = sequence_length(text, i);
-    if (n == 0 || c < 0x20 || c == 0x7f) {
+    unsigned cp = 0;
+    const std::size_t n = sequence_length(text, i, cp);
+    // C0, DEL and C1 controls (CSI, U+009B, starts an escape sequence on some terminals).
+    if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) {
       out += '?';
       i += n == 0 ? 1 : n;
       continue;

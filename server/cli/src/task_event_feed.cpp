@@ -35,10 +35,25 @@ void TaskEventFeed::watch(const std::string& id) {
   // Under the lock, so the feed's thread cannot deliver a newer event before the early ones.
   std::lock_guard lock(mu_);
   id_ = id;
-  for (const nlohmann::json& event : early_) {
-    if (string_field(event, "id") == id || string_field(event, "type") == "lost") on_event_(event);
-  }
+  for (const nlohmann::json& event : early_)
+    deliver(event);
   early_.clear();
+}
+
+bool TaskEventFeed::await_finished(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, timeout, [&] { return finished_ || ended_; });
+  return finished_;
+}
+
+void TaskEventFeed::deliver(const nlohmann::json& event) {
+  const std::string type = string_field(event, "type");
+  if (type != "lost" && string_field(event, "id") != *id_) return;
+  on_event_(event);
+  if (type == "finished") {
+    finished_ = true;
+    changed_.notify_all();
+  }
 }
 
 void TaskEventFeed::take(const nlohmann::json& event) {
@@ -48,7 +63,7 @@ void TaskEventFeed::take(const nlohmann::json& event) {
     early_.push_back(event);
     return;
   }
-  if (string_field(event, "id") == *id_ || string_field(event, "type") == "lost") on_event_(event);
+  deliver(event);
 }
 
 void TaskEventFeed::read() {

@@ -90,6 +90,8 @@ class SubmitCommand final : public Command {
     if (feed) feed->watch(id);
     if (follow_) follow(ctx, id);
     const WaitOutcome outcome = wait_for_task(*connection, id, std::nullopt);
+    // The transitions come in batches: --follow shows them all before the outcome.
+    if (feed && follow_) feed->await_finished(kSubscribeTimeout);
     if (feed) feed->stop();
     if (progress_line) progress_line->finish();
     if (!ids_only) print_record(ctx, outcome.record);

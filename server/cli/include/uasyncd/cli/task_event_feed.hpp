@@ -38,11 +38,17 @@ class TaskEventFeed {
   bool await_subscribed(std::chrono::milliseconds timeout);
   // From now on `on_event` gets the events of task `id`, those that came before first.
   void watch(const std::string& id);
+  // Waits until the watched task's "finished" event has been delivered (the daemon sends events
+  // in batches, after the task's end is already known by other means), the stream has ended, or
+  // `timeout` passed. True if the event came.
+  bool await_finished(std::chrono::milliseconds timeout);
   void stop();
 
  private:
   void read();
   void take(const nlohmann::json& event);
+  // Passes on an event of the watched task (or a "lost" one). Called with mu_ held.
+  void deliver(const nlohmann::json& event);
 
   Connection connection_;
   std::function<void(const nlohmann::json&)> on_event_;
@@ -50,6 +56,7 @@ class TaskEventFeed {
   std::condition_variable changed_;
   bool subscribed_ = false;
   bool ended_ = false;
+  bool finished_ = false;  // the watched task's "finished" event was delivered
   std::optional<std::string> id_;
   // Events before the id is known; bounded, as the stream carries every task's events.
   std::deque<nlohmann::json> early_;
