@@ -27,7 +27,8 @@ class ClientProcess {
   using Clock = std::chrono::steady_clock;
 
   struct Options {
-    // NAME=VALUE added to the environment, which has no UASYNCD_* or NO_COLOR variable else.
+    // NAME=VALUE set in the environment (over an inherited one), which has no UASYNCD_* or
+    // NO_COLOR variable else.
     std::vector<std::string> env;
     std::string stdin_text;  // written to the command's stdin, which is then closed
     bool terminal = false;   // stdout and stderr on one pseudo-terminal (read as out())
@@ -120,8 +121,15 @@ class ClientProcess {
   std::vector<std::string> environment(const Options& options) {
     std::vector<std::string> env;
     std::string tsan;
+    const auto overridden = [&](const std::string& entry) {
+      for (const std::string& e : options.env) {
+        if (entry.compare(0, e.find('=') + 1, e, 0, e.find('=') + 1) == 0) return true;
+      }
+      return false;
+    };
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string entry = *e;
+      if (overridden(entry)) continue;
       if (entry.rfind("TSAN_OPTIONS=", 0) == 0) {
         tsan = entry.substr(13);
       } else if (entry.rfind("UASYNCD_", 0) != 0 && entry.rfind("NO_COLOR=", 0) != 0 &&
