@@ -14,8 +14,7 @@ build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
 if ! $build_only; then
   # Tests (jq reads the client's JSON, openssl makes a TLS certificate), benchmarks (CPython
-  # asyncio and uvloop peers, wrk) and
-  # the browser tests.
+  # asyncio and uvloop peers, wrk) and the browser tests.
   packages+=(clang-format python3 python3-uvloop wrk chromium jq openssl)
 fi
 
