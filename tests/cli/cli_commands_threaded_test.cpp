@@ -435,7 +435,8 @@ TEST_P(CliCommands, UsageErrorsExit2) {
                                              {"wait"},
                                              {"run"},
                                              {"run", "--env", "NOEQUALS", "--", "true"},
-                                             {"completion", "fish"}}) {
+                                             {"completion", "fish"},
+                                             {"serve", "ls"}}) {
     const ClientResult r = cli(args);
     EXPECT_EQ(r.code, 2) << args.at(0) << " " << (args.size() > 1 ? args[1] : "") << ": " << r.err;
     EXPECT_NE(r.err, "");

@@ -46,6 +46,7 @@ class LogsCommand final : public Command {
       return 0;
     }
     const nlohmann::json steps = reply.body.value("steps", nlohmann::json::array());
+    if (steps.empty()) ctx.out.note(printable(id_) + " has no exec step: no output");
     for (const nlohmann::json& step : steps) {
       if (!step.is_object()) continue;
       const std::string step_id = printable(string_field(step, "id", "?"));
