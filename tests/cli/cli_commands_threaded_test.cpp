@@ -36,20 +36,12 @@ constexpr const char* kLongExec = R"({"exec": ["sleep", "30"]})";
 
 class CliCommands : public ::testing::TestWithParam<Storage> {
  protected:
-  static void TearDownTestSuite() { daemons().clear(); }
-
-  static std::map<Storage, std::unique_ptr<TestDaemon>>& daemons() {
-    static std::map<Storage, std::unique_ptr<TestDaemon>> all;
+  static void TearDownTestSuite() { daemons().release(); }
+  static SharedDaemons& daemons() {
+    static SharedDaemons all({"--allow-exec", "--virtual-clock"});
     return all;
   }
-  // One daemon per storage for the whole suite: each test names its own tasks.
-  TestDaemon& daemon() {
-    std::unique_ptr<TestDaemon>& d = daemons()[GetParam()];
-    if (!d)
-      d = std::make_unique<TestDaemon>(GetParam(),
-                                       std::vector<std::string>{"--allow-exec", "--virtual-clock"});
-    return *d;
-  }
+  TestDaemon& daemon() { return daemons().get(GetParam()); }
 
   // The client, told where the daemon is by UASYNCD_URL, its stdout and stderr piped.
   ClientResult cli(std::vector<std::string> args, ClientProcess::Options options = {}) {
@@ -83,10 +75,6 @@ class CliCommands : public ::testing::TestWithParam<Storage> {
 
   int names_ = 0;
 };
-
-std::string storage_label(const ::testing::TestParamInfo<Storage>& info) {
-  return storage_name(info.param);
-}
 
 // ---- submit
 

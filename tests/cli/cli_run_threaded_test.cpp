@@ -21,18 +21,12 @@ using namespace std::chrono_literals;
 
 class CliRun : public ::testing::TestWithParam<Storage> {
  protected:
-  static void TearDownTestSuite() { daemons().clear(); }
-  static std::map<Storage, std::unique_ptr<TestDaemon>>& daemons() {
-    static std::map<Storage, std::unique_ptr<TestDaemon>> all;
+  static void TearDownTestSuite() { daemons().release(); }
+  static SharedDaemons& daemons() {
+    static SharedDaemons all({"--allow-exec", "--exec-kill-grace", "3"});
     return all;
   }
-  TestDaemon& daemon() {
-    std::unique_ptr<TestDaemon>& d = daemons()[GetParam()];
-    if (!d)
-      d = std::make_unique<TestDaemon>(
-          GetParam(), std::vector<std::string>{"--allow-exec", "--exec-kill-grace", "3"});
-    return *d;
-  }
+  TestDaemon& daemon() { return daemons().get(GetParam()); }
   ClientProcess::Options env(bool terminal = false) {
     ClientProcess::Options o;
     o.env.push_back("UASYNCD_URL=" + daemon().url());
@@ -46,10 +40,6 @@ class CliRun : public ::testing::TestWithParam<Storage> {
     return std::regex_search(err, m, cancelling) ? m[1].str() : "";
   }
 };
-
-std::string storage_label(const ::testing::TestParamInfo<Storage>& info) {
-  return storage_name(info.param);
-}
 
 TEST_P(CliRun, ATimeoutExits124WithinTwoSeconds) {
   const ClientResult r = run_client({"run", "--timeout", "1", "--", "sleep", "5"}, env());

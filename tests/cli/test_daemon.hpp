@@ -2,11 +2,13 @@
 // its tasks in memory (--ephemeral) or in a database in a temporary directory (durable).
 #pragma once
 
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <stdlib.h>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -18,6 +20,10 @@ enum class Storage { ephemeral, durable };
 
 inline std::string storage_name(Storage s) {
   return s == Storage::ephemeral ? "ephemeral" : "durable";
+}
+// Names the instances of a test parametrized by Storage.
+inline std::string storage_label(const ::testing::TestParamInfo<Storage>& info) {
+  return storage_name(info.param);
 }
 
 class TestDaemon {
@@ -69,4 +75,21 @@ class TestDaemon {
   std::unique_ptr<DaemonProcess> process_;
   int port_ = 0;
   std::unique_ptr<httplib::Client> http_;
+};
+
+// One daemon of each storage kind for a whole suite, started when a test first asks for it
+// (tests name their own tasks, so they share it). release() from TearDownTestSuite.
+class SharedDaemons {
+ public:
+  explicit SharedDaemons(std::vector<std::string> flags) : flags_(std::move(flags)) {}
+  TestDaemon& get(Storage storage) {
+    std::unique_ptr<TestDaemon>& d = daemons_[storage];
+    if (!d) d = std::make_unique<TestDaemon>(storage, flags_);
+    return *d;
+  }
+  void release() { daemons_.clear(); }
+
+ private:
+  std::vector<std::string> flags_;
+  std::map<Storage, std::unique_ptr<TestDaemon>> daemons_;
 };

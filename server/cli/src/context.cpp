@@ -20,6 +20,12 @@ CLI::App* add_client_subcommand(CLI::App& app, const std::string& name,
   return sub;
 }
 
+bool print_json_record(const Context& ctx, const nlohmann::json& record) {
+  if (ctx.out.records() == Format::table) return false;
+  ctx.out.out(json_text(record, ctx.out.records()));
+  return true;
+}
+
 CLI::Validator seconds_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {

@@ -67,6 +67,12 @@ std::string one_line(const nlohmann::json& value, std::size_t max_width) {
       printable(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)), max_width);
 }
 
+std::string field_line(const Output& out, std::string_view label, std::string_view value,
+                       std::size_t width) {
+  const std::size_t pad = width > label.size() ? width - label.size() : 1;
+  return out.paint(label, Color::bold) + std::string(pad, ' ') + std::string(value) + "\n";
+}
+
 std::string outcome_text(const nlohmann::json& record, const Output& out) {
   const std::string state = string_field(record, "state", "?");
   std::string text = printable(string_field(record, "id", "?")) + " " +

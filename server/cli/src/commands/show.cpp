@@ -19,14 +19,11 @@ class ShowCommand final : public Command {
   int run(const Context& ctx) override {
     const HttpReply reply = ctx.connect()->get("/api/tasks/" + path_segment(id_));
     const nlohmann::json& task = reply.body;
-    if (ctx.out.records() != Format::table) {
-      ctx.out.out(json_text(task, ctx.out.records()));
-      return 0;
-    }
+    if (print_json_record(ctx, task)) return 0;
     if (!task.is_object()) throw CliError(kExitDaemon, "unexpected answer from the daemon");
     std::string text;
-    const auto row = [&](const std::string& key, const std::string& value) {
-      text += ctx.out.paint(key, Color::bold) + std::string(10 - key.size(), ' ') + value + "\n";
+    const auto row = [&](std::string_view label, std::string_view value) {
+      text += field_line(ctx.out, label, value, 10);
     };
     const std::string state = string_field(task, "state", "?");
     row("id", printable(string_field(task, "id", "?")));

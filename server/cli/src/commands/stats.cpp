@@ -25,14 +25,11 @@ class StatsCommand final : public Command {
   int run(const Context& ctx) override {
     const HttpReply reply = ctx.connect()->get("/api/stats");
     const nlohmann::json& s = reply.body;
-    if (ctx.out.records() != Format::table) {
-      ctx.out.out(json_text(s, ctx.out.records()));
-      return 0;
-    }
+    if (print_json_record(ctx, s)) return 0;
     if (!s.is_object()) throw CliError(kExitDaemon, "unexpected answer from the daemon");
     std::string text;
-    const auto row = [&](const std::string& key, const std::string& value) {
-      text += ctx.out.paint(key, Color::bold) + std::string(12 - key.size(), ' ') + value + "\n";
+    const auto row = [&](std::string_view label, std::string_view value) {
+      text += field_line(ctx.out, label, value, 12);
     };
     row("version", printable(string_field(s, "version", "-")));
     row("uptime", format_duration(s.value("uptime_seconds", nlohmann::json())));

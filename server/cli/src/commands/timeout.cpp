@@ -25,10 +25,7 @@ class TimeoutCommand final : public Command {
     const nlohmann::json body{{"timeout", seconds_}};
     const HttpReply reply =
         ctx.connect()->post("/api/tasks/" + path_segment(id_) + "/timeout", &body, {202});
-    if (ctx.out.records() != Format::table) {
-      ctx.out.out(json_text(reply.body, ctx.out.records()));
-      return 0;
-    }
+    if (print_json_record(ctx, reply.body)) return 0;
     char text[64];
     std::snprintf(text, sizeof text, "%g", seconds_);
     ctx.out.out(printable(id_) + " times out in " + text + "s unless it ends before\n");

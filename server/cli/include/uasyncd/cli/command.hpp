@@ -58,6 +58,10 @@ std::unique_ptr<Command> add_completion_command(CLI::App& app);
 CLI::App* add_client_subcommand(CLI::App& app, const std::string& name,
                                 const std::string& description);
 
+// Prints `record` (one object) when -o, or a pipe, asks for JSON; returns false, printing
+// nothing, when the record is for a table.
+bool print_json_record(const Context& ctx, const nlohmann::json& record);
+
 // Checks a flag's value is a finite number of seconds, 0 or more ("inf" and "nan" are not).
 CLI::Validator seconds_validator();
 

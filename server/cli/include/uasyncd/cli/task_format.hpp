@@ -28,6 +28,11 @@ std::string error_text(const nlohmann::json& error);
 // A JSON value on one printable line, cut to `max_width` columns.
 std::string one_line(const nlohmann::json& value, std::size_t max_width);
 
+// A "label   value" line of a record shown as a list of fields, the label in bold and padded
+// to `width` columns.
+std::string field_line(const Output& out, std::string_view label, std::string_view value,
+                       std::size_t width);
+
 // How a waited-for task ended, for a terminal: "t1 done in 7.002s", then "result: ..." or
 // "error: ..." when there is one.
 std::string outcome_text(const nlohmann::json& record, const Output& out);
