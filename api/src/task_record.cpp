@@ -1,6 +1,8 @@
 #include "uasyncd/api/task_record.hpp"
 
 #include <chrono>
+#include <string>
+#include <string_view>
 #include <utility>
 
 namespace uasyncd::api {
@@ -46,32 +48,16 @@ std::optional<State> parse_state(std::string_view name) {
 }
 
 State state_of_error(const std::exception_ptr& e) {
-  if (!e) return State::done;
-  try {
-    std::rethrow_exception(e);
-  } catch (const uasyncio::CancelledError&) {
-    return State::cancelled;
-  } catch (const uasyncio::TimeoutError&) {
-    return State::timed_out;
-  } catch (...) {
-    return State::failed;
-  }
+  const uasyncio::ErrorClass error = uasyncio::classify(e);
+  if (error.kind == uasyncio::ErrorKind::none) return State::done;
+  if (error.kind == uasyncio::ErrorKind::cancelled) return State::cancelled;
+  return std::string_view(error.name) == "TimeoutError" ? State::timed_out : State::failed;
 }
 
 ErrorInfo describe(const std::exception_ptr& e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const uasyncio::CancelledError&) {
-    return {"CancelledError", ""};
-  } catch (const uasyncio::TimeoutError&) {
-    return {"TimeoutError", ""};
-  } catch (const uasyncio::RuntimeError& x) {
-    return {"RuntimeError", x.what()};
-  } catch (const std::exception& x) {
-    return {"Exception", x.what()};
-  } catch (...) {
-    return {"Exception", "unknown error"};
-  }
+  const uasyncio::ErrorClass error = uasyncio::classify(e);
+  if (error.kind == uasyncio::ErrorKind::other) return {"Exception", "unknown error"};
+  return {error.name, std::string(error.message())};
 }
 
 std::int64_t wall_ms() {

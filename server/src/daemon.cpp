@@ -91,7 +91,7 @@ void Daemon::start() {
       },
       [this] {
         tasks_->release_all();
-        ua::get_event_loop().reset();
+        ua::new_event_loop();
         tasks_.reset();
       });
   // An open SSE stream holds a thread for as long as it is open: the pool has one per allowed

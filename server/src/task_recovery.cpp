@@ -89,7 +89,7 @@ bool TaskService::retry_later(api::TaskRecord& task) {
   fresh->observer = this;
   const double backoff = std::min(
       task.spec.retry_delay * std::pow(2.0, std::max(0, task.attempts - 1)), kMaxBackoffSeconds);
-  const std::int64_t delay_ms = uasyncio::detail::seconds_to_ms(backoff);
+  const std::int64_t delay_ms = uasyncio::seconds_to_ms(backoff);
   fresh->retry_at_ms = uasyncio::ticks_ms() + delay_ms;
   spdlog::debug("{} {} (attempt {}), retried in {}s", task.id, api::state_name(task.state),
                 task.attempts, backoff);

@@ -132,10 +132,9 @@ Reply TaskService::set_timeout(const std::string& id, double timeout_s) {
     return api::error_reply(400, "invalid_request", "timeouts apply to whole tasks");
   }
   if (api::is_final(task->state)) return api::error_reply(409, "conflict", id + " has finished");
-  api::set_task_timeout(
-      task, uasyncio::detail::seconds_to_ms(timeout_s), [this](api::TaskRecord& t) {
-        finish_pending(t, State::timed_out, {"TimeoutError", "the task's timeout expired"});
-      });
+  api::set_task_timeout(task, uasyncio::seconds_to_ms(timeout_s), [this](api::TaskRecord& t) {
+    finish_pending(t, State::timed_out, {"TimeoutError", "the task's timeout expired"});
+  });
   return {202, task->summary_json()};
 }
 
@@ -218,8 +217,7 @@ void TaskService::finish_pending(api::TaskRecord& task, State state, api::ErrorI
   pending_.erase(it);
   task.finish_unstarted(state, std::move(error));
   // The watcher itself may be what expired the task; a task cannot cancel itself.
-  if (task.timeout_watch && !task.timeout_watch.done() &&
-      task.timeout_watch.header() != uasyncio::detail::current_loop().current()) {
+  if (task.timeout_watch && !task.timeout_watch.done() && !task.timeout_watch.is_current()) {
     task.timeout_watch.cancel();
   }
   task.timeout_watch = uasyncio::AnyTask();
