@@ -26,6 +26,10 @@ ua::Coro<int> value_after_ms(std::int64_t ms, int v) {
   co_return v;
 }
 
+ua::Coro<void> sleep_for(std::int64_t ms) {
+  co_await ua::sleep_ms(ms);
+}
+
 ua::Coro<void> set_after_ms(ua::Event& ev, std::int64_t ms) {
   co_await ua::sleep_ms(ms);
   ev.set();
@@ -304,6 +308,19 @@ ua::Coro<void> gather_outcomes() {
          std::to_string(outcomes.at(2).value())));
 }
 
+// A list of Awaitable<void> takes any awaitable, whatever its value (it is dropped).
+ua::Coro<void> gather_void_awaitables() {
+  ua::Event ev;
+  ua::Lock lock;
+  ua::create_task(set_after_ms(ev, 5));
+  std::vector<ua::Awaitable<void>> aws;
+  aws.push_back(ev.wait());       // bool
+  aws.push_back(lock.acquire());  // bool
+  aws.push_back(sleep_for(3));
+  auto nones = co_await ua::gather(std::move(aws));
+  say(at(std::to_string(nones.size()) + (lock.locked() ? " locked" : " ?")));
+}
+
 // An Awaitable is awaitable itself: a coroutine inline (§7.4), a task as a task.
 ua::Coro<void> await_an_awaitable() {
   ua::Awaitable<int> coro = value_after_ms(1, 1);
@@ -327,6 +344,11 @@ TEST_F(Idioms, GatherARuntimeListAndMore) {
 TEST_F(Idioms, GatherReturnExceptionsOverAListAndMore) {
   ua::run(gather_outcomes());
   EXPECT_EQ(lines_, (Lines{"8 TimeoutError 10 @10"}));
+}
+
+TEST_F(Idioms, AListOfVoidAwaitablesTakesAnyAwaitable) {
+  ua::run(gather_void_awaitables());
+  EXPECT_EQ(lines_, (Lines{"3 locked @5"}));
 }
 
 TEST_F(Idioms, AnAwaitableIsAwaitable) {

@@ -60,10 +60,14 @@ struct awaitable_traits<A> : std::true_type {
   using result = awaiter_result_t<A>;
 };
 
-// Runs a library awaiter as the body of a task.
+// Runs a library awaiter as the body of a task (an Awaitable<void> drops the awaiter's value).
 template <class T, class A>
 Coro<T> await_in_task(A aw) {
-  co_return co_await std::move(aw);
+  if constexpr (std::is_void_v<T>) {
+    co_await std::move(aw);
+  } else {
+    co_return co_await std::move(aw);
+  }
 }
 
 }  // namespace detail
