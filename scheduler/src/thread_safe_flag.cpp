@@ -28,11 +28,12 @@ void ThreadSafeFlag::set() noexcept {
   // The store comes first: the poll (or the callback this send triggers) is then sure to see
   // the flag, and a waiter registering meanwhile either sees it in try_consume or is woken by it.
   flag_.store(true, std::memory_order_release);
-  if (detail::this_thread_scheduler == &scheduler_) {
-    // On the loop's thread: the scheduler looks at the flag before its next step.
+  if (detail::this_thread_scheduler == &scheduler_ && scheduler_.current() != nullptr) {
+    // From a task of the loop: the scheduler looks at the flag before its next step.
     if (!waiting_.empty()) scheduler_.poll_before_next_step();
     return;
   }
+  // From another thread, or from a libuv callback while the loop may be about to block.
   uv_async_send(async_);
 }
 

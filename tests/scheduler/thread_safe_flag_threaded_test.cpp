@@ -440,3 +440,26 @@ TEST_F(ThreadSafeFlag, ASetFromAnotherThreadWakesTheWaiterAtTheNextPoll) {
   ASSERT_EQ(out.size(), 5u);
   EXPECT_LT(at("W woken"), at("B1")) << ::testing::PrintToString(out);
 }
+
+// A set() from a libuv callback on the loop's thread (a handle of the user's own, while the loop
+// is blocked in its poll) still wakes the waiter: outside any task, set() pokes the loop.
+namespace {
+
+ua::Coro<void> wait_for_a_callback_set(ua::ThreadSafeFlag& flag) {
+  uv_timer_t timer{};
+  uv_timer_init(ua::get_event_loop().uv_loop(), &timer);
+  timer.data = &flag;
+  uv_timer_start(
+      &timer, [](uv_timer_t* t) { static_cast<ua::ThreadSafeFlag*>(t->data)->set(); }, 10, 0);
+  co_await flag.wait();
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+  co_await ua::sleep_ms(1);  // the close callback runs before the frame (and the timer) goes
+}
+
+}  // namespace
+
+TEST_F(ThreadSafeFlag, ASetFromALibuvCallbackOnTheLoopThreadWakesTheWaiter) {
+  ua::get_event_loop().set_virtual_clock(false);
+  ua::ThreadSafeFlag flag;
+  ua::run(wait_for_a_callback_set(flag));
+}
