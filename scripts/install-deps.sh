@@ -9,6 +9,7 @@ packages=(
   build-essential cmake pkg-config ninja-build
   libuv1-dev libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev
   libsqlite3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libhowardhinnant-date-dev tzdata
 )
 build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
