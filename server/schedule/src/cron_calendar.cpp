@@ -41,7 +41,7 @@ std::uint32_t matching_days(const CronExpr& cron, int y, unsigned m) {
   const std::uint32_t days =
       either ? (cron.days_of_month | by_weekday) : (cron.days_of_month & by_weekday);
   const unsigned length = static_cast<unsigned>((ym / last).day());
-  return days & ((std::uint32_t{1} << (length + 1)) - 2);
+  return days & static_cast<std::uint32_t>((std::uint64_t{1} << (length + 1)) - 2);
 }
 
 }  // namespace

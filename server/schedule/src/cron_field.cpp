@@ -99,6 +99,7 @@ class FieldParser {
       return malformed(item);
     } else {
       std::size_t dash = base.find('-');
+      if (dash == 0) return malformed(item);
       std::optional<int> first = value(base.substr(0, dash));
       if (!first) return false;
       low = *first;

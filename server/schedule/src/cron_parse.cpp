@@ -82,7 +82,7 @@ std::vector<std::string_view> split_fields(std::string_view text) {
 // Whether any day of the day-of-month field exists in any month of the month field.
 bool some_day_exists(std::uint32_t days_of_month, std::uint16_t months) {
   for (int m = 1; m <= 12; ++m) {
-    std::uint32_t month_days = ((std::uint32_t{1} << (kLongestMonth[m] + 1)) - 1) & ~1u;
+    const std::uint64_t month_days = (std::uint64_t{1} << (kLongestMonth[m] + 1)) - 2;
     if ((months >> m & 1) && (days_of_month & month_days)) return true;
   }
   return false;
