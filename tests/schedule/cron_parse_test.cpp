@@ -14,13 +14,15 @@ namespace {
 
 std::uint64_t bits(std::initializer_list<int> values) {
   std::uint64_t b = 0;
-  for (int v : values) b |= std::uint64_t{1} << v;
+  for (int v : values)
+    b |= std::uint64_t{1} << v;
   return b;
 }
 
 std::uint64_t span(int first, int last, int step = 1) {
   std::uint64_t b = 0;
-  for (int v = first; v <= last; v += step) b |= std::uint64_t{1} << v;
+  for (int v = first; v <= last; v += step)
+    b |= std::uint64_t{1} << v;
   return b;
 }
 
@@ -232,7 +234,8 @@ TEST(CronParse, RefusesEmptyGarbageAndUnknownMacros) {
 TEST(CronParse, RefusesTooLongExpressionsBeforeReadingThem) {
   // A valid expression of exactly the limit is read.
   std::string minutes = "0";
-  while (minutes.size() + 2 + 8 <= sch::kMaxCronLength) minutes += ",0";
+  while (minutes.size() + 2 + 8 <= sch::kMaxCronLength)
+    minutes += ",0";
   std::string at_limit = minutes + " * * * *";
   at_limit += std::string(sch::kMaxCronLength - at_limit.size(), ' ');
   ASSERT_EQ(at_limit.size(), sch::kMaxCronLength);

@@ -45,7 +45,9 @@ inline Instant utc(std::string_view text) {
   return Instant{local(copy).time_since_epoch()} + std::chrono::milliseconds{ms};
 }
 
-inline std::string two(long v) { return (v < 10 ? "0" : "") + std::to_string(v); }
+inline std::string two(long v) {
+  return (v < 10 ? "0" : "") + std::to_string(v);
+}
 
 // "YYYY-MM-DD hh:mm:ss" of a wall-clock time (".mmm" added when not whole).
 inline std::string text(std::chrono::local_time<std::chrono::milliseconds> t) {
@@ -55,8 +57,8 @@ inline std::string text(std::chrono::local_time<std::chrono::milliseconds> t) {
   const hh_mm_ss<milliseconds> time{t - day};
   std::string out = std::to_string(static_cast<int>(date.year())) + "-" +
                     two(static_cast<unsigned>(date.month())) + "-" +
-                    two(static_cast<unsigned>(date.day())) + " " + two(time.hours().count()) +
-                    ":" + two(time.minutes().count()) + ":" + two(time.seconds().count());
+                    two(static_cast<unsigned>(date.day())) + " " + two(time.hours().count()) + ":" +
+                    two(time.minutes().count()) + ":" + two(time.seconds().count());
   if (time.subseconds().count() != 0) {
     std::string ms = std::to_string(time.subseconds().count());
     out += "." + std::string(3 - ms.size(), '0') + ms;
@@ -70,15 +72,15 @@ inline std::string text(std::optional<std::chrono::local_seconds> t) {
 
 inline std::string text(std::optional<Instant> t) {
   if (!t) return "never";
-  std::string out =
-      text(std::chrono::local_time<std::chrono::milliseconds>{t->time_since_epoch()});
+  std::string out = text(std::chrono::local_time<std::chrono::milliseconds>{t->time_since_epoch()});
   out[10] = 'T';
   return out + "Z";
 }
 
 inline std::vector<std::string> texts(const std::vector<Instant>& ts) {
   std::vector<std::string> out;
-  for (Instant t : ts) out.push_back(text(std::optional<Instant>{t}));
+  for (Instant t : ts)
+    out.push_back(text(std::optional<Instant>{t}));
   return out;
 }
 
