@@ -55,7 +55,8 @@ inline std::string text(std::chrono::local_time<std::chrono::milliseconds> t) {
   const local_days day = floor<days>(t);
   const year_month_day date{day};
   const hh_mm_ss<milliseconds> time{t - day};
-  std::string out = std::to_string(static_cast<int>(date.year())) + "-" +
+  const std::string y = std::to_string(static_cast<int>(date.year()));
+  std::string out = std::string(y.size() < 4 ? 4 - y.size() : 0, '0') + y + "-" +
                     two(static_cast<unsigned>(date.month())) + "-" +
                     two(static_cast<unsigned>(date.day())) + " " + two(time.hours().count()) + ":" +
                     two(time.minutes().count()) + ":" + two(time.seconds().count());
