@@ -19,9 +19,10 @@ Parsed<IntervalSchedule> make_interval(double every_seconds, Instant start) {
 }
 
 std::optional<Instant> next_fire(const IntervalSchedule& schedule, Instant after) {
+  if (after >= kLatestFire) return std::nullopt;
   Instant fire = schedule.start;
   if (after >= schedule.start) {
-    // Both spans are below 10,000 years in milliseconds: no overflow.
+    // start and after are within the years 1-9999, so no product below overflows.
     const auto periods = (after - schedule.start) / schedule.period + 1;
     fire = schedule.start + periods * schedule.period;
   }
