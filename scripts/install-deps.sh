@@ -20,6 +20,8 @@ if ! $build_only; then
   # The peer benchmark (bench/peers): Redis for BullMQ and Celery; Celery with its Redis client
   # and the eventlet pool.
   packages+=(redis-server python3-celery python3-redis python3-eventlet)
+  # The schedule benchmark's peer (bench/run_schedule.sh): croniter.
+  packages+=(python3-croniter)
 fi
 
 missing=()

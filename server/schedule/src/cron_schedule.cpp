@@ -54,13 +54,16 @@ std::optional<sys_seconds> first_fire_from(const CronSchedule& schedule, sys_sec
     return utc(*match, seconds{0});
   }
   sys_seconds u = from;
+  std::optional<seconds> previous_offset;  // of the segment walked before this one
   for (int i = 0; i < kMaxSegments; ++i) {
     const ZoneSegment segment = schedule.zone.segment_at(u);
     const seconds offset = segment.offset;
     local_seconds wall_from = wall_clock(u, offset);
     if (!cron.interval_like && segment.begin > kEarliestFire &&
         u - segment.begin < kLongestOffsetChange) {
-      const seconds before = schedule.zone.segment_at(segment.begin - seconds{1}).offset;
+      const seconds before = previous_offset
+                                 ? *previous_offset
+                                 : schedule.zone.segment_at(segment.begin - seconds{1}).offset;
       if (before > offset) {
         // The clock went back: the wall-clock times from the change up to wall_clock(begin,
         // before) happened in the previous segment, and fire at that first occurrence only.
@@ -77,6 +80,7 @@ std::optional<sys_seconds> first_fire_from(const CronSchedule& schedule, sys_sec
     if (*match < wall_clock(segment.end, offset)) return utc(*match, offset);
     if (segment.end > kLatestFire) return std::nullopt;
     u = segment.end;
+    previous_offset = offset;
   }
   return std::nullopt;
 }
