@@ -45,24 +45,21 @@ inline Instant utc(std::string_view text) {
   return Instant{local(copy).time_since_epoch()} + std::chrono::milliseconds{ms};
 }
 
-inline std::string two(long v) {
-  return (v < 10 ? "0" : "") + std::to_string(v);
-}
-
 // "YYYY-MM-DD hh:mm:ss" of a wall-clock time (".mmm" added when not whole).
 inline std::string text(std::chrono::local_time<std::chrono::milliseconds> t) {
   using namespace std::chrono;
   const local_days day = floor<days>(t);
   const year_month_day date{day};
   const hh_mm_ss<milliseconds> time{t - day};
-  const std::string y = std::to_string(static_cast<int>(date.year()));
-  std::string out = std::string(y.size() < 4 ? 4 - y.size() : 0, '0') + y + "-" +
-                    two(static_cast<unsigned>(date.month())) + "-" +
-                    two(static_cast<unsigned>(date.day())) + " " + two(time.hours().count()) + ":" +
-                    two(time.minutes().count()) + ":" + two(time.seconds().count());
+  char out[48];
+  int n = std::snprintf(out, sizeof out, "%04d-%02u-%02u %02ld:%02ld:%02ld",
+                        static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                        static_cast<unsigned>(date.day()), static_cast<long>(time.hours().count()),
+                        static_cast<long>(time.minutes().count()),
+                        static_cast<long>(time.seconds().count()));
   if (time.subseconds().count() != 0) {
-    std::string ms = std::to_string(time.subseconds().count());
-    out += "." + std::string(3 - ms.size(), '0') + ms;
+    std::snprintf(out + n, sizeof out - static_cast<std::size_t>(n), ".%03ld",
+                  static_cast<long>(time.subseconds().count()));
   }
   return out;
 }
@@ -93,8 +90,10 @@ inline std::string wall(const TimeZone& zone, std::optional<Instant> t) {
   const local_time<milliseconds> local{t->time_since_epoch() + offset};
   const long minutes_east = static_cast<long>(offset.count() / 60);
   const long magnitude = minutes_east < 0 ? -minutes_east : minutes_east;
-  return text(local) + " " + (minutes_east < 0 ? "-" : "+") + two(magnitude / 60) + ":" +
-         two(magnitude % 60);
+  char suffix[48];
+  std::snprintf(suffix, sizeof suffix, " %c%02ld:%02ld", minutes_east < 0 ? '-' : '+',
+                magnitude / 60, magnitude % 60);
+  return text(local) + suffix;
 }
 
 }  // namespace schedule_test

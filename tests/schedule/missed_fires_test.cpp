@@ -93,8 +93,8 @@ TEST(MissedFires, IntervalsCatchUpToo) {
   sch::Parsed<sch::Schedule> every =
       sch::make_interval_schedule(0.001, utc("2026-01-01T00:00:00Z"));
   ASSERT_TRUE(every);
-  sch::MissedFires m = sch::missed_fires(*every.value, utc("2026-01-01T00:00:00Z"),
-                                         utc("2026-01-01T05:00:00Z"));
+  sch::MissedFires m =
+      sch::missed_fires(*every.value, utc("2026-01-01T00:00:00Z"), utc("2026-01-01T05:00:00Z"));
   EXPECT_TRUE(m.capped);
   EXPECT_EQ(text(m.latest), "2026-01-01T05:00:00Z");
   EXPECT_EQ(text(m.next), "2026-01-01T05:00:00.001Z");

@@ -166,7 +166,7 @@ TEST(TimeZone, RefusesMalformedNamesWithoutEchoingThem) {
   EXPECT_EQ(refusal(""), "timezone: the time zone name is empty");
   EXPECT_EQ(refusal(std::string(65, 'A')), "timezone: a time zone name has at most 64 characters");
   EXPECT_EQ(refusal(std::string(64, 'A')),
-            "timezone: unknown time zone \"" + std::string(64, 'A') + "\"");
+            std::string("timezone: unknown time zone \"") + std::string(64, 'A') + "\"");
 }
 
 TEST(TimeZone, EveryZoneAgreesWithGlibcFrom2026To2044) {

@@ -1,5 +1,7 @@
 #include "cron_field.hpp"
 
+#include "message.hpp"
+
 #include <array>
 #include <cstddef>
 
@@ -34,12 +36,12 @@ bool same_letters(std::string_view text, std::string_view name) {
 // that one message stays one short line.
 std::string quoted(std::string_view text) {
   constexpr std::size_t kMaxQuoted = 24;
-  if (text.size() <= kMaxQuoted) return "\"" + std::string(text) + "\"";
-  return "\"" + std::string(text.substr(0, kMaxQuoted)) + "...\"";
+  if (text.size() <= kMaxQuoted) return joined({"\"", text, "\""});
+  return joined({"\"", text.substr(0, kMaxQuoted), "...\""});
 }
 
 std::string range_text(int min, int max) {
-  return std::to_string(min) + "-" + std::to_string(max);
+  return joined({std::to_string(min), "-", std::to_string(max)});
 }
 
 class FieldParser {
@@ -67,12 +69,12 @@ class FieldParser {
  private:
   // Sets the error; returns false so that a check can end with `return fail(...)`.
   bool fail(const std::string& what) {
-    error_ = std::string(spec_.name) + " field: " + what;
+    error_ = joined({spec_.name, " field: ", what});
     return false;
   }
 
   bool malformed(std::string_view item) {
-    return fail(quoted(item) + " is not *, */n, a, a-b, a-b/n or a/n");
+    return fail(joined({quoted(item), " is not *, */n, a, a-b, a-b/n or a/n"}));
   }
 
   bool add_item(std::string_view item, std::uint64_t& bits) {
@@ -85,9 +87,10 @@ class FieldParser {
         return malformed(item);
       }
       std::optional<int> n = number(step_text);
-      if (!n) return fail("step " + quoted(step_text) + " is not a number");
+      if (!n) return fail(joined({"step ", quoted(step_text), " is not a number"}));
       if (*n < 1 || *n > spec_.max) {
-        return fail("step " + std::to_string(*n) + " is out of range " + range_text(1, spec_.max));
+        return fail(
+            joined({"step ", std::to_string(*n), " is out of range ", range_text(1, spec_.max)}));
       }
       step = *n;
     }
@@ -120,8 +123,8 @@ class FieldParser {
           high = 7;
         }
         if (high < low) {
-          return fail("range " + quoted(base) + " goes backwards (" + std::to_string(low) +
-                      " is after " + std::to_string(high) + ")");
+          return fail(joined({"range ", quoted(base), " goes backwards (", std::to_string(low),
+                              " is after ", std::to_string(high), ")"}));
         }
       }
     }
@@ -150,8 +153,8 @@ class FieldParser {
       if (all_digits) {
         std::optional<int> n = number(text);
         if (!n || *n < spec_.min || *n > spec_.max) {
-          fail((n ? std::to_string(*n) : quoted(text)) + " is out of range " +
-               range_text(spec_.min, spec_.max));
+          fail(joined({n ? std::to_string(*n) : quoted(text), " is out of range ",
+                       range_text(spec_.min, spec_.max)}));
           return std::nullopt;
         }
         return n;
@@ -161,17 +164,17 @@ class FieldParser {
       for (std::size_t i = 0; i < kMonthNames.size(); ++i) {
         if (same_letters(text, kMonthNames[i])) return static_cast<int>(i) + 1;
       }
-      fail(quoted(text) + " is not a number or a month name (JAN-DEC)");
+      fail(joined({quoted(text), " is not a number or a month name (JAN-DEC)"}));
       return std::nullopt;
     }
     if (spec_.names == CronNames::days) {
       for (std::size_t i = 0; i < kDayNames.size(); ++i) {
         if (same_letters(text, kDayNames[i])) return static_cast<int>(i);
       }
-      fail(quoted(text) + " is not a number or a day name (SUN-SAT)");
+      fail(joined({quoted(text), " is not a number or a day name (SUN-SAT)"}));
       return std::nullopt;
     }
-    fail(quoted(text) + " is not a number");
+    fail(joined({quoted(text), " is not a number"}));
     return std::nullopt;
   }
 

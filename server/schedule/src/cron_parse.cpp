@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cron_field.hpp"
+#include "message.hpp"
 #include "uasyncd/schedule/cron_expr.hpp"
 
 namespace uasyncd::schedule {
@@ -38,7 +39,7 @@ constexpr std::array<Macro, 7> kMacros{{{"@yearly", "0 0 0 1 1 *"},
 constexpr std::array<int, 13> kLongestMonth{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 Parsed<CronExpr> refuse(std::string message) {
-  return {std::nullopt, {"cron", "cron: " + std::move(message)}};
+  return {std::nullopt, {"cron", detail::joined({"cron: ", message})}};
 }
 
 bool is_blank(char c) {
@@ -92,8 +93,8 @@ bool some_day_exists(std::uint32_t days_of_month, std::uint16_t months) {
 
 Parsed<CronExpr> parse_cron(std::string_view text) {
   if (text.size() > kMaxCronLength) {
-    return refuse("the expression is longer than " + std::to_string(kMaxCronLength) +
-                  " characters");
+    return refuse(detail::joined(
+        {"the expression is longer than ", std::to_string(kMaxCronLength), " characters"}));
   }
   for (char c : text) {
     if ((c < ' ' || c > '~') && c != '\t') {
@@ -118,9 +119,9 @@ Parsed<CronExpr> parse_cron(std::string_view text) {
   std::vector<std::string_view> fields = split_fields(text);
   if (fields.size() != 5 && fields.size() != 6) {
     return refuse(
-        "expected 5 fields (minute hour day-of-month month day-of-week) or 6 (a "
-        "second field first), found " +
-        std::to_string(fields.size()));
+        detail::joined({"expected 5 fields (minute hour day-of-month month "
+                        "day-of-week) or 6 (a second field first), found ",
+                        std::to_string(fields.size())}));
   }
   const bool has_seconds = fields.size() == 6;
   const std::array<const CronFieldSpec*, 6> specs{&kSecond,     &kMinute, &kHour,

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "message.hpp"
 #include "zone_footer.hpp"
 
 namespace uasyncd::schedule {
@@ -42,7 +43,7 @@ const std::string& utc_name() {
 }
 
 Parsed<TimeZone> refuse(std::string message) {
-  return {std::nullopt, {"timezone", "timezone: " + std::move(message)}};
+  return {std::nullopt, {"timezone", detail::joined({"timezone: ", message})}};
 }
 
 bool is_name_char(char c) {
@@ -122,8 +123,8 @@ ZoneSegment TimeZone::segment_at(sys_seconds t) const {
 Parsed<TimeZone> find_time_zone(std::string_view name) {
   if (name.empty()) return refuse("the time zone name is empty");
   if (name.size() > kMaxTimeZoneNameLength) {
-    return refuse("a time zone name has at most " + std::to_string(kMaxTimeZoneNameLength) +
-                  " characters");
+    return refuse(detail::joined(
+        {"a time zone name has at most ", std::to_string(kMaxTimeZoneNameLength), " characters"}));
   }
   if (!std::all_of(name.begin(), name.end(), is_name_char) || name.front() == '/' ||
       name.find("//") != std::string_view::npos) {
@@ -136,9 +137,10 @@ Parsed<TimeZone> find_time_zone(std::string_view name) {
   try {
     zone = locate(name);
   } catch (const std::exception& e) {
-    return refuse(std::string("the system time zone database cannot be read (") + e.what() + ")");
+    return refuse(
+        detail::joined({"the system time zone database cannot be read (", e.what(), ")"}));
   }
-  if (!zone) return refuse("unknown time zone \"" + std::string(name) + "\"");
+  if (!zone) return refuse(detail::joined({"unknown time zone \"", name, "\""}));
   if (zone->name() == "UTC" || zone->name() == "Etc/UTC") return {TimeZone{}, {}};
   return {TimeZone{registry().rules_of(*zone)}, {}};
 }
