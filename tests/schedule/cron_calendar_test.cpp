@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "instant_text.hpp"
+#include "parsed_check.hpp"
 #include "uasyncd/schedule/cron_calendar.hpp"
 
 namespace sch = uasyncd::schedule;
@@ -15,9 +16,7 @@ using schedule_test::text;
 namespace {
 
 sch::CronExpr cron(const std::string& expression) {
-  sch::Parsed<sch::CronExpr> p = sch::parse_cron(expression);
-  EXPECT_TRUE(p) << expression << ": " << p.error.message;
-  return p.value.value_or(sch::CronExpr{});
+  return schedule_test::accepted(sch::parse_cron(expression), expression);
 }
 
 // The first `count` matches strictly after `after`, as text.

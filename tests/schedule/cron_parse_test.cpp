@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <string>
 
+#include "parsed_check.hpp"
 #include "uasyncd/schedule/cron_expr.hpp"
 
 namespace sch = uasyncd::schedule;
@@ -27,16 +28,11 @@ std::uint64_t span(int first, int last, int step = 1) {
 }
 
 sch::CronExpr parsed(const std::string& text) {
-  sch::Parsed<sch::CronExpr> p = sch::parse_cron(text);
-  EXPECT_TRUE(p) << text << ": " << p.error.message;
-  return p.value.value_or(sch::CronExpr{});
+  return schedule_test::accepted(sch::parse_cron(text), text);
 }
 
 std::string refusal(const std::string& text) {
-  sch::Parsed<sch::CronExpr> p = sch::parse_cron(text);
-  EXPECT_FALSE(p) << text;
-  EXPECT_EQ(p.error.field, "cron") << text;
-  return p.error.message;
+  return schedule_test::refused(sch::parse_cron(text), text, "cron");
 }
 
 bool same_fields(const sch::CronExpr& a, const sch::CronExpr& b) {

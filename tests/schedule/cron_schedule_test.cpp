@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "instant_text.hpp"
+#include "parsed_check.hpp"
 #include "uasyncd/schedule/cron_calendar.hpp"
 #include "uasyncd/schedule/cron_schedule.hpp"
 
@@ -19,11 +20,19 @@ using schedule_test::wall;
 namespace {
 
 sch::CronSchedule schedule(const std::string& cron, const std::string& zone) {
-  sch::Parsed<sch::CronExpr> c = sch::parse_cron(cron);
-  EXPECT_TRUE(c) << cron << ": " << c.error.message;
-  sch::Parsed<sch::TimeZone> z = sch::find_time_zone(zone);
-  EXPECT_TRUE(z) << zone << ": " << z.error.message;
-  return {c.value.value_or(sch::CronExpr{}), z.value.value_or(sch::TimeZone{})};
+  return {schedule_test::accepted(sch::parse_cron(cron), cron),
+          schedule_test::accepted(sch::find_time_zone(zone), zone)};
+}
+
+// The fires strictly after `after` and up to `until` (at most 500).
+std::vector<sch::Instant> fires(const sch::CronSchedule& s, sch::Instant after,
+                                sch::Instant until) {
+  std::vector<sch::Instant> out;
+  for (std::optional<sch::Instant> fire = sch::next_fire(s, after);
+       fire && *fire <= until && out.size() < 500; fire = sch::next_fire(s, *fire)) {
+    out.push_back(*fire);
+  }
+  return out;
 }
 
 // The fires strictly after `after` and up to `until`, on the zone's wall clock.
@@ -31,24 +40,15 @@ std::vector<std::string> walls(const std::string& cron, const std::string& zone,
                                const std::string& after, const std::string& until) {
   const sch::CronSchedule s = schedule(cron, zone);
   std::vector<std::string> out;
-  for (std::optional<sch::Instant> fire = sch::next_fire(s, utc(after));
-       fire && *fire <= utc(until); fire = sch::next_fire(s, *fire)) {
+  for (sch::Instant fire : fires(s, utc(after), utc(until)))
     out.push_back(wall(s.zone, fire));
-    if (out.size() > 500) break;
-  }
   return out;
 }
 
+// The same in UTC.
 std::vector<std::string> utcs(const std::string& cron, const std::string& zone,
                               const std::string& after, const std::string& until) {
-  const sch::CronSchedule s = schedule(cron, zone);
-  std::vector<std::string> out;
-  for (std::optional<sch::Instant> fire = sch::next_fire(s, utc(after));
-       fire && *fire <= utc(until); fire = sch::next_fire(s, *fire)) {
-    out.push_back(text(fire));
-    if (out.size() > 500) break;
-  }
-  return out;
+  return schedule_test::texts(fires(schedule(cron, zone), utc(after), utc(until)));
 }
 
 using Texts = std::vector<std::string>;
@@ -281,11 +281,8 @@ TEST(CronSchedule, AgreesWithAMinuteByMinuteReadingOfTheRules) {
           }
           if (fires) expected.push_back(text(std::optional(sch::Instant{u})));
         }
-        std::vector<std::string> actual;
-        for (std::optional<sch::Instant> fire = sch::next_fire(s, sch::Instant{first});
-             fire && *fire <= sch::Instant{last}; fire = sch::next_fire(s, *fire)) {
-          actual.push_back(text(fire));
-        }
+        const std::vector<std::string> actual =
+            schedule_test::texts(fires(s, sch::Instant{first}, sch::Instant{last}));
         ASSERT_EQ(actual, expected) << expression << " in " << zone_name << " around "
                                     << text(std::optional(sch::Instant{change}));
         ++compared;

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "instant_text.hpp"
+#include "parsed_check.hpp"
 #include "uasyncd/schedule/interval_schedule.hpp"
 
 namespace sch = uasyncd::schedule;
@@ -16,16 +17,12 @@ using schedule_test::utc;
 namespace {
 
 sch::IntervalSchedule every(double seconds, const char* start) {
-  sch::Parsed<sch::IntervalSchedule> p = sch::make_interval(seconds, utc(start));
-  EXPECT_TRUE(p) << seconds << ": " << p.error.message;
-  return p.value.value_or(sch::IntervalSchedule{});
+  return schedule_test::accepted(sch::make_interval(seconds, utc(start)), std::to_string(seconds));
 }
 
 std::string refusal(double seconds, sch::Instant start = utc("2026-01-01T00:00:00Z")) {
-  sch::Parsed<sch::IntervalSchedule> p = sch::make_interval(seconds, start);
-  EXPECT_FALSE(p) << seconds;
-  EXPECT_EQ(p.error.field, "every");
-  return p.error.message;
+  return schedule_test::refused(sch::make_interval(seconds, start), std::to_string(seconds),
+                                "every");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "instant_text.hpp"
+#include "parsed_check.hpp"
 #include "uasyncd/schedule/missed_fires.hpp"
 
 namespace sch = uasyncd::schedule;
@@ -13,9 +14,7 @@ using schedule_test::utc;
 namespace {
 
 sch::Schedule cron(const char* expression, const char* zone = "UTC") {
-  sch::Parsed<sch::Schedule> s = sch::make_cron_schedule(expression, zone);
-  EXPECT_TRUE(s) << s.error.message;
-  return s.value.value_or(sch::Schedule{});
+  return schedule_test::accepted(sch::make_cron_schedule(expression, zone), expression);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "instant_text.hpp"
+#include "parsed_check.hpp"
 #include "uasyncd/schedule/time_zone.hpp"
 
 namespace sch = uasyncd::schedule;
@@ -21,16 +22,11 @@ using schedule_test::utc;
 namespace {
 
 sch::TimeZone zone(const std::string& name) {
-  sch::Parsed<sch::TimeZone> z = sch::find_time_zone(name);
-  EXPECT_TRUE(z) << name << ": " << z.error.message;
-  return z.value.value_or(sch::TimeZone{});
+  return schedule_test::accepted(sch::find_time_zone(name), name);
 }
 
 std::string refusal(const std::string& name) {
-  sch::Parsed<sch::TimeZone> z = sch::find_time_zone(name);
-  EXPECT_FALSE(z) << name;
-  EXPECT_EQ(z.error.field, "timezone");
-  return z.error.message;
+  return schedule_test::refused(sch::find_time_zone(name), name, "timezone");
 }
 
 sys_seconds at(const std::string& text) {
