@@ -107,3 +107,13 @@ TEST(MissedFires, ClockThatWentBackFiresNothingTwice) {
   EXPECT_EQ(text(m.latest), "never");
   EXPECT_EQ(text(m.next), "2026-05-01T14:00:00Z");
 }
+
+TEST(MissedFires, TheWholeCalendarAtOnce) {
+  sch::MissedFires m =
+      sch::missed_fires(cron("0 * * * *"), sch::Instant{sch::Instant::duration::min()},
+                        sch::Instant{sch::Instant::duration::max()});
+  EXPECT_EQ(m.count, sch::kMaxMissedCount);
+  EXPECT_TRUE(m.capped);
+  EXPECT_EQ(text(m.latest), "9999-12-31T23:00:00Z");
+  EXPECT_EQ(text(m.next), "never");
+}

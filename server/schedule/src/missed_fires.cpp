@@ -26,6 +26,11 @@ Instant latest_fire_until(const Schedule& schedule, Instant known, Instant now) 
 }  // namespace
 
 MissedFires missed_fires(const Schedule& schedule, Instant last_fire, Instant now) {
+  // Nothing fires outside the calendar span; clamping keeps now - last_fire from overflowing.
+  const Instant before_all{kEarliestFire - std::chrono::milliseconds{1}};
+  const Instant after_all{kLatestFire};
+  last_fire = std::clamp(last_fire, before_all, after_all);
+  now = std::clamp(now, before_all, after_all);
   MissedFires missed;
   missed.next = next_fire(schedule, std::max(last_fire, now));
   std::optional<Instant> fire = next_fire(schedule, last_fire);
