@@ -129,6 +129,13 @@ TEST(TimeZone, SegmentsAreClampedToTheCalendarSpan) {
   EXPECT_GT(last.end, sch::kLatestFire);
 }
 
+TEST(TimeZone, FixedOffsetZones) {
+  // POSIX signs: Etc/GMT+5 is five hours behind UTC.
+  EXPECT_EQ(zone("Etc/GMT+5").segment_at(at("2026-07-01T00:00:00Z")).offset, hours{-5});
+  EXPECT_EQ(zone("Etc/GMT-14").segment_at(at("2040-07-01T00:00:00Z")).offset, hours{14});
+  EXPECT_EQ(zone("Asia/Kolkata").segment_at(at("2050-01-01T00:00:00Z")).offset, minutes{330});
+}
+
 TEST(TimeZone, NamesDifferingOnlyInCaseFindTheZone) {
   EXPECT_EQ(zone("europe/berlin").name(), "Europe/Berlin");
   EXPECT_EQ(zone("AMERICA/NEW_YORK").name(), "America/New_York");
