@@ -38,7 +38,8 @@ class TimeZone {
   const std::string& name() const;
   bool is_utc() const { return rules_ == nullptr; }
 
-  // The segment that holds t. For UTC: one segment over all time.
+  // The segment that holds t, its bounds clamped to the years 0-10001 (beyond the span
+  // schedules fire in, see instant.hpp). For UTC: one segment over that whole span.
   ZoneSegment segment_at(std::chrono::sys_seconds t) const;
 
   friend bool operator==(const TimeZone&, const TimeZone&) = default;
