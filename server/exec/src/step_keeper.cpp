@@ -107,6 +107,7 @@ void reap(pid_t command, bool& command_done, int& command_status) {
   ::prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (::getppid() != s.supervisor) ::_exit(0);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  ::prctl(PR_SET_NAME, "uasyncd-keeper");
   close_fds_except({s.stdout_fd, s.stderr_fd, s.report_fd, s.lock_fd});
 
   sigset_t signals;

@@ -86,7 +86,9 @@ SupervisorChannel launch_supervisor(const std::string& program, int lock_fd) {
   posix_spawnattr_setsigdefault(&s.attr, &all);
   posix_spawnattr_setflags(&s.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
-  std::vector<std::string> args{program, std::string(kSupervisorFlag), std::to_string(kChannelFd),
+  // argv[0] names the role for ps (the program is usually /proc/self/exe).
+  std::vector<std::string> args{"uasyncd-exec-supervisor", std::string(kSupervisorFlag),
+                                std::to_string(kChannelFd),
                                 std::to_string(lock_copy >= 0 ? kLockFd : -1)};
   std::vector<char*> argv;
   for (std::string& a : args)

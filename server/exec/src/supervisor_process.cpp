@@ -81,6 +81,7 @@ class Supervisor {
 
 bool Supervisor::setup() {
   own_group_ = ::getpgrp();
+  ::prctl(PR_SET_NAME, "uasyncd-superv");  // for top and ps -o comm (15 bytes at most)
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
