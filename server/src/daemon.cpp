@@ -76,10 +76,18 @@ void Daemon::start() {
     spdlog::info("task store {}: {} tasks ({} unreadable)", store->path(), stored.size(),
                  unreadable);
     writer_ = std::make_unique<DurableWriter>(std::move(store), max_seq);
+    // The database is ours (locked): whatever still holds the exec lock is a previous run's.
+    exec_lock_ = exec::ExecLock::acquire(
+        options_.data_dir + "/exec.lock", {},
+        [](const std::string& warning) { spdlog::warn("exec lock: {}", warning); });
   }
   loop_.start(
       options_.virtual_clock,
       [this, stored = std::move(stored), max_seq]() mutable {
+        if (!options_.exec_supervisor.empty()) {
+          exec_ = std::make_unique<exec::SupervisorClient>(exec::SupervisorOptions{
+              options_.exec_supervisor, exec_lock_ ? exec_lock_->fd() : -1, 64});
+        }
         tasks_ = std::make_unique<TaskService>(
             ServiceOptions{options_.max_running, options_.keep_finished, writer_.get(), &events_,
                            static_cast<std::int64_t>(options_.exec_kill_grace * 1000),
@@ -93,6 +101,7 @@ void Daemon::start() {
         tasks_->release_all();
         ua::get_event_loop().reset();
         tasks_.reset();
+        exec_.reset();  // waits until the supervisor has killed and reaped every exec process
       });
   // An open SSE stream holds a thread for as long as it is open: the pool has one per allowed
   // stream on top of the threads for ordinary requests, which streams can then never starve.

@@ -7,8 +7,10 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 
+#include "uasyncd/exec/supervisor_main.hpp"
 #include "uasyncd/server/daemon.hpp"
 #include "uasyncd/server/version.hpp"
 
@@ -41,8 +43,13 @@ int probe_health(const std::string& host, int port) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The exec supervisor is this binary run again with a hidden flag: before anything else.
+  if (std::optional<int> code = uasyncd::exec::run_supervisor_if_requested(argc, argv)) {
+    return *code;
+  }
   CLI::App app{"uasyncd: uasyncio tasks over HTTP"};
   uasyncd::server::DaemonOptions options;
+  options.exec_supervisor = "/proc/self/exe";
   std::string listen = "127.0.0.1:8080";
   std::string log_level = "info";
   app.add_option("--listen", listen, "host:port to listen on (port 0: any free port)")

@@ -32,6 +32,8 @@ class DaemonTest : public ::testing::Test {
 
   void start(uasyncd::server::DaemonOptions options = {}) {
     options.port = 0;
+    // The real binary is the exec supervisor, as it is for the daemon it is.
+    if (options.exec_supervisor.empty()) options.exec_supervisor = UASYNCD_BIN;
     daemon_ = std::make_unique<uasyncd::server::Daemon>(options);
     daemon_->start();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->port());

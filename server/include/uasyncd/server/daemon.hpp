@@ -8,11 +8,14 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "uasyncd/api/routes.hpp"
 #include "uasyncd/api/service.hpp"
+#include "uasyncd/exec/exec_lock.hpp"
+#include "uasyncd/exec/supervisor_client.hpp"
 #include "uasyncd/server/durable_writer.hpp"
 #include "uasyncd/server/event_hub.hpp"
 #include "uasyncd/server/loop_thread.hpp"
@@ -36,6 +39,9 @@ struct DaemonOptions {
   std::chrono::milliseconds sse_keepalive{15000};
   // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
   double exec_kill_grace = 5;
+  // The executable that runs the exec supervisor (exec/supervisor_main.hpp): the daemon's own
+  // binary, "/proc/self/exe". Empty: exec steps fail ("exec steps need the exec supervisor").
+  std::string exec_supervisor;
   std::chrono::milliseconds loop_reply_timeout{5000};
   // Finished tasks whose GET body is kept serialized for the HTTP threads (0: none).
   std::size_t read_cache_size = 4096;
@@ -73,7 +79,12 @@ class Daemon final : public api::Service {
   std::unique_ptr<DurableWriter> writer_;  // outlives the loop: it flushes what the loop queued
   EventHub events_;
   FinishedTaskCache read_cache_;
+  // Held from start() on: a previous run's exec processes are gone (exec/exec_lock.hpp).
+  std::optional<exec::ExecLock> exec_lock_;
   std::unique_ptr<TaskService> tasks_;  // created, used and destroyed on the loop thread only
+  // The loop thread's client of the exec supervisor; destroyed after the tasks, which kills
+  // every exec process left. Created, used and destroyed on the loop thread only.
+  std::unique_ptr<exec::SupervisorClient> exec_;
   LoopThread loop_;
   httplib::Server http_;
   api::Routes routes_;
