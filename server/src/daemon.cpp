@@ -87,6 +87,14 @@ void Daemon::start() {
         if (!options_.exec_supervisor.empty()) {
           exec_ = std::make_unique<exec::SupervisorClient>(exec::SupervisorOptions{
               options_.exec_supervisor, exec_lock_ ? exec_lock_->fd() : -1, 64});
+          // Started now, not at the first exec step, which would wait for it.
+          if (options_.allow_exec) {
+            try {
+              exec_->start();
+            } catch (const exec::SupervisorError& e) {
+              spdlog::error("exec supervisor: {} (exec steps will try again)", e.what());
+            }
+          }
         }
         tasks_ = std::make_unique<TaskService>(
             ServiceOptions{options_.max_running, options_.keep_finished, writer_.get(), &events_,

@@ -24,6 +24,18 @@ TEST_F(SupervisorTest, CapturesOutputAndTheExitStatus) {
   EXPECT_GT(f.pid, 0);
 }
 
+TEST_F(SupervisorTest, StartLaunchesTheSupervisorBeforeTheFirstSpawn) {
+  EXPECT_EQ(client_->supervisor_pid(), -1);  // nothing runs until asked
+  client_->start();
+  const pid_t supervisor = client_->supervisor_pid();
+  ASSERT_GT(supervisor, 0);
+  EXPECT_TRUE(running(supervisor));
+  client_->start();  // once is enough
+  EXPECT_EQ(client_->supervisor_pid(), supervisor);
+  EXPECT_EQ(ua::run(run_to_end(client_.get(), command("true"))).returncode, 0);
+  EXPECT_EQ(client_->supervisor_pid(), supervisor);
+}
+
 TEST_F(SupervisorTest, ExitStatusAndReturncodeOfASignal) {
   auto body = [&]() -> ua::Coro<void> {
     ux::ExecProcess p = co_await client_->spawn(command("sleep", "100"));

@@ -92,6 +92,7 @@ class ClientCore {
   ClientCore& operator=(const ClientCore&) = delete;
   ~ClientCore() { shutdown(); }
 
+  void ensure_channel();
   std::shared_ptr<ExecState> start(const ExecRequest& request, std::weak_ptr<ClientCore> self);
   bool signal(ExecState& st, int sig);
   void abandon(ExecState& st);
@@ -120,7 +121,6 @@ class ClientCore {
     std::deque<Outgoing> out;
   };
 
-  void ensure_channel();
   void queue(std::string frame, int fd0 = -1, int fd1 = -1);
   void flush();
   void on_poll(int status, int events);
@@ -567,6 +567,10 @@ SupervisorClient::~SupervisorClient() {
 
 uasyncio::Coro<ExecProcess> SupervisorClient::spawn(ExecRequest request) {
   return detail::spawn_impl(core_, std::move(request));
+}
+
+void SupervisorClient::start() {
+  core_->ensure_channel();
 }
 
 void SupervisorClient::kill_all() {

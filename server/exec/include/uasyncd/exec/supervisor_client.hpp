@@ -19,9 +19,9 @@
 // more spawn() calls queue in FIFO order, so a gather of thousands of commands neither stalls
 // the loop nor runs out of descriptors while it waits.
 //
-// The supervisor is started at the first spawn() (posix_spawn, safe in a threaded daemon) and
-// started again at the next spawn() if it ever died (running commands then end as if killed by
-// SIGKILL: its keepers kill them when it dies).
+// The supervisor is started by start() or at the first spawn() (posix_spawn, safe in a threaded
+// daemon) and started again at the next spawn() if it ever died (running commands then end as if
+// killed by SIGKILL: its keepers kill them when it dies).
 //
 // Thread rules: a SupervisorClient and every ExecProcess it gave belong to the thread of the
 // loop it was created on, and are used only there, from tasks or loop callbacks.
@@ -112,6 +112,11 @@ class SupervisorClient {
   SupervisorClient(const SupervisorClient&) = delete;
   SupervisorClient& operator=(const SupervisorClient&) = delete;
   ~SupervisorClient();
+
+  // Starts the supervisor now if none runs (posix_spawn: it initialises while the caller goes
+  // on), so that the first spawn() does not wait for a program to start. Throws SupervisorError
+  // if it cannot be started. spawn() starts it anyway when needed.
+  void start();
 
   // Starts the command when awaited. Throws uasyncio::SpawnError naming the program when it
   // cannot be run (ENOENT, EACCES, a bad cwd), SupervisorError when the supervisor cannot be
