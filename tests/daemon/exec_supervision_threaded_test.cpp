@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -178,6 +179,79 @@ TEST(ExecSupervision, Kill9LeavesNoExecProcessAndTheRetryRunsOnce) {
       << "the first attempt kept running next to the retry:\n"
       << written;
   EXPECT_TRUE(processes_with(marker).empty());
+  daemon.signal(SIGTERM);
+  EXPECT_TRUE(daemon.await_exit(30s));
+}
+
+// The previous run could not sweep: its supervisor, keeper and step were stopped (as a frozen
+// machine stops them) when the daemon was killed. The restarted daemon finds the exec lock held,
+// waits, then stops the holders (the supervisor and the step's keeper) before it runs anything, so
+// the retry never runs next to the first attempt.
+TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
+  TempDir dir;
+  const std::string marker = unique_marker();
+  const std::string lines = dir / "lines";
+  const json spec = {
+      {"exec",
+       {"sh", "-c",
+        "echo start >> " + lines + "; sleep " + marker + " & sleep 1; echo done >> " + lines}},
+      {"retries", 1}};
+  std::vector<pid_t> stopped;
+  std::string id;
+  {
+    DaemonProcess daemon(daemon_args(dir / "data"), dir / "run1.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    id = submit(*port, spec);
+    ASSERT_TRUE(eventually([&] { return processes_with(marker).size() == 2; }, 5s));
+    std::this_thread::sleep_for(300ms);  // the running attempt is in the file
+    // The lock file names the supervisor; its children are the keepers.
+    const pid_t supervisor = std::stoi(read_file(dir / "data/exec.lock"));
+    stopped.push_back(supervisor);
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      const std::string stat = read_file(entry.path().string() + "/stat");
+      const std::size_t paren = stat.rfind(')');
+      if (paren == std::string::npos) continue;
+      std::istringstream rest(stat.substr(paren + 2));
+      char state = 0;
+      pid_t ppid = 0;
+      rest >> state >> ppid;
+      if (ppid == supervisor) stopped.push_back(std::stoi(name));
+    }
+    ASSERT_EQ(stopped.size(), 2u);            // the supervisor and the one step's keeper
+    for (pid_t pid : processes_with(marker))  // and the step's sh and sleep: the whole tree
+      stopped.push_back(pid);
+    for (pid_t pid : stopped)
+      ::kill(pid, SIGSTOP);
+    daemon.signal(SIGKILL);
+    ASSERT_TRUE(daemon.await_exit(10s));
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(processes_with(marker).size(), 2u) << "the frozen run's step should still be there";
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  DaemonProcess daemon(daemon_args(dir / "data"), dir / "run2.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 2s) << "it did not wait for the previous run";
+  EXPECT_NE(daemon.output().find("exec.lock"), std::string::npos) << daemon.output();
+  for (pid_t pid : stopped)
+    EXPECT_TRUE(process_gone(pid)) << pid;
+  json task;
+  ASSERT_TRUE(eventually(
+      [&] {
+        task = get_task(*port, id);
+        return !task.is_null() && task["state"] == "done";
+      },
+      20s))
+      << task.dump();
+  EXPECT_EQ(task["attempts"], 2);
+  const std::string written = read_file(lines);
+  EXPECT_EQ(count_lines(written, "start"), 2u) << written;
+  EXPECT_EQ(count_lines(written, "done"), 1u) << written;
+  EXPECT_TRUE(eventually([&] { return processes_with(marker).empty(); }, 2s));
   daemon.signal(SIGTERM);
   EXPECT_TRUE(daemon.await_exit(30s));
 }
