@@ -36,6 +36,28 @@ TEST_F(SupervisorTest, StartLaunchesTheSupervisorBeforeTheFirstSpawn) {
   EXPECT_EQ(client_->supervisor_pid(), supervisor);
 }
 
+TEST(SupervisorStart, AProgramThatIsNotASupervisorIsAClearError) {
+  ua::new_event_loop().set_virtual_clock(false);
+  {
+    ux::SupervisorClient missing({"/no/such/uasyncd", -1, 64});
+    try {
+      missing.start();
+      ADD_FAILURE() << "started a missing program";
+    } catch (const ux::SupervisorError& e) {
+      EXPECT_NE(std::string(e.what()).find("/no/such/uasyncd"), std::string::npos) << e.what();
+    }
+    ux::SupervisorClient not_one({"/bin/true", -1, 64});  // exits without a word
+    EXPECT_THROW(not_one.start(), ux::SupervisorError);
+    EXPECT_EQ(not_one.supervisor_pid(), -1);
+    try {
+      ua::run(run_to_end(&not_one, command("true")));
+      ADD_FAILURE() << "a spawn without a supervisor succeeded";
+    } catch (const ux::SupervisorError&) {
+    }
+  }
+  ua::new_event_loop();
+}
+
 TEST_F(SupervisorTest, ExitStatusAndReturncodeOfASignal) {
   auto body = [&]() -> ua::Coro<void> {
     ux::ExecProcess p = co_await client_->spawn(command("sleep", "100"));

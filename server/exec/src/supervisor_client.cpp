@@ -8,6 +8,7 @@
 #include <uasyncio/queue.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -34,6 +35,9 @@ namespace proto = protocol;
 // A supervisor that has not exited this long after its channel closed is killed (its keepers
 // still kill their steps: they watch it with PR_SET_PDEATHSIG).
 constexpr std::chrono::seconds kSupervisorExitLimit{5};
+// How long start() waits for a new supervisor to say hello (a loaded machine, a sanitizer
+// build: its start can take a while; a spawn() never waits like this).
+constexpr std::chrono::seconds kReadyLimit{10};
 
 struct ExecState {
   std::uint64_t id = 0;
@@ -92,7 +96,8 @@ class ClientCore {
   ClientCore& operator=(const ClientCore&) = delete;
   ~ClientCore() { shutdown(); }
 
-  void ensure_channel();
+  // Starts a supervisor if none runs; with `wait_ready`, also waits (blocking) for its hello.
+  void ensure_channel(std::chrono::milliseconds wait_ready = std::chrono::milliseconds(0));
   std::shared_ptr<ExecState> start(const ExecRequest& request, std::weak_ptr<ClientCore> self);
   bool signal(ExecState& st, int sig);
   void abandon(ExecState& st);
@@ -123,6 +128,7 @@ class ClientCore {
 
   void queue(std::string frame, int fd0 = -1, int fd1 = -1);
   void flush();
+  bool await_hello(Channel& ch, std::chrono::milliseconds limit);
   void on_poll(int status, int events);
   void read_frames();
   void dispatch(const proto::Frame& f);
@@ -144,7 +150,7 @@ class ClientCore {
   char read_buf_[64 * 1024];
 };
 
-void ClientCore::ensure_channel() {
+void ClientCore::ensure_channel(std::chrono::milliseconds wait_ready) {
   if (closed_) throw SupervisorError("the exec supervisor client is closed");
   if (ch_) return;
   reap_supervisors(false);
@@ -158,13 +164,19 @@ void ClientCore::ensure_channel() {
   ch->pid = launched.pid;
   ch->fd = launched.fd;
   ch->generation = ++generation_;
+  auto give_up = [&](const std::string& why) {
+    ::close(ch->fd);
+    unreaped_.push_back(ch->pid);  // it sees EOF and exits
+    reap_supervisors(true);
+    throw SupervisorError("exec supervisor: " + why);
+  };
+  if (wait_ready.count() > 0 && !await_hello(*ch, wait_ready)) {
+    give_up("it did not start within " + std::to_string(wait_ready.count()) + " ms");
+  }
   ch->poll = new uv_poll_t;
   if (const int rc = uv_poll_init(loop_, ch->poll, ch->fd); rc != 0) {
     delete ch->poll;
-    ::close(ch->fd);
-    unreaped_.push_back(ch->pid);  // it sees EOF and exits
-    throw SupervisorError(std::string("exec supervisor: cannot poll its channel: ") +
-                          uv_strerror(rc));
+    give_up(std::string("cannot poll its channel: ") + uv_strerror(rc));
   }
   ch->poll->data = this;
   uv_poll_start(ch->poll, UV_READABLE, [](uv_poll_t* h, int status, int events) {
@@ -172,6 +184,30 @@ void ClientCore::ensure_channel() {
   });
   ch_ = std::move(ch);
   update_poll();
+}
+
+// Blocks (this thread only: the loop is not polled) until the supervisor's hello has come.
+bool ClientCore::await_hello(Channel& ch, std::chrono::milliseconds limit) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + limit;
+  for (;;) {
+    try {
+      if (std::optional<proto::Frame> f = ch.reader.next()) {
+        return f->type == proto::Type::hello &&
+               proto::decode_hello(f->payload).version == proto::kVersion;
+      }
+    } catch (const proto::ProtocolError&) {
+      return false;
+    }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{ch.fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) return false;
+    const ssize_t n = ::recv(ch.fd, read_buf_, sizeof read_buf_, MSG_DONTWAIT);
+    if (n == 0) return false;  // it exited
+    if (n > 0) ch.reader.append(read_buf_, static_cast<std::size_t>(n));
+  }
 }
 
 std::shared_ptr<ExecState> ClientCore::start(const ExecRequest& request,
@@ -570,7 +606,7 @@ uasyncio::Coro<ExecProcess> SupervisorClient::spawn(ExecRequest request) {
 }
 
 void SupervisorClient::start() {
-  core_->ensure_channel();
+  core_->ensure_channel(detail::kReadyLimit);
 }
 
 void SupervisorClient::kill_all() {

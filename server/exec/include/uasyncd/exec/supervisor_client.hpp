@@ -113,9 +113,10 @@ class SupervisorClient {
   SupervisorClient& operator=(const SupervisorClient&) = delete;
   ~SupervisorClient();
 
-  // Starts the supervisor now if none runs (posix_spawn: it initialises while the caller goes
-  // on), so that the first spawn() does not wait for a program to start. Throws SupervisorError
-  // if it cannot be started. spawn() starts it anyway when needed.
+  // Starts the supervisor now if none runs, and blocks until it is ready (its first message;
+  // a few milliseconds, at most 10 s), so that the first spawn() does not wait for a program to
+  // start. Throws SupervisorError if it cannot be started. spawn() starts one when needed
+  // without blocking.
   void start();
 
   // Starts the command when awaited. Throws uasyncio::SpawnError naming the program when it
