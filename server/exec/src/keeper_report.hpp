@@ -1,5 +1,6 @@
 // What a step keeper tells the supervisor, over one pipe all keepers share: fixed-size records,
 // each written with one write(2) of less than PIPE_BUF bytes, so records never interleave.
+// Plain data: no lifetime or thread rules beyond the pipe's.
 #pragma once
 
 #include <sys/types.h>

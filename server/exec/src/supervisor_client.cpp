@@ -134,6 +134,10 @@ class ClientCore {
   void dispatch(const proto::Frame& f);
   void lose_channel();
   void close_channel(Channel& ch);
+  // Removes a finished request from the tables.
+  std::shared_ptr<ExecState> take(std::uint64_t id);
+  // Marks it exited and wakes whoever waits for it.
+  void finish(ExecState& st);
   void finish_lost(ExecState& st);
   void update_poll();
   void reap_supervisors(bool wait);
@@ -370,34 +374,39 @@ void ClientCore::dispatch(const proto::Frame& f) {
     }
     case proto::Type::spawn_failed: {
       const proto::SpawnFailed m = proto::decode_spawn_failed(f.payload);
-      auto it = states_.find(m.id);
-      if (it == states_.end()) return;
-      std::shared_ptr<ExecState> st = std::move(it->second);
-      states_.erase(it);
-      st->spawn_error = m.error > 0 ? m.error : EIO;
-      st->exited = true;
-      st->started_event.set();
-      st->exited_event.set();
-      update_poll();
+      if (std::shared_ptr<ExecState> st = take(m.id)) {
+        st->spawn_error = m.error > 0 ? m.error : EIO;
+        finish(*st);
+      }
       return;
     }
     case proto::Type::exited: {
       const proto::Exited m = proto::decode_exited(f.payload);
-      auto it = states_.find(m.id);
-      if (it == states_.end()) return;
-      std::shared_ptr<ExecState> st = std::move(it->second);
-      states_.erase(it);
-      by_pid_.erase(st->pid);
-      st->exited = true;
-      st->wait_status = m.wait_status;
-      st->started_event.set();
-      st->exited_event.set();
-      update_poll();
+      if (std::shared_ptr<ExecState> st = take(m.id)) {
+        st->wait_status = m.wait_status;
+        finish(*st);
+      }
       return;
     }
     default:
       throw proto::ProtocolError("unexpected frame from the exec supervisor");
   }
+}
+
+std::shared_ptr<ExecState> ClientCore::take(std::uint64_t id) {
+  auto it = states_.find(id);
+  if (it == states_.end()) return nullptr;
+  std::shared_ptr<ExecState> st = std::move(it->second);
+  states_.erase(it);
+  if (st->started) by_pid_.erase(st->pid);
+  update_poll();
+  return st;
+}
+
+void ClientCore::finish(ExecState& st) {
+  st.exited = true;
+  st.started_event.set();
+  st.exited_event.set();
 }
 
 void ClientCore::finish_lost(ExecState& st) {
@@ -407,9 +416,7 @@ void ClientCore::finish_lost(ExecState& st) {
     // on its way out: it ends as if killed.
     st.wait_status = SIGKILL;
   }
-  st.exited = true;
-  st.started_event.set();
-  st.exited_event.set();
+  finish(st);
 }
 
 void ClientCore::close_channel(Channel& ch) {

@@ -7,7 +7,8 @@
 //       return *code;
 //     ...
 //
-// Call it first in main(), before anything starts a thread or reads flags.
+// Thread rules: call it first in main(), before anything starts a thread or reads flags; in
+// supervisor mode it does not return until the supervisor is done (the process then exits).
 #pragma once
 
 #include <optional>
