@@ -120,10 +120,27 @@ TEST_F(ExecLockTest, AHolderIgnoringSigtermGetsSigkill) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 }
 
-TEST_F(ExecLockTest, HoldersAreFoundThroughProc) {
+TEST_F(ExecLockTest, OnlyHoldersAreSignalledNotProcessesThatJustOpenedTheFile) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t reader = ::fork();
+  if (reader == 0) {
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CREAT, 0600);  // `tail -f exec.lock`
+    if (fd < 0) ::_exit(1);
+    (void)!::write(ready[1], "x", 1);
+    for (;;)
+      ::pause();
+  }
+  forked_.push_back(reader);
+  char c;
+  ::close(ready[1]);
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
   const pid_t a = holder(-1, false);
-  std::vector<pid_t> found = ux::processes_holding(path_);
-  EXPECT_EQ(found, std::vector<pid_t>{a});
+  EXPECT_EQ(ux::processes_holding(path_), std::vector<pid_t>{a});
+  ux::ExecLock lock = ux::ExecLock::acquire(path_, quick);
+  EXPECT_TRUE(reaped_within(a, 1s));
+  EXPECT_TRUE(running(reader));
 }
 
 // The supervisor and its keepers inherit the lock: it stays held after the daemon's own copy

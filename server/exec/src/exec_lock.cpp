@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -59,31 +60,41 @@ bool is_number(const char* s) {
 }  // namespace
 
 std::vector<pid_t> processes_holding(const std::string& path) {
-  std::vector<pid_t> out;
+  std::vector<pid_t> lockers;
+  std::vector<pid_t> openers;
   struct stat target {};
-  if (::stat(path.c_str(), &target) != 0) return out;
+  if (::stat(path.c_str(), &target) != 0) return lockers;
   DIR* proc = ::opendir("/proc");
-  if (proc == nullptr) return out;
+  if (proc == nullptr) return lockers;
   const pid_t self = ::getpid();
   while (dirent* e = ::readdir(proc)) {
     if (!is_number(e->d_name)) continue;
     const auto pid = static_cast<pid_t>(std::atoi(e->d_name));
     if (pid == self) continue;
-    const std::string fd_dir = std::string("/proc/") + e->d_name + "/fd";
-    DIR* fds = ::opendir(fd_dir.c_str());
+    const std::string dir = std::string("/proc/") + e->d_name;
+    DIR* fds = ::opendir((dir + "/fd").c_str());
     if (fds == nullptr) continue;  // gone, or not ours to look at
+    bool opened = false;
+    bool locked = false;
     while (dirent* f = ::readdir(fds)) {
       struct stat st {};
-      if (is_number(f->d_name) && ::stat((fd_dir + "/" + f->d_name).c_str(), &st) == 0 &&
-          st.st_dev == target.st_dev && st.st_ino == target.st_ino) {
-        out.push_back(pid);
-        break;
+      if (!is_number(f->d_name) || ::stat((dir + "/fd/" + f->d_name).c_str(), &st) != 0 ||
+          st.st_dev != target.st_dev || st.st_ino != target.st_ino) {
+        continue;
       }
+      opened = true;
+      // The descriptor whose open file holds the flock lists it ("lock: 1: FLOCK ...").
+      std::ifstream info(dir + "/fdinfo/" + f->d_name);
+      for (std::string line; std::getline(info, line);)
+        locked = locked || (line.starts_with("lock:") && line.find("FLOCK") != std::string::npos);
     }
     ::closedir(fds);
+    if (locked) lockers.push_back(pid);
+    if (opened) openers.push_back(pid);
   }
   ::closedir(proc);
-  return out;
+  // A kernel that shows no locks in fdinfo leaves only "has it open" to go by.
+  return lockers.empty() ? openers : lockers;
 }
 
 ExecLock ExecLock::acquire(const std::string& path, const ReclaimLimits& limits,

@@ -57,7 +57,9 @@ class ExecLock {
   std::string path_;
 };
 
-// Every process but this one with `path` open (from /proc/*/fd).
+// Every process but this one whose descriptor of `path` holds the flock (from /proc/*/fdinfo),
+// so that a process merely reading the file is never signalled; on a kernel that does not show
+// locks there, every process with it open.
 std::vector<pid_t> processes_holding(const std::string& path);
 
 }  // namespace uasyncd::exec
