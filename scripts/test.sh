@@ -29,6 +29,11 @@ configure build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUASYNCD_BENCH=ON
 cmake --build build/release -j "$jobs"
 run_ctest build/release
 
+# No container engine runs here: what can be checked of the image is (its libraries, and a start
+# as an unprivileged user with its own data directory).
+echo "== image check: build/release/server/uasyncd"
+bash scripts/check-image.sh build/release/server/uasyncd
+
 # The dashboard in Debian's Chromium, against the release daemon (not under the sanitizers: the
 # page is what is tested there).
 echo "== browser tests: tests/web"

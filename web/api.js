@@ -7,6 +7,8 @@ let prompt = async () => {
   throw new Error('no token prompt installed');
 };
 let pendingPrompt = null;
+const tokenListeners = new Set();
+const reachListeners = new Set();
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -16,9 +18,30 @@ export class ApiError extends Error {
   }
 }
 
+// True for a request that never got an answer (daemon down, network gone), as opposed to an
+// answer with an error status.
+export function isUnreachable(e) {
+  return !(e instanceof ApiError) && e?.name !== 'AbortError';
+}
+
 // `ask(refused)` resolves with a token; `refused` tells whether a token was already tried.
 export function setTokenPrompt(ask) {
   prompt = ask;
+}
+
+// `fn(token)` runs whenever the user gives a new token (the shared event stream needs it).
+export function onTokenChange(fn) {
+  tokenListeners.add(fn);
+}
+
+// `fn(reached)` runs after each call: true when the daemon answered, false when it could not
+// be reached. The page uses it to show (and clear) its disconnected state.
+export function onReachability(fn) {
+  reachListeners.add(fn);
+}
+
+function reached(ok) {
+  for (const fn of reachListeners) fn(ok);
 }
 
 export function authHeaders() {
@@ -34,6 +57,7 @@ export function needToken(usedToken) {
       token = t;
       sessionStorage.setItem(TOKEN_KEY, t);
       pendingPrompt = null;
+      for (const fn of tokenListeners) fn(t);
     });
   }
   return pendingPrompt;
@@ -43,16 +67,23 @@ export function currentToken() {
   return token;
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, { signal } = {}) {
   for (;;) {
     const used = token;
     const headers = { Accept: 'application/json', ...authHeaders() };
-    const init = { method, headers, cache: 'no-store' };
+    const init = { method, headers, cache: 'no-store', signal };
     if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = typeof body === 'string' ? body : JSON.stringify(body);
     }
-    const res = await fetch(path, init);
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      if (e?.name !== 'AbortError') reached(false);
+      throw e;
+    }
+    reached(true);
     if (res.status === 401) {
       await needToken(used);
       continue;
@@ -66,4 +97,15 @@ export async function api(method, path, body) {
     }
     return { status: res.status, data };
   }
+}
+
+// What the daemon says it serves beyond the base API (GET /api/stats "features", see
+// docs/dashboard-api.md). Until the first stats answer, nothing.
+const features = new Set();
+export function setFeatures(list) {
+  features.clear();
+  if (Array.isArray(list)) for (const f of list) if (typeof f === 'string') features.add(f);
+}
+export function hasFeature(name) {
+  return features.has(name);
 }

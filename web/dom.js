@@ -22,30 +22,54 @@ export function setText(node, text) {
   if (node.textContent !== s) node.textContent = s;
 }
 
-export function fmtTime(seconds) {
-  if (seconds === null || seconds === undefined) return '';
-  const d = new Date(seconds * 1000);
-  const pad = (n, w = 2) => String(n).padStart(w, '0');
-  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+// Characters that reorder the text around them (embeddings, overrides, isolates, marks). Inside
+// a task name they are shown as visible codes instead, so "invoice\u202Efdp.exe" cannot read
+// as "invoiceexe.pdf".
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+const codeOf = (c) => `U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+// A name as plain text with its bidi controls spelled out (for title attributes and labels).
+export function displayName(name) {
+  if (name === null || name === undefined || name === '') return '(unnamed)';
+  return String(name).replace(BIDI_CONTROLS, (c) => `[${codeOf(c)}]`);
 }
 
-export function fmtDateTime(seconds) {
-  if (seconds === null || seconds === undefined) return '—';
-  return new Date(seconds * 1000).toISOString();
+// A name as the text of `node`, its bidi controls shown as marked codes. The node isolates it
+// (CSS unicode-bidi: isolate on .nm), so a right-to-left name does not reorder the text beside
+// it. Rows and the pane reuse their nodes.
+export function setName(node, name) {
+  const text = name === null || name === undefined || name === '' ? '' : String(name);
+  if (node.dataset.raw === text && node.childNodes.length) return;
+  node.dataset.raw = text;
+  if (!text) {
+    node.replaceChildren(el('span', { class: 'muted' }, '(unnamed)'));
+    return;
+  }
+  const parts = [];
+  let last = 0;
+  for (const m of text.matchAll(BIDI_CONTROLS)) {
+    if (m.index > last) parts.push(text.slice(last, m.index));
+    parts.push(el('span', { class: 'ctl', title: 'a text direction control character' }, `[${codeOf(m[0])}]`));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) parts.push(text.slice(last));
+  node.replaceChildren(...parts);
 }
 
-export function fmtDuration(seconds) {
-  if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return '';
-  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
-  const m = Math.floor(seconds / 60);
-  if (m < 60) return `${m} min ${Math.floor(seconds % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
+// An inline name: a <bdi> of its own.
+export function nameNode(name, props = {}) {
+  const node = el('bdi', { class: 'nm', ...props });
+  setName(node, name);
+  return node;
 }
 
-// Duration of a task or step summary; a running one counts up to now.
-export function durationOf(task, nowSeconds) {
-  if (task.duration !== null && task.duration !== undefined) return task.duration;
-  if (task.started && !task.finished) return Math.max(0, nowSeconds - task.started);
-  return null;
+// A name inside a sentence of plain text (a title, a dialog): spelled out and wrapped in
+// FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE, the text form of <bdi>.
+export function isolatedName(name) {
+  return `\u2068${displayName(name)}\u2069`;
+}
+
+export function visuallyHidden(text) {
+  return el('span', { class: 'sr-only' }, text);
 }

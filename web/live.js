@@ -1,21 +1,20 @@
-// The live feed: GET /api/events (SSE, each message a JSON array of task transitions), kept
-// connected with exponential backoff. A daemon without the endpoint (404) is polled instead.
-import { authHeaders, currentToken, needToken } from './api.js';
+// One connection to GET /api/events (SSE), kept open with exponential backoff. It imports
+// nothing that needs a window, so it runs in a SharedWorker as well as in a tab.
 import { readSse } from './sse.js';
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 15000;
-const POLL_MS = 1000;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export class Live {
-  // onEvents(items): a batch of transitions; onStatus(mode, detail): for the indicator;
-  // onResync(): after (re)connecting, since transitions during the gap were missed;
-  // onPoll(): one polling round when there is no event stream.
-  constructor({ onEvents, onStatus, onResync, onPoll }) {
-    Object.assign(this, { onEvents, onStatus, onResync, onPoll });
+export class EventStream {
+  // token(): the bearer token to send ('' for none); tokenRefused(used): resolves once a token
+  // other than `used` is known; onMessage(data, event): each SSE message; onStatus(mode,
+  // waitMs): 'connecting' | 'live' | 'reconnecting' | 'unauthorized' | 'polling' (the daemon
+  // has no event stream: 404/405, and the stream stops); onOpen(): after each (re)connection,
+  // since transitions during the gap were missed.
+  constructor({ token, tokenRefused, onMessage, onStatus, onOpen }) {
+    Object.assign(this, { token, tokenRefused, onMessage, onStatus, onOpen });
     this.abort = new AbortController();
+    this.wake = null;
   }
 
   start() {
@@ -24,74 +23,60 @@ export class Live {
 
   stop() {
     this.abort.abort();
+    this.wake?.();
+  }
+
+  // Ends a backoff wait at once ("retry now").
+  retryNow() {
+    this.wake?.();
+  }
+
+  sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    }).finally(() => {
+      this.wake = null;
+    });
   }
 
   async run() {
     let delay = MIN_DELAY_MS;
     while (!this.abort.signal.aborted) {
       this.onStatus('connecting');
-      let connected = false;
       try {
-        const used = currentToken();
+        const used = this.token();
         const res = await fetch('/api/events', {
-          headers: { Accept: 'text/event-stream', ...authHeaders() },
+          headers: { Accept: 'text/event-stream', ...(used ? { Authorization: `Bearer ${used}` } : {}) },
           cache: 'no-store',
           signal: this.abort.signal,
         });
         if (res.status === 401) {
-          await needToken(used);
+          this.onStatus('unauthorized');
+          await this.tokenRefused(used);
           continue;
         }
         if (res.status === 404 || res.status === 405) {
-          this.poll();
+          this.onStatus('polling');
           return;
         }
         if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
-        connected = true;
         delay = MIN_DELAY_MS;
         this.onStatus('live');
-        this.onResync();
-        await readSse(res.body, (data, event) => this.message(data, event));
-      } catch (e) {
+        this.onOpen();
+        await readSse(res.body, (data, event) => this.onMessage(data, event));
+      } catch {
         if (this.abort.signal.aborted) return;
       }
-      if (connected) delay = MIN_DELAY_MS;
-      // Jitter, so that many tabs do not reconnect to a restarted daemon in lockstep.
+      // Jitter, so that many browsers do not reconnect to a restarted daemon in lockstep.
       const wait = delay * (0.75 + Math.random() * 0.5);
       this.onStatus('reconnecting', wait);
-      await sleep(wait);
+      await this.sleep(wait);
       delay = Math.min(delay * 2, MAX_DELAY_MS);
-    }
-  }
-
-  message(data, event) {
-    // The daemon dropped transitions for this slow reader: what is shown may be stale.
-    if (event === 'lost') {
-      this.onResync();
-      return;
-    }
-    let items;
-    try {
-      items = JSON.parse(data);
-    } catch {
-      return;  // not ours to show; the next batch or a resync brings the state
-    }
-    this.onEvents(Array.isArray(items) ? items : [items]);
-  }
-
-  async poll() {
-    this.onStatus('polling');
-    let failures = 0;
-    while (!this.abort.signal.aborted) {
-      try {
-        await this.onPoll();
-        if (failures) this.onStatus('polling');
-        failures = 0;
-      } catch {
-        failures += 1;
-        this.onStatus('offline');
-      }
-      await sleep(Math.min(POLL_MS * 2 ** failures, MAX_DELAY_MS));
     }
   }
 }

@@ -39,3 +39,9 @@ export function setBadge(node, state) {
   node.firstChild.textContent = info.icon;
   node.lastChild.textContent = info.label;
 }
+
+// How far along a task is: a transition never moves a task back down, except a retry (which
+// the daemon reports with a newer time).
+export function stateRank(state) {
+  return state === 'pending' ? 0 : state === 'running' ? 1 : 2;
+}

@@ -2,15 +2,13 @@
 
 #include <algorithm>
 #include <charconv>
-#include <chrono>
 #include <cmath>
-#include <functional>
-#include <regex>
 #include <sstream>
-#include <thread>
 #include <utility>
 
 #include "uasyncd/api/dashboard.hpp"
+#include "uasyncd/api/json_body.hpp"
+#include "uasyncd/job/job_json.hpp"
 
 namespace uasyncd::api {
 namespace {
@@ -18,25 +16,13 @@ namespace {
 using httplib::Request;
 using httplib::Response;
 using nlohmann::json;
+namespace srv = server;
 
-constexpr const char* kTaskPath = R"(/api/tasks/([^/]+))";
 constexpr double kMaxWaitSeconds = 300;
 
 // Start of the request being handled on this thread (cpp-httplib runs a request, from routing
 // to the logger, on one thread).
 thread_local std::chrono::steady_clock::time_point request_start;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
-
-bool is_json(const Request& req) {
-  const std::string type = lower(req.get_header_value("Content-Type"));
-  const std::string_view want = "application/json";
-  return type.compare(0, want.size(), want) == 0 &&
-         (type.size() == want.size() || type[want.size()] == ';' || type[want.size()] == ' ');
-}
 
 // Compares every byte whatever the input, so the time taken does not tell how much matched.
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -68,62 +54,79 @@ std::optional<double> seconds_param(const std::string& text) {
   }
 }
 
-bool known_path(const std::string& path) {
-  static const std::regex known(
-      R"(/api/tasks|/api/tasks/[^/]+(/wait|/cancel|/timeout|/output)?|/api/events|/api/stats|/healthz|/metrics)");
-  return std::regex_match(path, known);
-}
-
-const char* code_for(int status) {
-  switch (status) {
-    case 400:
-      return "bad_request";
-    case 401:
-      return "unauthorized";
-    case 403:
-      return "forbidden";
-    case 404:
-      return "not_found";
-    case 405:
-      return "method_not_allowed";
-    case 409:
-      return "conflict";
-    case 413:
-      return "payload_too_large";
-    case 415:
-      return "unsupported_media_type";
-    case 503:
-      return "unavailable";
-    default:
-      return status >= 500 ? "internal" : "error";
+void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
+  if (doc.text) {
+    res.status = status;
+    res.set_content(*doc.text, "application/json");
+  } else {
+    send(res, status, doc.json);
   }
 }
 
-// How long an SSE handler blocks at most before it looks at the stop flag again.
-constexpr std::chrono::milliseconds kSseSlice{200};
+// The job or step a path names; answers 404 (and returns nullopt) for anything else.
+std::optional<srv::JobRef> job_ref(Response& res, const std::string& id) {
+  std::optional<srv::JobRef> ref = srv::parse_job_ref(id);
+  if (!ref) send(res, {404, "not_found", "no task or step " + id});
+  return ref;
+}
+
+// Sends a service result as `status` with its value, or its error.
+template <class T>
+void reply(Response& res, int status, const srv::Result<T>& r) {
+  if (r) {
+    send(res, status, r.value());
+  } else {
+    send(res, api_error(r.error()));
+  }
+}
 
 }  // namespace
 
-struct Routes::SseState {
-  std::shared_ptr<SseChannel> channel;
-  bool batched = false;
-  bool greeted = false;
-  std::chrono::steady_clock::time_point last_write;
-  std::chrono::steady_clock::time_point next_batch;
-};
-
-void send(Response& res, const Reply& reply) {
-  res.status = reply.status;
-  if (reply.raw_body) {
-    res.set_content(*reply.raw_body, "application/json");
-    return;
-  }
-  res.set_content(reply.body.dump(-1, ' ', false, json::error_handler_t::replace),
-                  "application/json");
+void send(Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(srv::json_text(body), "application/json");
 }
 
-Routes::Routes(Service& service, RouteOptions options)
-    : service_(service), options_(std::move(options)) {}
+void send(Response& res, const ApiError& e) {
+  send(res, e.status, json{{"error", {{"code", e.code}, {"message", e.message}}}});
+}
+
+const std::vector<Routes::Route>& Routes::table() {
+  static const std::vector<Route> routes{
+      {"POST", "/api/tasks", Body::json, &Routes::submit},
+      {"GET", "/api/tasks", Body::none, &Routes::list},
+      {"GET", R"(/api/tasks/([^/]+))", Body::none, &Routes::get},
+      {"DELETE", R"(/api/tasks/([^/]+))", Body::none, &Routes::remove},
+      {"GET", R"(/api/tasks/([^/]+)/wait)", Body::none, &Routes::wait},
+      {"POST", R"(/api/tasks/([^/]+)/cancel)", Body::none, &Routes::cancel},
+      {"POST", R"(/api/tasks/([^/]+)/timeout)", Body::json, &Routes::set_timeout},
+      {"GET", R"(/api/tasks/([^/]+)/output)", Body::none, &Routes::output},
+      {"GET", "/api/events", Body::none, &Routes::events},
+      {"GET", "/api/stats", Body::none, &Routes::stats},
+      {"GET", "/healthz", Body::none, &Routes::health},
+      {"GET", "/metrics", Body::none, &Routes::metrics},
+  };
+  return routes;
+}
+
+Routes::Routes(srv::JobBridge& jobs, RouteOptions options)
+    : jobs_(jobs), options_(std::move(options)), streams_(options_.sse) {
+  for (const Route& r : table())
+    patterns_.emplace_back(r.pattern);
+}
+
+const Routes::Route* Routes::find(const std::string& method, const std::string& path,
+                                  std::smatch& m) const {
+  for (std::size_t i = 0; i < table().size(); ++i) {
+    if (method == table()[i].method && std::regex_match(path, m, patterns_[i])) return &table()[i];
+  }
+  return nullptr;
+}
+
+bool Routes::known_path(const std::string& path) const {
+  return std::any_of(patterns_.begin(), patterns_.end(),
+                     [&](const std::regex& p) { return std::regex_match(path, p); });
+}
 
 bool Routes::authorized(const Request& req) const {
   if (options_.token.empty()) return true;
@@ -133,28 +136,54 @@ bool Routes::authorized(const Request& req) const {
   return constant_time_equal(std::string_view(header).substr(prefix.size()), options_.token);
 }
 
+void Routes::dispatch(const Route& route, Call& call) {
+  if (route.body == Body::json) {
+    if (!is_json_type(call.req.get_header_value("Content-Type"))) {
+      send(call.res, {415, "unsupported_media_type", "send the body as application/json"});
+      return;
+    }
+    ApiError error;
+    std::optional<json> doc = parse_json_body(call.req.body, error);
+    if (!doc) {
+      send(call.res, error);
+      return;
+    }
+    call.body = std::move(*doc);
+  }
+  (this->*route.handler)(call);
+}
+
 void Routes::install(httplib::Server& server) {
   server.set_payload_max_length(kMaxBodyBytes);
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
     request_start = std::chrono::steady_clock::now();
     if (req.path.rfind("/api/", 0) == 0 && !authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
-      send(res, error_reply(401, "unauthorized", "a valid bearer token is required"));
+      send(res, {401, "unauthorized", "a valid bearer token is required"});
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (bodyless_post(req)) return answer_bodyless_post(req, res);
-    return httplib::Server::HandlerResponse::Unhandled;
+    if (!bodyless_post(req)) return httplib::Server::HandlerResponse::Unhandled;
+    // No body will come: a route that takes none runs now, one that needs one says so.
+    std::smatch m;
+    const Route* route = find(req.method, req.path, m);
+    if (route == nullptr) return httplib::Server::HandlerResponse::Unhandled;
+    if (route->body == Body::json) {
+      send(res, invalid_request("POST " + req.path + " needs a JSON body"));
+    } else {
+      Call call{req, res, m.size() > 1 ? m[1].str() : std::string(), json()};
+      (this->*route->handler)(call);
+    }
+    return httplib::Server::HandlerResponse::Handled;
   });
-  const httplib::Server::HandlerWithResponse on_error = [](const Request& req, Response& res) {
+  const httplib::Server::HandlerWithResponse on_error = [this](const Request& req, Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (res.status == 404 && known_path(req.path)) {
-      send(res,
-           error_reply(405, "method_not_allowed", req.method + " is not allowed on " + req.path));
+      send(res, {405, "method_not_allowed", req.method + " is not allowed on " + req.path});
     } else {
       const std::string message =
           res.status == 404 ? "no route " + req.method + " " + req.path
-                            : "request refused (" + std::string(code_for(res.status)) + ")";
-      send(res, error_reply(res.status, code_for(res.status), message));
+                            : "request refused (" + std::string(code_for_status(res.status)) + ")";
+      send(res, {res.status, code_for_status(res.status), message});
     }
     return httplib::Server::HandlerResponse::Handled;
   };
@@ -167,79 +196,42 @@ void Routes::install(httplib::Server& server) {
       what = x.what();
     } catch (...) {
     }
-    send(res, error_reply(500, "internal", what));
+    send(res, {500, "internal", what});
   });
   server.set_logger([this](const Request& req, const Response& res) { answered(req, res); });
-
-  server.Post("/api/tasks", [this](const Request& req, Response& res) { submit(req, res); });
-  server.Get("/api/tasks", [this](const Request& req, Response& res) { list(req, res); });
-  server.Get(kTaskPath, [this](const Request& req, Response& res) {
-    send(res, service_.get(req.matches[1]));
-  });
-  server.Delete(kTaskPath, [this](const Request& req, Response& res) {
-    send(res, service_.remove(req.matches[1]));
-  });
-  server.Get(R"(/api/tasks/([^/]+)/wait)",
-             [this](const Request& req, Response& res) { wait(req, res); });
-  server.Post(R"(/api/tasks/([^/]+)/cancel)", [this](const Request& req, Response& res) {
-    send(res, service_.cancel(req.matches[1]));
-  });
-  server.Post(R"(/api/tasks/([^/]+)/timeout)",
-              [this](const Request& req, Response& res) { set_timeout(req, res); });
-  server.Get(R"(/api/tasks/([^/]+)/output)",
-             [this](const Request& req, Response& res) { output(req, res); });
-  server.Get("/api/events", [this](const Request&, Response& res) { events(res); });
-  server.Get("/api/stats", [this](const Request&, Response& res) { send(res, service_.stats()); });
-  server.Get("/healthz", [](const Request&, Response& res) {
-    send(res, {200, {{"status", "ok"}}});
-  });
-  server.Get("/metrics", [this](const Request&, Response& res) { metrics(res); });
+  for (const Route& route : table()) {
+    const httplib::Server::Handler handler = [this, &route](const Request& req, Response& res) {
+      Call call{req, res, req.matches.size() > 1 ? req.matches[1].str() : std::string(), json()};
+      dispatch(route, call);
+    };
+    const std::string method = route.method;
+    if (method == "GET") {
+      server.Get(route.pattern, handler);
+    } else if (method == "POST") {
+      server.Post(route.pattern, handler);
+    } else {
+      server.Delete(route.pattern, handler);
+    }
+  }
   install_dashboard(server);
 }
 
-httplib::Server::HandlerResponse Routes::answer_bodyless_post(const Request& req, Response& res) {
-  static const std::regex cancel_path(R"(/api/tasks/([^/]+)/cancel)");
-  static const std::regex with_body(R"(/api/tasks(/[^/]+/timeout)?)");
-  std::smatch m;
-  if (std::regex_match(req.path, m, cancel_path)) {
-    send(res, service_.cancel(m[1]));
-  } else if (std::regex_match(req.path, with_body)) {
-    send(res, error_reply(400, "bad_request", "POST " + req.path + " needs a JSON body"));
-  } else {
-    return httplib::Server::HandlerResponse::Unhandled;
-  }
-  return httplib::Server::HandlerResponse::Handled;
-}
-
-void Routes::submit(const Request& req, Response& res) {
-  if (!is_json(req)) {
-    send(res, error_reply(415, "unsupported_media_type", "send the spec as application/json"));
-    return;
-  }
-  SpecError error;
-  std::optional<json> doc = parse_json_body(req.body, error);
-  if (!doc) {
-    send(res, error_reply(error.status, error.code, error.message));
-    return;
-  }
-  ParsedSpec parsed = parse_spec(*doc);
+void Routes::submit(Call& c) {
+  srv::ParsedSpec parsed = srv::parse_job_spec(c.body);
   if (!parsed) {
-    send(res, error_reply(parsed.error.status, parsed.error.code, parsed.error.message));
+    send(c.res, {400, parsed.error.code, parsed.error.message});
     return;
   }
-  if (parsed.spec->uses_exec && !options_.allow_exec) {
-    send(res, error_reply(403, "forbidden", "exec steps need the daemon to run with --allow-exec"));
-    return;
-  }
-  send(res, service_.submit(std::move(*parsed.spec), std::move(*doc)));
+  reply(c.res, 201, jobs_.submit(std::move(*parsed.spec), std::move(c.body)));
 }
 
-void Routes::list(const Request& req, Response& res) {
-  ListQuery query;
+void Routes::list(Call& c) {
+  srv::ListQuery query;
+  const Request& req = c.req;
   if (req.has_param("state")) {
-    query.state = parse_state(req.get_param_value("state"));
+    query.state = srv::parse_state(req.get_param_value("state"));
     if (!query.state) {
-      send(res, error_reply(400, "bad_request", "unknown state " + req.get_param_value("state")));
+      send(c.res, invalid_request("unknown state " + req.get_param_value("state")));
       return;
     }
   }
@@ -249,179 +241,161 @@ void Routes::list(const Request& req, Response& res) {
     std::size_t limit = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
     if (ec != std::errc() || end != text.data() + text.size() || limit == 0 || limit > 1000) {
-      send(res, error_reply(400, "bad_request", "limit must be an integer from 1 to 1000"));
+      send(c.res, invalid_request("limit must be an integer from 1 to 1000"));
       return;
     }
     query.limit = limit;
   }
   if (req.has_param("cursor")) {
-    std::optional<TaskRef> ref = parse_task_ref(req.get_param_value("cursor"));
+    std::optional<srv::JobRef> ref = srv::parse_job_ref(req.get_param_value("cursor"));
     if (!ref || ref->step) {
-      send(res, error_reply(400, "bad_request", "cursor must be a task id"));
+      send(c.res, invalid_request("cursor must be a task id"));
       return;
     }
-    query.before = ref->seq;
+    query.before = ref->id;
   }
-  send(res, service_.list(query));
+  srv::Result<srv::ListPage> page = jobs_.list(query);
+  if (!page) {
+    send(c.res, api_error(page.error()));
+    return;
+  }
+  json items = json::array();
+  for (const srv::JobSummary& s : page->jobs)
+    items.push_back(srv::summary_json(s));
+  json body{{"tasks", std::move(items)}};
+  body["next_cursor"] =
+      page->next_cursor ? json(srv::job_id_text(*page->next_cursor)) : json(nullptr);
+  send(c.res, 200, body);
 }
 
-void Routes::wait(const Request& req, Response& res) {
+void Routes::get(Call& c) {
+  if (std::optional<srv::JobRef> ref = job_ref(c.res, c.id)) {
+    srv::Result<srv::JsonDoc> r = jobs_.get(*ref);
+    if (r) {
+      send_doc(c.res, 200, r.value());
+    } else {
+      send(c.res, api_error(r.error()));
+    }
+  }
+}
+
+void Routes::remove(Call& c) {
+  if (std::optional<srv::JobRef> ref = job_ref(c.res, c.id)) reply(c.res, 200, jobs_.remove(*ref));
+}
+
+void Routes::wait(Call& c) {
   double timeout = 30;
-  if (req.has_param("timeout")) {
-    std::optional<double> t = seconds_param(req.get_param_value("timeout"));
+  if (c.req.has_param("timeout")) {
+    std::optional<double> t = seconds_param(c.req.get_param_value("timeout"));
     if (!t) {
-      send(res, error_reply(400, "bad_request", "timeout must be a non-negative number"));
+      send(c.res, invalid_request("timeout must be a non-negative number"));
       return;
     }
     timeout = std::min(*t, kMaxWaitSeconds);
   }
-  send(res, service_.wait(req.matches[1], timeout));
+  std::optional<srv::JobRef> ref = job_ref(c.res, c.id);
+  if (!ref) return;
+  srv::Result<srv::Waited> r =
+      jobs_.wait(*ref, std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)));
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  send_doc(c.res, r->finished ? 200 : 202, r->job);
 }
 
-void Routes::set_timeout(const Request& req, Response& res) {
-  if (!is_json(req)) {
-    send(res,
-         error_reply(415, "unsupported_media_type", "send {\"timeout\": S} as application/json"));
+void Routes::cancel(Call& c) {
+  if (std::optional<srv::JobRef> ref = job_ref(c.res, c.id)) reply(c.res, 202, jobs_.cancel(*ref));
+}
+
+void Routes::set_timeout(Call& c) {
+  const json& doc = c.body;
+  if (!doc.is_object()) {
+    send(c.res, invalid_request("$: expected an object"));
     return;
   }
-  SpecError error;
-  std::optional<json> doc = parse_json_body(req.body, error);
-  if (!doc) {
-    send(res, error_reply(error.status, error.code, error.message));
-    return;
-  }
-  if (!doc->is_object()) {
-    send(res, error_reply(400, "invalid_request", "$: expected an object"));
-    return;
-  }
-  for (const auto& [key, v] : doc->items()) {
+  for (const auto& [key, v] : doc.items()) {
     if (key != "timeout") {
-      send(res, error_reply(400, "invalid_request", "$." + key + ": unknown key"));
+      send(c.res, invalid_request("$." + key + ": unknown key"));
       return;
     }
   }
-  const json* t = doc->contains("timeout") ? &doc->at("timeout") : nullptr;
+  const json* t = doc.contains("timeout") ? &doc.at("timeout") : nullptr;
   if (t == nullptr || !t->is_number() || !std::isfinite(t->get<double>()) || t->get<double>() < 0) {
-    send(res, error_reply(400, "invalid_request", "$.timeout: expected a non-negative number"));
+    send(c.res, invalid_request("$.timeout: expected a non-negative number"));
     return;
   }
-  send(res, service_.set_timeout(req.matches[1], t->get<double>()));
+  if (std::optional<srv::JobRef> ref = job_ref(c.res, c.id)) {
+    reply(c.res, 202, jobs_.set_timeout(*ref, t->get<double>()));
+  }
 }
 
-void Routes::output(const Request& req, Response& res) {
-  const std::string follow = req.get_param_value("follow");
+void Routes::output(Call& c) {
+  std::optional<srv::JobRef> ref = job_ref(c.res, c.id);
+  if (!ref) return;
+  const std::string follow = c.req.get_param_value("follow");
   if (follow.empty() || follow == "0" || follow == "false") {
-    send(res, service_.output(req.matches[1]));
+    reply(c.res, 200, jobs_.output(*ref));
     return;
   }
-  const std::string id = req.matches[1];
-  subscribe_and_serve(res, false,
-                      [&](std::shared_ptr<SseChannel> c) { return service_.follow_output(id, c); });
-}
-
-void Routes::events(Response& res) {
-  subscribe_and_serve(res, true,
-                      [&](std::shared_ptr<SseChannel> c) { return service_.subscribe_events(c); });
-}
-
-void Routes::subscribe_and_serve(
-    Response& res, bool batched,
-    const std::function<Reply(std::shared_ptr<SseChannel>)>& subscribe) {
-  if (!open_stream(res)) return;
-  auto channel = std::make_shared<SseChannel>();
-  Reply reply = subscribe(channel);
-  if (reply.status != 200) {
-    --open_streams_;
-    send(res, reply);
+  if (!streams_.open()) {
+    send(c.res, {503, "unavailable", "too many open event streams"});
     return;
   }
-  serve_sse(res, std::move(channel), batched);
-}
-
-bool Routes::open_stream(Response& res) {
-  if (streams_closed_ || open_streams_.fetch_add(1) >= options_.max_sse) {
-    if (!streams_closed_) --open_streams_;
-    send(res, error_reply(503, "unavailable", "too many open event streams"));
-    return false;
-  }
-  return true;
-}
-
-void Routes::close_streams() {
-  streams_closed_ = true;
-}
-
-void Routes::serve_sse(Response& res, std::shared_ptr<SseChannel> channel, bool batched) {
-  auto state = std::make_shared<SseState>();
-  state->channel = std::move(channel);
-  state->batched = batched;
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");  // nginx: pass events on as they come
-  // cpp-httplib calls the provider again and again on this thread until it calls done() or
-  // returns false; each call blocks for at most a slice, so a stopping server is noticed.
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [this, state](std::size_t, httplib::DataSink& sink) { return pump_sse(*state, sink); },
-      [this, state](bool) {
-        state->channel->abandon();
-        --open_streams_;
-      });
-}
-
-bool Routes::pump_sse(SseState& st, httplib::DataSink& sink) {
-  using Clock = std::chrono::steady_clock;
-  const auto write = [&sink](const std::string& text) {
-    return sink.write(text.data(), text.size());
-  };
-  auto now = Clock::now();
-  if (!st.greeted) {
-    // Sent at once, so a client knows the subscription is in place.
-    st.greeted = true;
-    st.last_write = now;
-    return write(": connected\n\n");
-  }
-  if (streams_closed_) {
-    sink.done();
-    return true;
-  }
-  if (st.batched && now < st.next_batch) {
-    std::this_thread::sleep_until(std::min(st.next_batch, now + kSseSlice));
-    return true;
-  }
-  SseChannel::Taken taken = st.channel->take(now + std::min(kSseSlice, options_.sse_keepalive));
-  now = Clock::now();
-  std::string out;
-  if (taken.lost > 0) out += sse_frame("lost", {{"lost", taken.lost}});
-  if (!taken.items.empty()) {
-    if (st.batched) {
-      out += "data: [";
-      for (std::size_t i = 0; i < taken.items.size(); ++i) {
-        if (i > 0) out += ',';
-        out += taken.items[i];
-      }
-      out += "]\n\n";
-      st.next_batch = now + options_.event_batch_interval;
-    } else {
-      for (const std::string& item : taken.items)
-        out += item;
-    }
-  }
-  if (out.empty() && now - st.last_write >= options_.sse_keepalive) out = ": keepalive\n\n";
-  if (!out.empty()) {
-    if (!write(out)) return false;
-    st.last_write = now;
-  }
-  if (taken.closed) sink.done();
-  return true;
-}
-
-void Routes::metrics(Response& res) {
-  std::optional<std::string> text = service_.metrics();
-  if (!text) {
-    send(res, error_reply(503, "unavailable", "the loop did not answer"));
+  auto channel = std::make_shared<srv::SseChannel>();
+  srv::Result<srv::Done> r = jobs_.follow_output(*ref, channel);
+  if (!r) {
+    streams_.cancel();
+    send(c.res, api_error(r.error()));
     return;
   }
-  res.set_content(*text + http_metrics(), "text/plain; version=0.0.4");
+  streams_.serve(c.res, std::move(channel), false);
+}
+
+void Routes::events(Call& c) {
+  if (!streams_.open()) {
+    send(c.res, {503, "unavailable", "too many open event streams"});
+    return;
+  }
+  auto channel = std::make_shared<srv::SseChannel>();
+  jobs_.subscribe_events(channel);
+  streams_.serve(c.res, std::move(channel), true);
+}
+
+void Routes::stats(Call& c) {
+  const srv::DaemonStats s = jobs_.stats();
+  json states = json::object();
+  for (srv::JobState state : srv::kAllJobStates)
+    states[srv::state_name(state)] = s.counts[static_cast<std::size_t>(state)];
+  send(c.res, 200,
+       {{"tasks", std::move(states)},
+        {"submitted_total", s.submitted_total},
+        {"retained", s.retained},
+        {"loop_lag_seconds", s.loop_lag_seconds},
+        {"uptime_seconds", s.uptime_seconds},
+        {"version", options_.version}});
+}
+
+void Routes::health(Call& c) {
+  send(c.res, 200, {{"status", "ok"}});
+}
+
+void Routes::metrics(Call& c) {
+  const srv::DaemonStats s = jobs_.stats();
+  std::ostringstream out;
+  out << "# HELP uasyncd_tasks Tasks known to the daemon, by state.\n"
+      << "# TYPE uasyncd_tasks gauge\n";
+  for (srv::JobState state : srv::kAllJobStates) {
+    out << "uasyncd_tasks{state=\"" << srv::state_name(state) << "\"} "
+        << s.counts[static_cast<std::size_t>(state)] << "\n";
+  }
+  out << "# HELP uasyncd_tasks_submitted_total Tasks submitted since start.\n"
+      << "# TYPE uasyncd_tasks_submitted_total counter\n"
+      << "uasyncd_tasks_submitted_total " << s.submitted_total << "\n"
+      << "# HELP uasyncd_loop_lag_seconds How long the last command waited for the loop.\n"
+      << "# TYPE uasyncd_loop_lag_seconds gauge\n"
+      << "uasyncd_loop_lag_seconds " << s.loop_lag_seconds << "\n";
+  c.res.set_content(out.str() + http_metrics(), "text/plain; version=0.0.4");
 }
 
 std::string Routes::http_metrics() const {

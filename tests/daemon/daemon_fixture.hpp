@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "uasyncd/server/daemon.hpp"
+#include "uasyncd/daemon/daemon.hpp"
 
 // libcpp-httplib is a prebuilt, uninstrumented library: ThreadSanitizer does not see the
 // synchronisation of its inlined atomics and reports races between two of its own worker

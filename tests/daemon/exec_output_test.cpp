@@ -6,10 +6,10 @@
 #include <string>
 #include <thread>
 
-#include "uasyncd/api/exec_output.hpp"
-#include "uasyncd/api/sse_channel.hpp"
+#include "uasyncd/bridge/sse_channel.hpp"
+#include "uasyncd/job/exec_output.hpp"
 
-namespace api = uasyncd::api;
+namespace api = uasyncd::server;
 using Clock = std::chrono::steady_clock;
 
 TEST(Capture, KeepsUpToTheCapAndCountsEverything) {

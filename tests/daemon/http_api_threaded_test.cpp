@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
-#include "uasyncd/server/daemon.hpp"
+#include "uasyncd/daemon/daemon.hpp"
 
 namespace srv = uasyncd::server;
 using nlohmann::json;

@@ -1,4 +1,4 @@
-// Reads of finished tasks answered from FinishedTaskCache in the HTTP threads: they must never
+// Reads of finished tasks answered from FinishedJobCache in the HTTP threads: they must never
 // show a body that a completed request (delete, eviction) has made stale.
 #include <gtest/gtest.h>
 
@@ -9,30 +9,30 @@
 #include <vector>
 
 #include "daemon_fixture.hpp"
-#include "uasyncd/server/finished_task_cache.hpp"
+#include "uasyncd/bridge/finished_job_cache.hpp"
 
 namespace {
 
-using uasyncd::server::FinishedTaskCache;
+using uasyncd::server::FinishedJobCache;
 
-FinishedTaskCache::Body body(const std::string& text) {
+FinishedJobCache::Body body(const std::string& text) {
   return std::make_shared<const std::string>(text);
 }
 
-TEST(FinishedTaskCache, FindsWhatWasPutUntilErased) {
-  FinishedTaskCache cache(4);
+TEST(FinishedJobCache, FindsWhatWasPutUntilErased) {
+  FinishedJobCache cache(4);
   EXPECT_EQ(cache.find(1), nullptr);
-  cache.put(1, body("one"));
+  cache.put(1, body("one"), cache.generation());
   ASSERT_NE(cache.find(1), nullptr);
   EXPECT_EQ(*cache.find(1), "one");
   cache.erase(1);
   EXPECT_EQ(cache.find(1), nullptr);
 }
 
-TEST(FinishedTaskCache, DropsTheOldestPutPastItsCapacity) {
-  FinishedTaskCache cache(3);
+TEST(FinishedJobCache, DropsTheOldestPutPastItsCapacity) {
+  FinishedJobCache cache(3);
   for (std::uint64_t seq = 1; seq <= 5; ++seq)
-    cache.put(seq, body(std::to_string(seq)));
+    cache.put(seq, body(std::to_string(seq)), cache.generation());
   EXPECT_EQ(cache.size(), 3u);
   EXPECT_EQ(cache.find(1), nullptr);
   EXPECT_EQ(cache.find(2), nullptr);
@@ -40,28 +40,28 @@ TEST(FinishedTaskCache, DropsTheOldestPutPastItsCapacity) {
     EXPECT_NE(cache.find(seq), nullptr) << seq;
 }
 
-TEST(FinishedTaskCache, ErasedEntriesDoNotLetItGrow) {
-  FinishedTaskCache cache(2);
+TEST(FinishedJobCache, ErasedEntriesDoNotLetItGrow) {
+  FinishedJobCache cache(2);
   for (int round = 0; round < 1000; ++round) {
-    cache.put(7, body("x"));
+    cache.put(7, body("x"), cache.generation());
     cache.erase(7);
   }
   EXPECT_EQ(cache.size(), 0u);
-  cache.put(8, body("y"));
-  cache.put(9, body("z"));
-  cache.put(10, body("w"));
+  cache.put(8, body("y"), cache.generation());
+  cache.put(9, body("z"), cache.generation());
+  cache.put(10, body("w"), cache.generation());
   EXPECT_EQ(cache.size(), 2u);
   EXPECT_EQ(cache.find(8), nullptr);
 }
 
-TEST(FinishedTaskCache, CapacityZeroKeepsNothing) {
-  FinishedTaskCache cache(0);
-  cache.put(1, body("one"));
+TEST(FinishedJobCache, CapacityZeroKeepsNothing) {
+  FinishedJobCache cache(0);
+  cache.put(1, body("one"), cache.generation());
   EXPECT_EQ(cache.find(1), nullptr);
 }
 
-TEST(FinishedTaskCache, ReadersRaceOneWriter) {
-  FinishedTaskCache cache(64);
+TEST(FinishedJobCache, ReadersRaceOneWriter) {
+  FinishedJobCache cache(64);
   std::atomic<bool> done{false};
   std::atomic<long> hits{0};
   std::vector<std::thread> readers;
@@ -69,7 +69,7 @@ TEST(FinishedTaskCache, ReadersRaceOneWriter) {
     readers.emplace_back([&] {
       while (!done.load()) {
         for (std::uint64_t seq = 0; seq < 128; ++seq) {
-          if (FinishedTaskCache::Body b = cache.find(seq)) {
+          if (FinishedJobCache::Body b = cache.find(seq)) {
             EXPECT_EQ(*b, std::to_string(seq));
             hits.fetch_add(1);
           }
@@ -81,7 +81,7 @@ TEST(FinishedTaskCache, ReadersRaceOneWriter) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (std::uint64_t round = 0; hits.load() < 10'000 && std::chrono::steady_clock::now() < deadline;
        ++round) {
-    cache.put(round % 128, body(std::to_string(round % 128)));
+    cache.put(round % 128, body(std::to_string(round % 128)), cache.generation());
     if (round % 3 == 0) cache.erase((round * 7) % 128);
   }
   done = true;
@@ -89,6 +89,16 @@ TEST(FinishedTaskCache, ReadersRaceOneWriter) {
     t.join();
   EXPECT_GE(hits.load(), 10'000);
   EXPECT_LE(cache.size(), 64u);
+}
+
+TEST(FinishedJobCache, APutThatRacedAnEraseIsDropped) {
+  FinishedJobCache cache(4);
+  const std::uint64_t before_read = cache.generation();  // a reader starts reading job 1
+  cache.erase(1);                                        // the job is deleted meanwhile
+  cache.put(1, body("stale"), before_read);              // the reader's body is stale
+  EXPECT_EQ(cache.find(1), nullptr);
+  cache.put(1, body("fresh"), cache.generation());
+  ASSERT_NE(cache.find(1), nullptr);
 }
 
 using ReadCache = DaemonTest;

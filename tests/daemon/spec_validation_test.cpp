@@ -5,19 +5,37 @@
 #include <limits>
 #include <string>
 
-#include "uasyncd/api/spec.hpp"
+#include "uasyncd/api/json_body.hpp"
+#include "uasyncd/job/job_spec.hpp"
 
 namespace api = uasyncd::api;
+namespace srv = uasyncd::server;
 using nlohmann::json;
 
 namespace {
 
-api::ParsedSpec parse(const std::string& body) {
-  return api::parse_spec_body(body);
+// A spec as the API reads it: the JSON body reader, then the spec parser.
+struct Parsed {
+  std::optional<srv::JobSpec> spec;
+  api::ApiError error;
+  explicit operator bool() const { return spec.has_value(); }
+};
+
+Parsed parse_doc(const json& doc) {
+  srv::ParsedSpec p = srv::parse_job_spec(doc);
+  if (!p) return {std::nullopt, {400, p.error.code, p.error.message}};
+  return {std::move(p.spec), {}};
+}
+
+Parsed parse(const std::string& body) {
+  api::ApiError error;
+  std::optional<json> doc = api::parse_json_body(body, error);
+  if (!doc) return {std::nullopt, error};
+  return parse_doc(*doc);
 }
 
 std::string error_of(const std::string& body) {
-  api::ParsedSpec p = parse(body);
+  Parsed p = parse(body);
   EXPECT_FALSE(p) << body;
   return p.error.message;
 }
@@ -32,21 +50,21 @@ json nested_sequences(int depth) {
 }  // namespace
 
 TEST(SpecValidation, AcceptsTheSeedGatherExample) {
-  api::ParsedSpec p = parse(
+  Parsed p = parse(
       R"({"gather": [{"name": "bar", "sleep": 1e9}, {"sequence": [{"sleep": 6}, {"value": 42}]},
           {"wait_for": {"name": "foo", "sleep": 1e9}, "timeout": 7}], "return_exceptions": true})");
   ASSERT_TRUE(p) << p.error.message;
-  EXPECT_EQ(p.spec->root.kind, api::StepKind::gather);
-  EXPECT_TRUE(p.spec->root.return_exceptions);
+  const auto& gather = std::get<srv::GatherStep>(p.spec->root.kind);
+  EXPECT_TRUE(gather.return_exceptions);
   EXPECT_EQ(p.spec->steps, 7u);
-  EXPECT_EQ(p.spec->root.children[2].seconds, 7);
-  EXPECT_EQ(p.spec->root.children[0].name, "bar");
+  EXPECT_EQ(std::get<srv::WaitForStep>(gather.steps[2].kind).seconds, 7);
+  EXPECT_EQ(gather.steps[0].name, "bar");
 }
 
 TEST(SpecValidation, RootTimeoutIsRecorded) {
-  api::ParsedSpec p = parse(R"({"sleep_ms": 200, "timeout": 1.5, "name": "x"})");
+  Parsed p = parse(R"({"sleep_ms": 200, "timeout": 1.5, "name": "x"})");
   ASSERT_TRUE(p) << p.error.message;
-  EXPECT_EQ(p.spec->root.ms, 200);
+  EXPECT_EQ(std::get<srv::SleepMsStep>(p.spec->root.kind).ms, 200);
   EXPECT_EQ(p.spec->timeout, 1.5);
 }
 
@@ -86,19 +104,18 @@ TEST(SpecValidation, NegativeAndMissingTimeouts) {
 
 TEST(SpecValidation, NonFiniteNumbersAreRefused) {
   // JSON has no NaN or Infinity literals; an overflowing exponent is refused by the parser...
-  api::ParsedSpec p = parse(R"({"sleep": 1e999})");
+  Parsed p = parse(R"({"sleep": 1e999})");
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error.code, "invalid_json");
   // ...and a document built in code may still hold one.
-  EXPECT_EQ(api::parse_spec({{"sleep", std::numeric_limits<double>::infinity()}}).error.message,
+  EXPECT_EQ(parse_doc({{"sleep", std::numeric_limits<double>::infinity()}}).error.message,
             "$.sleep: must be finite");
-  EXPECT_EQ(
-      api::parse_spec({{"wait_for", {{"value", 1}}}, {"timeout", std::nan("")}}).error.message,
-      "$.timeout: must be finite");
+  EXPECT_EQ(parse_doc({{"wait_for", {{"value", 1}}}, {"timeout", std::nan("")}}).error.message,
+            "$.timeout: must be finite");
 }
 
 TEST(SpecValidation, HugeButFiniteNumbersAreAccepted) {
-  api::ParsedSpec p = parse(R"({"sleep": 1e300})");
+  Parsed p = parse(R"({"sleep": 1e300})");
   ASSERT_TRUE(p) << p.error.message;
   EXPECT_FALSE(parse(R"({"sleep_ms": 99999999999999999999})"));
 }
@@ -109,8 +126,8 @@ TEST(SpecValidation, OneKindPerStep) {
 }
 
 TEST(SpecValidation, DepthLimit) {
-  EXPECT_TRUE(api::parse_spec(nested_sequences(api::kMaxDepth)));
-  api::ParsedSpec p = api::parse_spec(nested_sequences(api::kMaxDepth + 1));
+  EXPECT_TRUE(parse_doc(nested_sequences(srv::kMaxSpecDepth)));
+  Parsed p = parse_doc(nested_sequences(srv::kMaxSpecDepth + 1));
   ASSERT_FALSE(p);
   EXPECT_NE(p.error.message.find("deeper than 32"), std::string::npos) << p.error.message;
   EXPECT_EQ(p.error.message.rfind("$.sequence[0].sequence[0]", 0), 0u) << p.error.message;
@@ -118,24 +135,24 @@ TEST(SpecValidation, DepthLimit) {
 
 TEST(SpecValidation, NodeLimit) {
   json many = json::array();
-  for (std::size_t i = 0; i + 1 < api::kMaxSteps; ++i)
+  for (std::size_t i = 0; i + 1 < srv::kMaxSpecSteps; ++i)
     many.push_back({{"value", 0}});
-  EXPECT_TRUE(api::parse_spec({{"gather", many}}));
+  EXPECT_TRUE(parse_doc({{"gather", many}}));
   many.push_back({{"value", 0}});
-  api::ParsedSpec p = api::parse_spec({{"gather", many}});
+  Parsed p = parse_doc({{"gather", many}});
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error.message, "$.gather[9999]: more than 10000 steps");
 }
 
 TEST(SpecValidation, BodyOverOneMebibyteIs413) {
   std::string body = R"({"value": ")" + std::string(api::kMaxBodyBytes, 'x') + R"("})";
-  api::ParsedSpec p = parse(body);
+  Parsed p = parse(body);
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error.status, 413);
 }
 
 TEST(SpecValidation, MalformedAndHostileJson) {
-  api::ParsedSpec p = parse(R"({"sleep": )");
+  Parsed p = parse(R"({"sleep": )");
   ASSERT_FALSE(p);
   EXPECT_EQ(p.error.code, "invalid_json");
   // Deep nesting inside a value is refused before anything walks it recursively.
@@ -145,7 +162,7 @@ TEST(SpecValidation, MalformedAndHostileJson) {
 }
 
 TEST(SpecValidation, ExecIsRecognised) {
-  api::ParsedSpec p = parse(R"({"exec": ["true"], "cwd": "/", "env": {"A": "b"}})");
+  Parsed p = parse(R"({"exec": ["true"], "cwd": "/", "env": {"A": "b"}})");
   ASSERT_TRUE(p) << p.error.message;
   EXPECT_TRUE(p.spec->uses_exec);
   EXPECT_EQ(error_of(R"({"exec": ["x"], "env": {"A": 1}})"), "$.env.A: expected a string");
@@ -156,7 +173,7 @@ namespace {
 
 // The refusal of `spec`, checked to be a 400 invalid_spec: its message.
 std::string refusal(const json& spec) {
-  api::ParsedSpec p = api::parse_spec(spec);
+  Parsed p = parse_doc(spec);
   EXPECT_FALSE(p) << spec.dump();
   EXPECT_EQ(p.error.status, 400) << spec.dump();
   EXPECT_EQ(p.error.code, "invalid_spec") << spec.dump();
@@ -209,7 +226,7 @@ TEST(SpecValidation, RetriesBelongToTheRootOnly) {
 }
 
 TEST(SpecValidation, ValidRetriesAreRecorded) {
-  api::ParsedSpec p = api::parse_spec({{"value", 1}});
+  Parsed p = parse_doc({{"value", 1}});
   ASSERT_TRUE(p) << p.error.message;
   EXPECT_EQ(p.spec->retries, 0);
   EXPECT_EQ(p.spec->retry_delay, 0);

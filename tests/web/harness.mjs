@@ -15,8 +15,10 @@ export function daemonPath() {
   return bin;
 }
 
-export async function startDaemon(extraArgs = []) {
-  const child = spawn(daemonPath(), ['--listen', '127.0.0.1:0', '--log-level', 'warn', '--ephemeral', ...extraArgs],
+// A daemon on `listen` (default: any free loopback port), in memory unless `dataDir` is given.
+export async function startDaemon(extraArgs = [], { dataDir, listen = '127.0.0.1:0' } = {}) {
+  const storage = dataDir ? ['--data-dir', dataDir, '--sync', 'normal'] : ['--ephemeral'];
+  const child = spawn(daemonPath(), ['--listen', listen, '--log-level', 'warn', ...storage, ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const port = await new Promise((resolve, reject) => {
@@ -34,10 +36,11 @@ export async function startDaemon(extraArgs = []) {
   const base = `http://127.0.0.1:${port}`;
   return {
     base,
+    port,
     child,
-    async stop() {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
       await once(child, 'exit');
     },
   };

@@ -1,31 +1,34 @@
-// The HTTP API on cpp-httplib: parses and checks requests, hands them to a Service, and turns
-// every outcome (including unknown routes and oversized bodies) into a JSON response.
+// The HTTP API on cpp-httplib. One table lists every route (method, path pattern, body kind,
+// handler); it drives the registration, the 405 answers for known paths, and the handling of a
+// POST sent without any body. Handlers parse and check the request, call the JobBridge, and turn
+// its typed result or JobError into JSON (api_error.hpp holds the one mapping to statuses).
+//
+// Threads: install() once before the server listens; handlers run on cpp-httplib's threads.
 #pragma once
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <mutex>
+#include <regex>
 #include <string>
+#include <vector>
 
-#include "uasyncd/api/service.hpp"
+#include "uasyncd/api/api_error.hpp"
+#include "uasyncd/api/sse_streams.hpp"
+#include "uasyncd/bridge/job_bridge.hpp"
 
 namespace uasyncd::api {
 
 struct RouteOptions {
-  std::string token;        // empty: no authentication
-  bool allow_exec = false;  // exec steps are refused (403) unless set
-  // Open SSE streams allowed at once (each holds an HTTP thread while open); 503 past it.
-  std::size_t max_sse = 32;
-  // A comment line sent on a quiet stream, so proxies keep it and a gone client is noticed.
-  std::chrono::milliseconds sse_keepalive{15000};
-  // GET /api/events sends at most one batch per interval.
-  std::chrono::milliseconds event_batch_interval{100};
+  std::string token;    // empty: no authentication
+  std::string version;  // shown by GET /api/stats
+  SseOptions sse;
   // Told about every answered request (for the access log).
   std::function<void(const std::string& method, const std::string& path, int status,
                      std::int64_t micros)>
@@ -34,47 +37,59 @@ struct RouteOptions {
 
 class Routes {
  public:
-  Routes(Service& service, RouteOptions options);
+  Routes(server::JobBridge& jobs, RouteOptions options);
   void install(httplib::Server& server);
   // Prometheus lines counting answered requests by status.
   std::string http_metrics() const;
-  // Ends every open SSE stream (within a fraction of a second): call before stopping the server,
-  // which waits for its handler threads.
-  void close_streams();
-  std::size_t open_streams() const { return open_streams_.load(); }
+  // Ends every open SSE stream (within a fraction of a second): call before stopping the server.
+  void close_streams() { streams_.close_all(); }
+  std::size_t open_streams() const { return streams_.open_count(); }
 
  private:
+  enum class Body { none, json };  // json: a JSON body is required (415, 413, 400 otherwise)
+  struct Call {
+    const httplib::Request& req;
+    httplib::Response& res;
+    std::string id;  // the path's {id}, if it has one
+    nlohmann::json body;
+  };
+  using Handler = void (Routes::*)(Call&);
+  struct Route {
+    const char* method;
+    const char* pattern;
+    Body body;
+    Handler handler;
+  };
+  static const std::vector<Route>& table();
+
+  void dispatch(const Route& route, Call& call);
+  const Route* find(const std::string& method, const std::string& path, std::smatch& m) const;
+  bool known_path(const std::string& path) const;
   bool authorized(const httplib::Request& req) const;
-  // A POST that has no body: a cancel needs none; the others get a clear 400.
-  httplib::Server::HandlerResponse answer_bodyless_post(const httplib::Request& req,
-                                                        httplib::Response& res);
-  void submit(const httplib::Request& req, httplib::Response& res);
-  void list(const httplib::Request& req, httplib::Response& res);
-  void wait(const httplib::Request& req, httplib::Response& res);
-  void set_timeout(const httplib::Request& req, httplib::Response& res);
-  void metrics(httplib::Response& res);
-  void output(const httplib::Request& req, httplib::Response& res);
-  void events(httplib::Response& res);
-  // Claims an SSE slot; false (and a 503 in `res`) past max_sse.
-  bool open_stream(httplib::Response& res);
-  // Opens a stream slot and serves the channel `subscribe` fills, or answers its refusal.
-  void subscribe_and_serve(httplib::Response& res, bool batched,
-                           const std::function<Reply(std::shared_ptr<SseChannel>)>& subscribe);
-  // Streams `channel` as SSE; `batched`: items are JSON values sent as arrays, one per interval.
-  void serve_sse(httplib::Response& res, std::shared_ptr<SseChannel> channel, bool batched);
-  struct SseState;
-  bool pump_sse(SseState& state, httplib::DataSink& sink);
   void answered(const httplib::Request& req, const httplib::Response& res);
 
-  Service& service_;
+  void submit(Call& c);
+  void list(Call& c);
+  void get(Call& c);
+  void remove(Call& c);
+  void wait(Call& c);
+  void cancel(Call& c);
+  void set_timeout(Call& c);
+  void output(Call& c);
+  void events(Call& c);
+  void stats(Call& c);
+  void health(Call& c);
+  void metrics(Call& c);
+
+  server::JobBridge& jobs_;
   RouteOptions options_;
+  std::vector<std::regex> patterns_;  // table()'s patterns, compiled once
+  SseStreams streams_;
   mutable std::mutex mu_;
   std::map<int, std::uint64_t> by_status_;
-  std::atomic<std::size_t> open_streams_{0};
-  std::atomic<bool> streams_closed_{false};
 };
 
-// Sends `reply` as JSON.
-void send(httplib::Response& res, const Reply& reply);
+void send(httplib::Response& res, int status, const nlohmann::json& body);
+void send(httplib::Response& res, const ApiError& error);
 
 }  // namespace uasyncd::api

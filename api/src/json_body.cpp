@@ -1,0 +1,48 @@
+#include "uasyncd/api/json_body.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+
+#include "uasyncd/job/job_spec.hpp"
+
+namespace uasyncd::api {
+namespace {
+
+using nlohmann::json;
+
+struct TooDeep {};
+
+}  // namespace
+
+bool is_json_type(std::string_view content_type) {
+  std::string type(content_type);
+  std::transform(type.begin(), type.end(), type.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string_view want = "application/json";
+  return type.compare(0, want.size(), want) == 0 &&
+         (type.size() == want.size() || type[want.size()] == ';' || type[want.size()] == ' ');
+}
+
+std::optional<json> parse_json_body(std::string_view body, ApiError& error) {
+  if (body.size() > kMaxBodyBytes) {
+    error = {413, "payload_too_large", "the body is larger than 1 MiB"};
+    return std::nullopt;
+  }
+  // The callback sees every nesting level as it is entered, so a hostile document is refused
+  // before a recursive dump or walk could run out of stack.
+  const json::parser_callback_t bound = [](int depth, json::parse_event_t, json&) {
+    if (depth > server::kMaxSpecJsonNesting) throw TooDeep{};
+    return true;
+  };
+  try {
+    return json::parse(body, bound);
+  } catch (const TooDeep&) {
+    error = {400, "invalid_json", "$: JSON nested too deeply"};
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999
+    error = {400, "invalid_json", std::string("malformed JSON: ") + e.what()};
+  }
+  return std::nullopt;
+}
+
+}  // namespace uasyncd::api

@@ -1,0 +1,126 @@
+// The thread boundary of the daemon, in one place. HTTP threads call JobBridge; it answers from
+// the store and the read cache on the calling thread where it can, and hands everything that
+// needs a live job to the loop thread, which owns the JobService and every live job.
+//
+//   thread        | may touch
+//   --------------+------------------------------------------------------------------------
+//   HTTP threads  | JobBridge's public calls; the backend's reads, erase and commit waits;
+//                 | FinishedJobCache; EventHub::subscribe; a FinishWaiter it created; its own
+//                 | SseChannel's reader side
+//   loop thread   | JobService and the live jobs (inside LoopThread::call/post only); the
+//                 | backend's writes; EventHub::publish; SseChannel's producer side;
+//                 | FinishWaiter::deliver
+//   writer thread | the SQLite file (inside the backend); FinishedJobCache::erase of jobs
+//                 | retention removed (BackendOptions::on_removed)
+//
+// Per call (all from an HTTP thread):
+//   submit         loop: JobService::submit; then waits (on its thread) for the insert's commit
+//   list, counts   the backend's readers only (no loop)
+//   get            cache, else the store (finished jobs: cached), else the loop
+//   wait           loop: subscribe a FinishWaiter; waits on it; the store if the job is not live
+//   cancel, set_timeout, output, follow_output
+//                  loop first; StoredJobs (the store) when the job is not live
+//   remove         loop first, else StoredJobs; waits for the erase's commit, then drops the
+//                  cached body, then answers
+//   subscribe_events  EventHub (no loop)
+// A loop that does not answer within loop_reply_timeout gives JobErrorCode::unavailable.
+//
+// Lifetime: start() before the first call, stop() after the HTTP server has stopped; the backend
+// and the cache outlive the bridge.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "uasyncd/bridge/event_hub.hpp"
+#include "uasyncd/bridge/finished_job_cache.hpp"
+#include "uasyncd/bridge/loop_thread.hpp"
+#include "uasyncd/bridge/sse_channel.hpp"
+#include "uasyncd/exec/supervisor_client.hpp"
+#include "uasyncd/service/job_service.hpp"
+#include "uasyncd/service/stored_jobs.hpp"
+
+namespace uasyncd::server {
+
+struct BridgeOptions {
+  ServiceOptions service;  // its publish/events_wanted are set by the bridge
+  bool virtual_clock = false;
+  std::chrono::milliseconds loop_reply_timeout{5000};
+  // The exec supervisor of the loop's exec steps (exec/supervisor_client.hpp); none: exec steps
+  // fail ("exec steps need the exec supervisor"). Started with the loop when service.allow_exec.
+  std::optional<exec::SupervisorOptions> exec_supervisor;
+};
+
+// A JSON document: parsed, or already serialized (a cached finished job, sent as it is).
+struct JsonDoc {
+  nlohmann::json json;
+  std::shared_ptr<const std::string> text;  // when set, `json` is unused
+};
+
+struct Waited {
+  JsonDoc job;
+  bool finished = false;  // false: the wait timed out; `job` is the job as it is
+};
+
+struct DaemonStats {
+  StateCounts counts{};
+  std::uint64_t retained = 0;         // jobs the store holds
+  std::uint64_t submitted_total = 0;  // accepted since start
+  double loop_lag_seconds = 0;
+  double uptime_seconds = 0;
+};
+
+class JobBridge {
+ public:
+  JobBridge(BridgeOptions options, JobBackend& backend, FinishedJobCache& cache);
+  ~JobBridge();
+  JobBridge(const JobBridge&) = delete;
+  JobBridge& operator=(const JobBridge&) = delete;
+
+  // Starts the loop thread, with the service on it (stored live jobs restored).
+  void start();
+  // Ends every event stream, cancels every job, gives them up to `grace` to end, stops the loop.
+  void stop(std::chrono::milliseconds grace);
+
+  Result<nlohmann::json> submit(JobSpec spec, nlohmann::json spec_json);
+  Result<ListPage> list(const ListQuery& query);
+  Result<JsonDoc> get(const JobRef& ref);
+  Result<Waited> wait(const JobRef& ref, std::chrono::milliseconds timeout);
+  Result<nlohmann::json> cancel(const JobRef& ref);
+  Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
+  Result<nlohmann::json> remove(const JobRef& ref);
+  Result<nlohmann::json> output(const JobRef& ref);
+  // Fills `channel` with the output so far, each chunk as it comes, then an end item, and closes
+  // it. Items are SSE frames ("output" and "end" events).
+  Result<Done> follow_output(const JobRef& ref, std::shared_ptr<SseChannel> channel);
+  // `channel` gets every job transition (JSON items) until it is abandoned or the bridge stops.
+  void subscribe_events(std::shared_ptr<SseChannel> channel);
+  DaemonStats stats() const;
+
+ private:
+  template <class T>
+  Result<T> on_loop(std::function<Result<T>(JobService&)> fn);
+
+  BridgeOptions options_;
+  JobBackend& backend_;
+  FinishedJobCache& cache_;
+  StoredJobs stored_;
+  EventHub events_;
+  // The loop thread's client of the exec supervisor, created before the service (restored jobs
+  // may run exec steps) and destroyed after it, which kills every exec process left. Created,
+  // used and destroyed on the loop thread only.
+  std::unique_ptr<exec::SupervisorClient> exec_;
+  std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
+  LoopThread loop_;
+  std::atomic<std::uint64_t> submitted_{0};
+  std::atomic<bool> stopping_{false};
+  std::chrono::steady_clock::time_point started_at_;
+};
+
+}  // namespace uasyncd::server

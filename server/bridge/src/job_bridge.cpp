@@ -1,0 +1,269 @@
+#include "uasyncd/bridge/job_bridge.hpp"
+
+#include <spdlog/spdlog.h>
+#include <uasyncio/uasyncio.hpp>
+
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
+#include "uasyncd/job/job_json.hpp"
+
+namespace uasyncd::server {
+namespace {
+
+namespace ua = uasyncio;
+using nlohmann::json;
+
+// A long-poll in an HTTP thread, waiting for the loop thread to report a job's end.
+class FinishWaiter {
+ public:
+  void deliver(json body) {
+    {
+      std::lock_guard lock(mu_);
+      body_ = std::move(body);
+    }
+    cv_.notify_all();
+  }
+  // The record, or nullopt when `timeout` passed first.
+  std::optional<json> wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, timeout, [&] { return body_.has_value(); });
+    return body_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<json> body_;
+};
+
+// Gives cancelled jobs up to `grace_ms` (loop time) to finish, then stops the loop.
+ua::Coro<void> drain_then_stop(JobService* service, LoopThread* loop, std::int64_t grace_ms) {
+  const std::int64_t deadline = ua::ticks_ms() + grace_ms;
+  while (service->unfinished() > 0 && ua::ticks_ms() < deadline)
+    co_await ua::sleep_ms(10);
+  if (service->unfinished() > 0) {
+    spdlog::warn("shutdown: {} tasks still running after the grace period", service->unfinished());
+  }
+  loop->stop_from_loop();
+}
+
+JobError loop_unavailable() {
+  return {JobErrorCode::unavailable, "the task loop did not answer in time"};
+}
+
+// A finished job's record, serialized once for the cache.
+JsonDoc serialized(const json& body) {
+  return {json(), std::make_shared<const std::string>(json_text(body))};
+}
+
+bool is_final_doc(const JsonDoc& doc) {
+  if (doc.text) return true;  // only finished jobs are serialized
+  const std::optional<JobState> s = parse_state(doc.json.value("state", ""));
+  return s && is_final(*s);
+}
+
+}  // namespace
+
+JobBridge::JobBridge(BridgeOptions options, JobBackend& backend, FinishedJobCache& cache)
+    : options_(std::move(options)), backend_(backend), cache_(cache), stored_(backend) {
+  options_.service.publish = [this](const json& event) { events_.publish(event); };
+  options_.service.events_wanted = [this] { return events_.active(); };
+}
+
+JobBridge::~JobBridge() {
+  stop(std::chrono::milliseconds(0));
+}
+
+void JobBridge::start() {
+  started_at_ = std::chrono::steady_clock::now();
+  loop_.start(
+      options_.virtual_clock,
+      [this] {
+        if (options_.exec_supervisor) {
+          exec_ = std::make_unique<exec::SupervisorClient>(*options_.exec_supervisor);
+          // Started now, not at the first exec step, which would wait for it.
+          if (options_.service.allow_exec) {
+            try {
+              exec_->start();
+            } catch (const exec::SupervisorError& e) {
+              spdlog::error("exec supervisor: {} (exec steps will try again)", e.what());
+            }
+          }
+        }
+        service_ = std::make_unique<JobService>(options_.service, backend_);
+        service_->restore();
+        ua::get_event_loop().set_exception_handler(
+            [](ua::Loop&, const ua::ExceptionContext& c) { spdlog::debug("loop: {}", c.message); });
+      },
+      [this] {
+        service_->release_all();
+        ua::new_event_loop();
+        service_.reset();
+        exec_.reset();  // waits until the supervisor has killed and reaped every exec process
+      });
+}
+
+void JobBridge::stop(std::chrono::milliseconds grace) {
+  if (stopping_.exchange(true)) return;
+  events_.close_all();
+  loop_.post([this, grace] {
+    service_->cancel_all();
+    ua::create_task(drain_then_stop(service_.get(), &loop_, grace.count()));
+  });
+  loop_.join();
+}
+
+template <class T>
+Result<T> JobBridge::on_loop(std::function<Result<T>(JobService&)> fn) {
+  std::optional<Result<T>> r = loop_.call<Result<T>>(
+      [this, fn = std::move(fn)] { return fn(*service_); }, options_.loop_reply_timeout);
+  if (!r) return loop_unavailable();
+  return std::move(*r);
+}
+
+Result<json> JobBridge::submit(JobSpec spec, json spec_json) {
+  // The spec moves into a shared holder: std::function needs a copyable callable.
+  auto args = std::make_shared<std::pair<JobSpec, json>>(std::move(spec), std::move(spec_json));
+  Result<Submitted> r = on_loop<Submitted>(
+      [args](JobService& s) { return s.submit(std::move(args->first), std::move(args->second)); });
+  if (!r) return r.error();
+  // Accepted promises the job survives a crash: answer only once its insert is committed.
+  if (!backend_.wait_committed(r->ticket, options_.loop_reply_timeout)) {
+    return JobError{JobErrorCode::unavailable, "the task could not be stored in time"};
+  }
+  submitted_.fetch_add(1, std::memory_order_relaxed);
+  return std::move(r->job);
+}
+
+Result<ListPage> JobBridge::list(const ListQuery& query) {
+  try {
+    return backend_.list(query);
+  } catch (const std::exception& e) {
+    return JobError{JobErrorCode::unavailable, e.what()};
+  }
+}
+
+Result<JsonDoc> JobBridge::get(const JobRef& ref) {
+  if (!ref.step) {
+    if (FinishedJobCache::Body body = cache_.find(ref.id)) return JsonDoc{json(), body};
+  }
+  // A finished job is read from the store (and cached); a live one from the loop. A job the loop
+  // has just let go of was committed first: the second read of the store finds it.
+  const auto from_store = [&](bool finished_only) -> std::optional<Result<JsonDoc>> {
+    const std::uint64_t generation = cache_.generation();
+    std::optional<JobError> error;
+    std::shared_ptr<Job> job = stored_.find(ref, error, finished_only);
+    if (!job) {
+      if (!error) return std::nullopt;
+      return Result<JsonDoc>(*error);
+    }
+    if (!is_final(job->state())) return Result<JsonDoc>(JsonDoc{full_json(*job), nullptr});
+    if (ref.step) return Result<JsonDoc>(JsonDoc{full_json(*job), nullptr});
+    JsonDoc doc = serialized(full_json(*job));
+    cache_.put(ref.id, doc.text, generation);
+    return Result<JsonDoc>(std::move(doc));
+  };
+  if (std::optional<Result<JsonDoc>> stored = from_store(true)) return std::move(*stored);
+  Result<json> live = on_loop<json>([ref](JobService& s) { return s.get(ref); });
+  if (live) return JsonDoc{std::move(live.value()), nullptr};
+  if (!live.is(JobErrorCode::not_live)) return live.error();
+  return std::move(*from_store(false));
+}
+
+Result<Waited> JobBridge::wait(const JobRef& ref, std::chrono::milliseconds timeout) {
+  auto waiter = std::make_shared<FinishWaiter>();
+  Result<std::optional<json>> first =
+      on_loop<std::optional<json>>([ref, waiter](JobService& s) -> Result<std::optional<json>> {
+        std::optional<Result<json>> now =
+            s.finished_or_subscribe(ref, [waiter](const json& body) { waiter->deliver(body); });
+        if (!now) return std::optional<json>();
+        if (!*now) return now->error();
+        return std::optional<json>(std::move(now->value()));
+      });
+  if (first.is(JobErrorCode::not_live)) {
+    Result<JsonDoc> stored = get(ref);
+    if (!stored) return stored.error();
+    return Waited{std::move(stored.value()), true};
+  }
+  if (!first) return first.error();
+  if (first.value()) return Waited{{std::move(*first.value()), nullptr}, true};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // In slices, so that a shutdown does not wait for long polls to run out.
+  while (!stopping_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    if (std::optional<json> body = waiter->wait(std::min(left, std::chrono::milliseconds(100)))) {
+      return Waited{{std::move(*body), nullptr}, true};
+    }
+  }
+  Result<JsonDoc> now = get(ref);
+  if (!now) return now.error();
+  const bool finished = is_final_doc(now.value());
+  return Waited{std::move(now.value()), finished};
+}
+
+Result<json> JobBridge::cancel(const JobRef& ref) {
+  Result<json> r = on_loop<json>([ref](JobService& s) { return s.cancel(ref); });
+  return r.is(JobErrorCode::not_live) ? stored_.cancel(ref) : r;
+}
+
+Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
+  Result<json> r =
+      on_loop<json>([ref, timeout_s](JobService& s) { return s.set_timeout(ref, timeout_s); });
+  return r.is(JobErrorCode::not_live) ? stored_.set_timeout(ref) : r;
+}
+
+Result<json> JobBridge::remove(const JobRef& ref) {
+  Result<WriteTicket> r = on_loop<WriteTicket>([ref](JobService& s) { return s.remove(ref); });
+  if (r.is(JobErrorCode::not_live)) r = stored_.remove(ref);
+  if (!r) return r.error();
+  // Answered only once the delete is committed and the cached body dropped: no read that starts
+  // after the answer can find the job.
+  if (!backend_.wait_committed(r.value(), options_.loop_reply_timeout)) {
+    return JobError{JobErrorCode::unavailable, "the delete could not be stored in time"};
+  }
+  cache_.erase(ref.id);
+  return json{{"id", job_id_text(ref.id)}, {"deleted", true}};
+}
+
+Result<json> JobBridge::output(const JobRef& ref) {
+  Result<json> r = on_loop<json>([ref](JobService& s) { return s.output(ref); });
+  return r.is(JobErrorCode::not_live) ? stored_.output(ref) : r;
+}
+
+Result<Done> JobBridge::follow_output(const JobRef& ref, std::shared_ptr<SseChannel> channel) {
+  OutputFollower follower{
+      [channel](const OutputChunk& c) {
+        return channel->push(sse_frame("output", {{"step", c.step_id},
+                                                  {"stream", c.is_stderr ? "stderr" : "stdout"},
+                                                  {"data", c.data}}));
+      },
+      [channel](const OutputEnd& e) {
+        channel->push(sse_frame("end", {{"id", e.job_id}, {"state", state_name(e.state)}}));
+        channel->close();
+      }};
+  Result<Done> r =
+      on_loop<Done>([ref, follower](JobService& s) { return s.follow_output(ref, follower); });
+  return r.is(JobErrorCode::not_live) ? stored_.follow_output(ref, follower) : r;
+}
+
+void JobBridge::subscribe_events(std::shared_ptr<SseChannel> channel) {
+  events_.subscribe(std::move(channel));
+}
+
+DaemonStats JobBridge::stats() const {
+  DaemonStats s;
+  s.counts = backend_.counts();
+  for (std::uint64_t n : s.counts)
+    s.retained += n;
+  s.submitted_total = submitted_.load(std::memory_order_relaxed);
+  s.loop_lag_seconds = loop_.lag_seconds();
+  s.uptime_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+  return s;
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,87 @@
+// The composition root: builds the backend, the thread bridge (with the loop thread and the job
+// service on it), the HTTP routes and the HTTP server, and starts and stops them in order.
+//
+// Threads: construct, start() and stop() from one thread (main, or a test); everything else runs
+// on the threads these parts start.
+#pragma once
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "uasyncd/api/routes.hpp"
+#include "uasyncd/bridge/finished_job_cache.hpp"
+#include "uasyncd/bridge/job_bridge.hpp"
+#include "uasyncd/exec/exec_lock.hpp"
+#include "uasyncd/store/job_backend.hpp"
+
+namespace uasyncd::server {
+
+struct DaemonOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: an ephemeral port (see Daemon::port())
+  std::string token;
+  bool allow_exec = false;
+  std::size_t max_running = 0;
+  std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
+  std::optional<std::chrono::milliseconds> keep_for;  // and none finished longer ago
+  std::string data_dir;   // holds the job database; empty: jobs live in memory only
+  bool full_sync = true;  // fsync every commit (see SqliteOptions)
+  double shutdown_grace = 10;
+  bool virtual_clock = false;
+  std::size_t http_threads = 16;  // for ordinary requests; each open SSE stream gets its own
+  std::size_t max_sse = 32;       // SSE streams open at once (503 past it)
+  std::chrono::milliseconds sse_keepalive{15000};
+  // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
+  double exec_kill_grace = 5;
+  // The executable that runs the exec supervisor (exec/supervisor_main.hpp): the daemon's own
+  // binary, "/proc/self/exe". Empty: exec steps fail ("exec steps need the exec supervisor").
+  std::string exec_supervisor;
+  std::chrono::milliseconds loop_reply_timeout{5000};
+  // Finished jobs whose GET body is kept serialized for the HTTP threads (0: none).
+  std::size_t read_cache_size = 4096;
+};
+
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options);
+  ~Daemon();
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // Opens the store, starts the loop, binds and starts serving; throws StoreError (an unusable
+  // store) or std::runtime_error (the address cannot be bound).
+  void start();
+  int port() const { return port_; }
+  // Graceful stop: no new requests, jobs cancelled, up to shutdown_grace for them to end, then
+  // everything queued for the store is committed.
+  void stop();
+
+ private:
+  std::unique_ptr<JobBackend> make_backend();
+  // The one place the HTTP server is made and configured.
+  std::unique_ptr<httplib::Server> make_http_server();
+  int listen();
+
+  DaemonOptions options_;
+  FinishedJobCache read_cache_;
+  std::unique_ptr<JobBackend> backend_;  // outlives the loop: it commits what the loop queued
+  // Held from start() on (with a data directory): a previous run's exec processes are gone
+  // (exec/exec_lock.hpp). The supervisor inherits it, so it stays held while any exec runs.
+  std::optional<exec::ExecLock> exec_lock_;
+  std::unique_ptr<JobBridge> bridge_;
+  std::unique_ptr<api::Routes> routes_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  int port_ = 0;
+  bool started_ = false;
+  std::atomic<bool> stopped_{false};
+};
+
+}  // namespace uasyncd::server

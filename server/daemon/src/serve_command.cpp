@@ -1,0 +1,138 @@
+#include "uasyncd/daemon/serve_command.hpp"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <exception>
+
+#include "uasyncd/daemon/duration.hpp"
+
+namespace uasyncd::server {
+namespace {
+
+bool split_listen(const std::string& listen, std::string& host, int& port) {
+  const std::size_t colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = listen.substr(0, colon);
+  try {
+    std::size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    return used == listen.size() - colon - 1 && port >= 0 && port <= 65535;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// The container's health probe: GET /healthz on the daemon at --listen, exit 0 if it answers 200.
+// A wildcard address is reached through loopback.
+int probe_health(const std::string& host, int port) {
+  const std::string target = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+  httplib::Client client(target, port);
+  client.set_connection_timeout(2);
+  client.set_read_timeout(2);
+  const httplib::Result r = client.Get("/healthz");
+  return r && r->status == 200 ? 0 : 1;
+}
+
+}  // namespace
+
+void add_serve_flags(CLI::App& app, ServeFlags& f) {
+  DaemonOptions& o = f.options;
+  app.add_option("--listen", f.listen, "host:port to listen on (port 0: any free port)")
+      ->envname("UASYNCD_LISTEN");
+  app.add_option("--token", o.token,
+                 "the API token: serve requires 'Authorization: Bearer <token>' on /api, the "
+                 "client commands send it")
+      ->envname("UASYNCD_TOKEN");
+  app.add_flag("--allow-exec", o.allow_exec, "allow exec steps (runs commands!)")
+      ->envname("UASYNCD_ALLOW_EXEC");
+  app.add_option("--max-running", o.max_running, "tasks running at once (0: no limit)")
+      ->envname("UASYNCD_MAX_RUNNING");
+  app.add_option("--keep-finished", o.keep_finished,
+                 "finished tasks kept in the store; the longest finished go first")
+      ->envname("UASYNCD_KEEP_FINISHED");
+  app.add_option("--keep-for", f.keep_for,
+                 "finished tasks kept at most this long (e.g. 30d, 12h, 90m, 45s, 500ms)")
+      ->envname("UASYNCD_KEEP_FOR")
+      ->check([](const std::string& text) {
+        return parse_duration(text) ? std::string()
+                                    : "expected a positive whole number and a unit (ms, s, m, "
+                                      "h, d), e.g. 30d or 12h, got '" +
+                                          text + "'";
+      });
+  app.add_option("--data-dir", f.data_dir, "directory of the task database (uasyncd.db)")
+      ->envname("UASYNCD_DATA_DIR");
+  app.add_option("--sync", f.sync,
+                 "full: fsync every commit (survives power loss); normal: survives crashes")
+      ->envname("UASYNCD_SYNC")
+      ->check(CLI::IsMember({"full", "normal"}));
+  app.add_flag("--ephemeral", f.ephemeral, "keep tasks in memory only: lost at exit")
+      ->envname("UASYNCD_EPHEMERAL");
+  app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
+      ->envname("UASYNCD_LOG_LEVEL");
+  app.add_option("--shutdown-grace", o.shutdown_grace,
+                 "seconds cancelled tasks get to finish at shutdown")
+      ->envname("UASYNCD_SHUTDOWN_GRACE")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--http-threads", o.http_threads, "HTTP worker threads")
+      ->envname("UASYNCD_HTTP_THREADS")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--max-sse", o.max_sse, "event streams open at once (each holds a thread)")
+      ->envname("UASYNCD_MAX_SSE")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--exec-kill-grace", o.exec_kill_grace,
+                 "seconds a cancelled exec step's processes get between SIGTERM and SIGKILL")
+      ->envname("UASYNCD_EXEC_KILL_GRACE")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--virtual-clock", o.virtual_clock,
+               "run the loop on a virtual clock (for tests: sleeps take no time)")
+      ->envname("UASYNCD_VIRTUAL_CLOCK");
+  app.add_flag("--healthcheck", f.healthcheck,
+               "probe the daemon at --listen (GET /healthz): exit 0 if healthy, 1 if not");
+}
+
+int serve(ServeFlags& f) {
+  DaemonOptions& options = f.options;
+  if (!split_listen(f.listen, options.host, options.port)) {
+    std::fprintf(stderr, "--listen: expected host:port, got '%s'\n", f.listen.c_str());
+    return 2;
+  }
+  if (f.healthcheck) return probe_health(options.host, options.port);
+  const spdlog::level::level_enum level = spdlog::level::from_str(f.log_level);
+  if (level == spdlog::level::off && f.log_level != "off") {
+    std::fprintf(stderr, "--log-level: unknown level '%s'\n", f.log_level.c_str());
+    return 2;
+  }
+  spdlog::set_level(level);
+  if (!f.ephemeral) options.data_dir = f.data_dir;
+  options.full_sync = f.sync == "full";
+  if (!f.keep_for.empty()) options.keep_for = parse_duration(f.keep_for);
+
+  // Blocked before any thread starts, so every thread inherits the mask and the signals are
+  // taken only by sigwait below, outside any signal handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    Daemon daemon(options);
+    daemon.start();
+    std::printf("listening on %s:%d\n", options.host.c_str(), daemon.port());
+    std::fflush(stdout);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {}: stopping", sig);
+    daemon.stop();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace uasyncd::server

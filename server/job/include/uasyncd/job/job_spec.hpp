@@ -1,0 +1,101 @@
+// Job specs: uasyncio calls written as JSON, parsed and validated before anything runs.
+//
+//   {"gather": [{"sleep": 1, "name": "a"}, {"value": 42}], "return_exceptions": true}
+//
+// A spec is a tree of steps; each step's kind is one of the structs below, held in a variant,
+// so code that handles steps says what it does per kind (std::visit), not per tag. Immutable once
+// parsed: a job and all its retries share one spec.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace uasyncd::server {
+
+inline constexpr int kMaxSpecDepth = 32;
+inline constexpr std::size_t kMaxSpecSteps = 10'000;
+// JSON nesting a spec document may have: kMaxSpecDepth steps (object and array per level) plus
+// room for nested "value" payloads, small enough that no recursive walk overflows the stack.
+inline constexpr int kMaxSpecJsonNesting = 4 * kMaxSpecDepth;
+
+struct StepSpec;
+
+struct SleepStep {
+  double seconds = 0;
+};
+struct SleepMsStep {
+  std::int64_t ms = 0;
+};
+struct ValueStep {
+  nlohmann::json value;
+};
+struct FailStep {
+  std::string message;
+};
+struct SequenceStep {
+  std::vector<StepSpec> steps;
+};
+struct GatherStep {
+  std::vector<StepSpec> steps;
+  bool return_exceptions = false;
+};
+struct WaitForStep {
+  std::vector<StepSpec> step;  // exactly one
+  double seconds = 0;
+};
+struct WaitForMsStep {
+  std::vector<StepSpec> step;  // exactly one
+  std::int64_t ms = 0;
+};
+struct ExecStep {
+  std::vector<std::string> argv;
+  std::string cwd;
+  std::map<std::string, std::string> env;
+};
+
+using StepKind = std::variant<SleepStep, SleepMsStep, ValueStep, FailStep, SequenceStep, GatherStep,
+                              WaitForStep, WaitForMsStep, ExecStep>;
+
+struct StepSpec {
+  std::string name;
+  StepKind kind;
+};
+
+// The kind's key in a spec ("sleep", "gather", ...).
+const char* kind_name(const StepKind& kind);
+// The steps a compound step runs (empty for the others), in order.
+std::span<const StepSpec> children(const StepSpec& step);
+
+struct JobSpec {
+  StepSpec root;
+  std::optional<double> timeout;  // the root's "timeout": a wait_for around the whole job
+  int retries = 0;                // the root's "retries": re-runs after a failure or interruption
+  double retry_delay = 0;         // the root's "retry_delay": first backoff, doubled each retry
+  std::size_t steps = 0;          // nodes in the tree, root included
+  bool uses_exec = false;
+};
+
+// Why a spec was refused: a machine code ("invalid_spec") and a message naming the JSON path.
+struct SpecError {
+  std::string code;
+  std::string message;
+};
+
+struct ParsedSpec {
+  std::optional<JobSpec> spec;
+  SpecError error;
+  explicit operator bool() const { return spec.has_value(); }
+};
+
+// Validates an already parsed document (nested at most kMaxSpecJsonNesting deep).
+ParsedSpec parse_job_spec(const nlohmann::json& doc);
+
+}  // namespace uasyncd::server

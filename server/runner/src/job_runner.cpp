@@ -1,0 +1,241 @@
+#include "uasyncd/runner/job_runner.hpp"
+
+#include <exception>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "exec_step.hpp"
+#include "run.hpp"
+
+namespace uasyncd::server {
+namespace {
+
+namespace ua = uasyncio;
+using nlohmann::json;
+using RunPtr = std::shared_ptr<JobRunner::Run>;
+
+// A `fail` step's exception (Python's `raise Exception(msg)`).
+class StepFailure : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+
+json outcome_json(const ua::Outcome<json>& o) {
+  if (o.has_value()) return o.value();
+  const ErrorInfo e = describe(o.exception());
+  return {{"error", {{"type", e.type}, {"message", e.message}}}};
+}
+
+ua::Coro<json> run_step(RunPtr run, std::size_t index);
+
+ua::Task<json> spawn_step(const RunPtr& run, std::size_t index) {
+  ua::Task<json> t = ua::create_task(run_step(run, index));
+  run->steps[index] = t;
+  return t;
+}
+
+ua::Coro<json> run_sequence(RunPtr run, std::size_t index) {
+  json result;
+  for (std::size_t child : run->job->step(index).children())
+    result = co_await spawn_step(run, child);
+  co_return result;
+}
+
+ua::Coro<json> run_gather(RunPtr run, std::size_t index, bool return_exceptions) {
+  std::vector<ua::Task<json>> children;
+  for (std::size_t child : run->job->step(index).children())
+    children.push_back(spawn_step(run, child));
+  json result = json::array();
+  if (return_exceptions) {
+    std::vector<ua::Outcome<json>> outcomes =
+        co_await ua::gather(ua::return_exceptions, std::move(children));
+    for (const ua::Outcome<json>& o : outcomes)
+      result.push_back(outcome_json(o));
+  } else {
+    std::vector<json> values = co_await ua::gather(std::move(children));
+    for (json& v : values)
+      result.push_back(std::move(v));
+  }
+  co_return result;
+}
+
+ua::Coro<json> run_wait_for(RunPtr run, std::size_t index, double seconds) {
+  co_return co_await ua::wait_for(spawn_step(run, run->job->step(index).children()[0]), seconds);
+}
+
+ua::Coro<json> run_wait_for_ms(RunPtr run, std::size_t index, std::int64_t ms) {
+  co_return co_await ua::wait_for_ms(spawn_step(run, run->job->step(index).children()[0]), ms);
+}
+
+ua::Coro<json> run_sleep(double seconds) {
+  co_await ua::sleep(seconds);
+  co_return json(nullptr);
+}
+
+ua::Coro<json> run_sleep_ms(std::int64_t ms) {
+  co_await ua::sleep_ms(ms);
+  co_return json(nullptr);
+}
+
+ua::Coro<json> return_value(json value) {
+  co_return value;
+}
+
+ua::Coro<json> raise(std::string message) {
+  throw StepFailure(message);
+  co_return json();
+}
+
+// What a step of each kind runs.
+ua::Coro<json> run_body(const RunPtr& run, std::size_t index) {
+  return std::visit(
+      Overloaded{
+          [](const SleepStep& k) { return run_sleep(k.seconds); },
+          [](const SleepMsStep& k) { return run_sleep_ms(k.ms); },
+          [](const ValueStep& k) { return return_value(k.value); },
+          [](const FailStep& k) { return raise(k.message); },
+          [&](const SequenceStep&) { return run_sequence(run, index); },
+          [&](const GatherStep& k) { return run_gather(run, index, k.return_exceptions); },
+          [&](const WaitForStep& k) { return run_wait_for(run, index, k.seconds); },
+          [&](const WaitForMsStep& k) { return run_wait_for_ms(run, index, k.ms); },
+          [&](const ExecStep&) { return run_exec(run, index); },
+      },
+      run->job->step(index).spec().kind);
+}
+
+// The result a failed step still shows (an exec step's exit code and output), or null.
+json result_of_failure(const std::exception_ptr& error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const ExecFailure& e) {
+    return e.result;
+  } catch (...) {  // NOLINT: any other failure has no result
+  }
+  return json();
+}
+
+ua::Coro<json> run_step(RunPtr run, std::size_t index) {
+  Job& job = *run->job;
+  job.start_step(index, wall_ms());
+  if (run->hooks->step_changed) run->hooks->step_changed(job, index);
+  std::exception_ptr error;
+  json result;
+  try {
+    result = co_await run_body(run, index);
+  } catch (...) {  // NOLINT: every outcome is recorded, then passed on unchanged
+    error = std::current_exception();
+  }
+  if (error) {
+    job.finish_step(index, state_of_error(error), result_of_failure(error), describe(error),
+                    wall_ms());
+  } else {
+    job.finish_step(index, JobState::done, result, std::nullopt, wall_ms());
+  }
+  if (run->hooks->step_changed) run->hooks->step_changed(job, index);
+  if (error) std::rethrow_exception(error);
+  co_return result;
+}
+
+// Once the job has ended nothing of it may keep running: steps left behind (a gather that
+// raised leaves its other children running, §10.7) are cancelled, and every handle is dropped
+// so the frames, which hold the run, can go.
+void release_steps(JobRunner::Run& run) {
+  ua::AnyTask self = ua::current_task();
+  for (ua::AnyTask& t : run.steps) {
+    if (t && !t.done() && !(t == self)) t.cancel();
+    t = ua::AnyTask();
+  }
+}
+
+ua::Coro<void> run_root(RunPtr run, std::function<void(const RunPtr&)> ended) {
+  Job& job = *run->job;
+  std::exception_ptr error;
+  json result;
+  try {
+    if (job.spec().timeout) {
+      result = co_await ua::wait_for(spawn_step(run, 0), *job.spec().timeout);
+    } else {
+      run->steps[0] = ua::current_task();
+      result = co_await run_step(run, 0);
+    }
+  } catch (...) {  // NOLINT: the job's outcome is recorded, not raised into the loop
+    error = std::current_exception();
+  }
+  if (!error) {
+    job.finish(JobState::done, std::move(result), std::nullopt, wall_ms());
+  } else if (state_of_error(error) == JobState::cancelled && run->timing_out) {
+    job.finish(JobState::timed_out, json(), ErrorInfo{"TimeoutError", "the task's timeout expired"},
+               wall_ms());
+  } else {
+    job.finish(state_of_error(error), json(), describe(error), wall_ms());
+  }
+  release_steps(*run);
+  ended(run);
+}
+
+}  // namespace
+
+JobRunner::JobRunner(RunnerHooks hooks, std::int64_t exec_kill_grace_ms)
+    : hooks_(std::move(hooks)), exec_kill_grace_ms_(exec_kill_grace_ms) {}
+
+JobRunner::~JobRunner() {
+  abandon_all();
+}
+
+void JobRunner::start(std::shared_ptr<Job> job) {
+  job->start(wall_ms());
+  auto run = std::make_shared<Run>();
+  run->job = std::move(job);
+  run->hooks = &hooks_;
+  run->exec_kill_grace_ms = exec_kill_grace_ms_;
+  run->steps.resize(run->job->steps().size());
+  runs_[run->job->id()] = run;
+  run->root = ua::create_task(run_root(run, [this](const RunPtr& r) { ended(r); }));
+}
+
+void JobRunner::ended(const std::shared_ptr<Run>& run) {
+  run->ended = true;
+  run->root = ua::Task<void>();
+  std::shared_ptr<Job> job = run->job;
+  runs_.erase(job->id());
+  if (hooks_.finished) hooks_.finished(*job);
+}
+
+bool JobRunner::cancel(std::uint64_t id) {
+  auto it = runs_.find(id);
+  if (it == runs_.end() || !it->second->root || it->second->root.done()) return false;
+  return it->second->root.cancel();
+}
+
+bool JobRunner::cancel_step(std::uint64_t id, std::size_t index) {
+  auto it = runs_.find(id);
+  if (it == runs_.end() || index >= it->second->steps.size()) return false;
+  ua::AnyTask& t = it->second->steps[index];
+  if (is_final(it->second->job->step(index).state()) || !t || t.done()) return false;
+  return t.cancel();
+}
+
+bool JobRunner::time_out(std::uint64_t id) {
+  auto it = runs_.find(id);
+  if (it == runs_.end()) return false;
+  it->second->timing_out = true;
+  return cancel(id);
+}
+
+void JobRunner::abandon_all() {
+  for (auto& [id, run] : runs_) {
+    kill_running_execs(*run->job);
+    run->root = ua::Task<void>();
+    for (ua::AnyTask& t : run->steps)
+      t = ua::AnyTask();
+  }
+  runs_.clear();
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,25 @@
+// One running job and the uasyncio tasks running it: shared by the frames of its steps, so that a
+// step left behind after the job ended (a gather that raised) can still look at its job.
+#pragma once
+
+#include <uasyncio/uasyncio.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "uasyncd/job/job.hpp"
+#include "uasyncd/runner/job_runner.hpp"
+
+namespace uasyncd::server {
+
+struct JobRunner::Run {
+  std::shared_ptr<Job> job;
+  const RunnerHooks* hooks = nullptr;
+  std::int64_t exec_kill_grace_ms = 5000;
+  uasyncio::Task<void> root;
+  std::vector<uasyncio::AnyTask> steps;  // by step index, while the step may run
+  bool timing_out = false;               // a cancel now means the job's timeout expired
+  bool ended = false;
+};
+
+}  // namespace uasyncd::server

@@ -1,0 +1,131 @@
+// The job service: the loop thread's side of the daemon. Admits jobs, starts them (at most
+// --max-running at once, the rest wait first in first out), retries failed ones after their
+// backoff, times them out, cancels them, tells waiters, output followers and the event stream,
+// and writes every change to the backend, which is the source of truth. RAM holds live jobs
+// only: a finished job stays here until its final write is committed, then is read back from
+// the backend.
+//
+// Threads: created, called and destroyed on the loop thread only (the bridge posts to it). It
+// returns typed results and JobErrors, never HTTP replies. Jobs that are not live answer
+// JobErrorCode::not_live: the caller then asks StoredJobs.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <uasyncio/uasyncio.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "uasyncd/job/job.hpp"
+#include "uasyncd/job/job_id.hpp"
+#include "uasyncd/runner/job_runner.hpp"
+#include "uasyncd/service/job_error.hpp"
+#include "uasyncd/service/job_rules.hpp"
+#include "uasyncd/store/job_backend.hpp"
+
+namespace uasyncd::server {
+
+struct ServiceOptions {
+  std::size_t max_running = 0;  // 0: no limit
+  bool allow_exec = false;      // exec steps are refused unless set
+  std::int64_t exec_kill_grace_ms = 5000;
+  // Told of every transition (JSON events for GET /api/events), when `events_wanted` says that
+  // anyone listens. Called on the loop thread; must not block.
+  std::function<void(const nlohmann::json& event)> publish;
+  std::function<bool()> events_wanted;
+};
+
+struct Submitted {
+  std::uint64_t id = 0;
+  WriteTicket ticket = 0;  // the insert: committed before the job may be called accepted
+  nlohmann::json job;      // its full record
+};
+
+class JobService {
+ public:
+  JobService(ServiceOptions options, JobBackend& backend);
+  ~JobService();
+  JobService(const JobService&) = delete;
+  JobService& operator=(const JobService&) = delete;
+
+  Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json);
+  // The full record of a live job (a step ref gives its job).
+  Result<nlohmann::json> get(const JobRef& ref) const;
+  // 202-style answers: the job's summary after the request took effect.
+  Result<nlohmann::json> cancel(const JobRef& ref);
+  Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
+  // The erase's ticket.
+  Result<WriteTicket> remove(const JobRef& ref);
+  Result<nlohmann::json> output(const JobRef& ref) const;
+  // Replays the output so far, then (registered in the same loop turn: no gap) passes on each
+  // chunk as it comes, then the end. A finished job gets its end at once.
+  Result<Done> follow_output(const JobRef& ref, OutputFollower follower);
+  // The finished job's record now, or nullopt after registering `on_finish` for its end.
+  std::optional<Result<nlohmann::json>> finished_or_subscribe(
+      const JobRef& ref, std::function<void(const nlohmann::json&)> on_finish);
+
+  // Start-up (recovery.cpp): the backend's live jobs are queued again or interrupted.
+  void restore();
+  // Shutdown: cancels every pending and running job.
+  void cancel_all();
+  std::size_t unfinished() const { return runner_.size() + pending_.size(); }
+  // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
+  void release_all();
+
+ private:
+  std::shared_ptr<Job> live(const JobRef& ref, std::optional<JobError>& error) const;
+  void started(Job& job);
+  void finished(Job& job, JobState was);
+  void runner_finished(Job& job);
+  void start_pending();
+  void finish_pending(Job& job, JobState state, ErrorInfo error);
+  // retry.cpp: a failed or timed-out job with retries left goes back to pending after its
+  // backoff; false when it has none left.
+  bool retry_later(Job& job);
+  static uasyncio::Coro<void> start_pending_after(JobService* self, std::int64_t ms);
+  // Keeps a job that has ended in RAM until its final write is committed.
+  void release_when_committed(std::uint64_t id, WriteTicket ticket);
+  void release_committed();
+  static uasyncio::Coro<void> release_committed_soon(JobService* self);
+  static uasyncio::Coro<void> watch_timeout(JobService* self, std::shared_ptr<Job> job,
+                                            std::int64_t ms);
+  void transition(const Job& job, const char* type);
+  void step_changed(Job& job, std::size_t index);
+  void step_output(Job& job, std::size_t index, bool is_stderr, std::string_view data);
+  void end_followers(const Job& job);
+  // Step changes are written in a batch shortly after, not one by one: a gather of thousands of
+  // steps costs one row write. `with_output`: an exec step ended, its output goes along.
+  void write_later(const Job& job, bool with_output);
+  // Writes the job now (it changed from `was`), with whatever output a write_later asked for.
+  WriteTicket write_now(const Job& job, JobState was);
+  void flush_writes();
+  static uasyncio::Coro<void> flush_writes_soon(JobService* self);
+
+  ServiceOptions options_;
+  JobBackend& backend_;
+  JobRunner runner_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
+  std::deque<std::shared_ptr<Job>> pending_;
+  std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
+  bool release_queued_ = false;
+  std::unordered_map<std::uint64_t, uasyncio::AnyTask> timeouts_;
+  std::unordered_map<std::uint64_t, std::vector<std::function<void(const nlohmann::json&)>>>
+      waiters_;
+  struct Follower {
+    OutputFollower to;
+    std::optional<std::size_t> step;  // only this step's output
+  };
+  std::unordered_map<std::uint64_t, std::vector<Follower>> followers_;
+  std::unordered_map<std::uint64_t, bool> unwritten_;  // id -> with_output
+  bool flush_queued_ = false;
+};
+
+}  // namespace uasyncd::server

@@ -1,0 +1,340 @@
+#include "uasyncd/service/job_service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+#include "uasyncd/job/job_json.hpp"
+
+namespace uasyncd::server {
+namespace {
+
+namespace ua = uasyncio;
+using nlohmann::json;
+
+// How long a finished job waits in RAM between looks at whether its final write is committed.
+constexpr std::int64_t kReleasePollMs = 20;
+
+std::int64_t ms_of(double seconds) {
+  const double ms = std::floor(seconds * 1000.0);
+  return ms >= 9.2e18 ? INT64_MAX : static_cast<std::int64_t>(ms);
+}
+
+}  // namespace
+
+JobService::JobService(ServiceOptions options, JobBackend& backend)
+    : options_(std::move(options)),
+      backend_(backend),
+      runner_(
+          RunnerHooks{[this](Job& job) { runner_finished(job); },
+                      [this](Job& job, std::size_t index) { step_changed(job, index); },
+                      [this](Job& job, std::size_t index, bool is_stderr, std::string_view data) {
+                        step_output(job, index, is_stderr, data);
+                      }},
+          options_.exec_kill_grace_ms) {}
+
+JobService::~JobService() {
+  release_all();
+}
+
+std::shared_ptr<Job> JobService::live(const JobRef& ref, std::optional<JobError>& error) const {
+  auto it = live_.find(ref.id);
+  if (it == live_.end()) {
+    error = JobError{JobErrorCode::not_live, ref_text(ref)};
+    return nullptr;
+  }
+  error = find_error(it->second.get(), ref);
+  return error ? nullptr : it->second;
+}
+
+Result<Submitted> JobService::submit(JobSpec spec, json spec_json) {
+  if (spec.uses_exec && !options_.allow_exec) {
+    return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
+  }
+  auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
+                                   std::make_shared<json>(std::move(spec_json)), wall_ms());
+  live_[job->id()] = job;
+  Submitted out;
+  out.id = job->id();
+  out.ticket = backend_.insert(*job);
+  transition(*job, "submitted");
+  if (options_.max_running == 0 || runner_.size() < options_.max_running) {
+    runner_.start(job);
+    started(*job);
+  } else {
+    pending_.push_back(job);
+  }
+  out.job = full_json(*job);
+  return out;
+}
+
+Result<json> JobService::get(const JobRef& ref) const {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return *error;
+  return full_json(*job);
+}
+
+Result<json> JobService::cancel(const JobRef& ref) {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return *error;
+  if (job->state() == JobState::pending && !ref.step) {
+    finish_pending(*job, JobState::cancelled, {"CancelledError", "cancelled while pending"});
+    return summary_json(*job);
+  }
+  const bool cancelled = ref.step ? runner_.cancel_step(ref.id, *ref.step) : runner_.cancel(ref.id);
+  if (!cancelled) return not_running(ref);
+  return summary_json(*job);
+}
+
+Result<json> JobService::set_timeout(const JobRef& ref, double timeout_s) {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return *error;
+  if (std::optional<JobError> refused = timeout_error(*job, ref)) return *refused;
+  ua::AnyTask& watch = timeouts_[job->id()];
+  if (watch && !watch.done()) watch.cancel();
+  watch = ua::create_task(watch_timeout(this, job, ms_of(timeout_s)));
+  return summary_json(*job);
+}
+
+ua::Coro<void> JobService::watch_timeout(JobService* self, std::shared_ptr<Job> job,
+                                         std::int64_t ms) {
+  co_await ua::sleep_ms(ms);
+  self->timeouts_.erase(job->id());  // this task: it must not be cancelled by the end it causes
+  if (job->state() == JobState::pending) {
+    self->finish_pending(*job, JobState::timed_out, {"TimeoutError", "the task's timeout expired"});
+  } else if (job->state() == JobState::running) {
+    self->runner_.time_out(job->id());
+  }
+}
+
+Result<WriteTicket> JobService::remove(const JobRef& ref) {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return *error;
+  if (std::optional<JobError> refused = remove_error(*job, ref)) return *refused;
+  live_.erase(job->id());
+  unwritten_.erase(job->id());
+  return backend_.erase(job->id(), job->state());
+}
+
+Result<json> JobService::output(const JobRef& ref) const {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return *error;
+  if (std::optional<JobError> refused = output_error(*job, ref)) return *refused;
+  return output_json(*job, ref.step);
+}
+
+Result<Done> JobService::follow_output(const JobRef& ref, OutputFollower follower) {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return *error;
+  if (std::optional<JobError> refused = output_error(*job, ref)) return *refused;
+  replay_output(*job, ref.step, follower);
+  if (is_final(job->state())) {
+    follower.end({job->id_text(), job->state()});
+  } else {
+    followers_[job->id()].push_back({std::move(follower), ref.step});
+  }
+  return Done{};
+}
+
+std::optional<Result<json>> JobService::finished_or_subscribe(
+    const JobRef& ref, std::function<void(const json&)> on_finish) {
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = live(ref, error);
+  if (!job) return Result<json>(*error);
+  if (is_final(job->state())) return Result<json>(full_json(*job));
+  waiters_[job->id()].push_back(std::move(on_finish));
+  return std::nullopt;
+}
+
+void JobService::started(Job& job) {
+  write_now(job, JobState::pending);
+  transition(job, "started");
+}
+
+void JobService::runner_finished(Job& job) {
+  if (!retry_later(job)) finished(job, JobState::running);
+  start_pending();
+}
+
+void JobService::start_pending() {
+  const std::int64_t now = ua::ticks_ms();
+  for (auto it = pending_.begin();
+       it != pending_.end() &&
+       (options_.max_running == 0 || runner_.size() < options_.max_running);) {
+    if ((*it)->retry_at_ms() > now) {  // a retry still in its backoff
+      ++it;
+      continue;
+    }
+    std::shared_ptr<Job> next = std::move(*it);
+    it = pending_.erase(it);
+    runner_.start(next);
+    started(*next);
+  }
+}
+
+void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {
+  auto it = std::find_if(pending_.begin(), pending_.end(),
+                         [&](const std::shared_ptr<Job>& p) { return p.get() == &job; });
+  if (it == pending_.end()) return;
+  std::shared_ptr<Job> keep = std::move(*it);
+  pending_.erase(it);
+  job.finish_unstarted(state, std::move(error), wall_ms());
+  finished(job, JobState::pending);
+}
+
+void JobService::finished(Job& job, JobState was) {
+  if (auto t = timeouts_.find(job.id()); t != timeouts_.end()) {
+    if (t->second && !t->second.done()) t->second.cancel();
+    timeouts_.erase(t);
+  }
+  // Written first: from here on a list, the counts and a read of the store see it finished.
+  const WriteTicket ticket = write_now(job, was);
+  transition(job, "finished");
+  end_followers(job);
+  if (auto it = waiters_.find(job.id()); it != waiters_.end()) {
+    const json body = full_json(job);
+    for (const auto& w : it->second)
+      w(body);
+    waiters_.erase(it);
+  }
+  release_when_committed(job.id(), ticket);
+}
+
+void JobService::release_when_committed(std::uint64_t id, WriteTicket ticket) {
+  releasing_.emplace_back(id, ticket);
+  release_committed();
+  if (!releasing_.empty() && !release_queued_) {
+    release_queued_ = true;
+    ua::create_task(release_committed_soon(this));
+  }
+}
+
+void JobService::release_committed() {
+  while (!releasing_.empty() && backend_.committed(releasing_.front().second)) {
+    const std::uint64_t id = releasing_.front().first;
+    releasing_.pop_front();
+    // Still finished (a retry may not take it back: only unfinished jobs retry).
+    if (auto it = live_.find(id); it != live_.end() && is_final(it->second->state())) {
+      unwritten_.erase(id);
+      live_.erase(it);
+    }
+  }
+}
+
+ua::Coro<void> JobService::release_committed_soon(JobService* self) {
+  while (!self->releasing_.empty()) {
+    co_await ua::sleep_ms(kReleasePollMs);
+    self->release_committed();
+  }
+  self->release_queued_ = false;
+}
+
+void JobService::cancel_all() {
+  while (!pending_.empty()) {
+    finish_pending(*pending_.front(), JobState::cancelled, {"CancelledError", "daemon shutdown"});
+  }
+  for (const auto& [id, job] : live_) {
+    if (job->state() == JobState::running) runner_.cancel(id);
+  }
+}
+
+void JobService::release_all() {
+  flush_writes();  // the backend outlives the loop: what the last turns changed is still stored
+  for (auto& [id, watch] : timeouts_)
+    watch = ua::AnyTask();
+  timeouts_.clear();
+  runner_.abandon_all();
+  pending_.clear();
+}
+
+void JobService::transition(const Job& job, const char* type) {
+  spdlog::debug("task {} {}: {}", job.id_text(), type, state_name(job.state()));
+  if (!options_.publish || (options_.events_wanted && !options_.events_wanted())) return;
+  json event{{"type", type},
+             {"id", job.id_text()},
+             {"name", job.name()},
+             {"kind", kind_name(job.spec().root.kind)},
+             {"state", state_name(job.state())},
+             {"time", static_cast<double>(wall_ms()) / 1000.0}};
+  if (job.error()) event["error"] = error_json(job.error());
+  options_.publish(event);
+}
+
+void JobService::write_later(const Job& job, bool with_output) {
+  bool& output = unwritten_[job.id()];
+  output = output || with_output;
+  if (flush_queued_) return;
+  flush_queued_ = true;
+  ua::create_task(flush_writes_soon(this));
+}
+
+WriteTicket JobService::write_now(const Job& job, JobState was) {
+  bool with_output = false;
+  if (auto it = unwritten_.find(job.id()); it != unwritten_.end()) {
+    with_output = it->second;
+    unwritten_.erase(it);
+  }
+  return backend_.update(job, was, with_output);
+}
+
+void JobService::flush_writes() {
+  flush_queued_ = false;
+  for (const auto& [id, with_output] : unwritten_) {
+    // Gone (deleted) since: nothing to write.
+    if (auto it = live_.find(id); it != live_.end()) {
+      backend_.update(*it->second, it->second->state(), with_output);
+    }
+  }
+  unwritten_.clear();
+}
+
+ua::Coro<void> JobService::flush_writes_soon(JobService* self) {
+  // A short wait gathers many changes per row write, and a job that ends within it costs no
+  // extra write at all (its end is written at once, with the steps): step progress is stored at
+  // most this late, which only a crash in between could show.
+  constexpr std::int64_t kStepFlushMs = 50;
+  co_await ua::sleep_ms(kStepFlushMs);
+  self->flush_writes();
+}
+
+void JobService::step_changed(Job& job, std::size_t index) {
+  const JobStep& s = job.step(index);
+  write_later(job, std::holds_alternative<ExecStep>(s.spec().kind) && is_final(s.state()));
+  spdlog::trace("step {} {}", job.step_id(index), state_name(s.state()));
+  if (!options_.publish || (options_.events_wanted && !options_.events_wanted())) return;
+  options_.publish({{"type", "step"},
+                    {"id", job.id_text()},
+                    {"step", job.step_id(index)},
+                    {"kind", kind_name(s.spec().kind)},
+                    {"name", s.spec().name},
+                    {"state", state_name(s.state())},
+                    {"time", static_cast<double>(wall_ms()) / 1000.0}});
+}
+
+void JobService::step_output(Job& job, std::size_t index, bool is_stderr, std::string_view data) {
+  auto it = followers_.find(job.id());
+  if (it == followers_.end()) return;
+  const OutputChunk chunk{job.step_id(index), is_stderr, data};
+  std::erase_if(it->second, [&](const Follower& f) {
+    return (!f.step || *f.step == index) && !f.to.chunk(chunk);
+  });
+  if (it->second.empty()) followers_.erase(it);
+}
+
+void JobService::end_followers(const Job& job) {
+  auto it = followers_.find(job.id());
+  if (it == followers_.end()) return;
+  for (const Follower& f : it->second)
+    f.to.end({job.id_text(), job.state()});
+  followers_.erase(it);
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,41 @@
+// Start-up: jobs the backend holds as live (pending or running when the last daemon stopped)
+// come back: pending ones are queued again; running ones run again from the start when their
+// spec allows a retry, else they are interrupted (whatever they were doing was lost).
+#include <spdlog/spdlog.h>
+
+#include "uasyncd/service/job_service.hpp"
+
+namespace uasyncd::server {
+
+void JobService::restore() {
+  std::size_t restored = 0;
+  std::size_t requeued = 0;
+  std::size_t interrupted = 0;
+  for (const JobRow& row : backend_.load_live()) {
+    std::string why;
+    std::shared_ptr<Job> job = job_of(row, why);
+    if (!job) {
+      spdlog::error("task t{} cannot be read back, left in the file: {}", row.id, why);
+      continue;
+    }
+    ++restored;
+    live_[job->id()] = job;
+    if (job->state() == JobState::running && job->can_retry()) {
+      job->requeue(0);
+      write_now(*job, JobState::running);
+    }
+    if (job->state() == JobState::pending) {
+      pending_.push_back(job);
+      ++requeued;
+    } else {
+      job->interrupt(wall_ms());
+      release_when_committed(job->id(), write_now(*job, JobState::running));
+      ++interrupted;
+    }
+  }
+  spdlog::info("restored {} tasks: {} queued again, {} interrupted", restored, requeued,
+               interrupted);
+  start_pending();
+}
+
+}  // namespace uasyncd::server

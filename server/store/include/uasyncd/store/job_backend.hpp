@@ -1,0 +1,124 @@
+// Where jobs are kept: the source of truth for every job, live or finished. The service keeps
+// only live jobs in RAM and tells the backend of every change; reads of anything (a finished
+// job, a list, the counts) come from here, from any thread, without the loop thread.
+//
+// Two implementations now: memory (--ephemeral) and SQLite (one daemon per file). Designed for a
+// third, a database shared by several daemons:
+//   - ids come from the backend (next_id), so they can be unique across writers (a shared
+//     backend reserves them in blocks ahead of time; next_id never blocks);
+//   - every state change carries the job's id and attempt and is a fenced write: it applies only
+//     if the stored row is not at a later attempt (a conditional UPDATE in a shared database;
+//     the SQLite backend checks it too, so a stale write can never go back in time);
+//   - writes never block the caller: they are queued (write-behind, group commit) and return a
+//     ticket; wait_committed(ticket) lets another thread (the one answering a submit with 201)
+//     wait for the commit.
+//
+// Threads: next_id, insert and update are called on the loop thread only (one writer of live
+// jobs); erase, reads, tickets and counts from any thread. Implementations are thread-safe.
+// Lifetime: outlives the loop thread (the service flushes into it at shutdown); close() commits
+// what is queued.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "uasyncd/job/job.hpp"
+#include "uasyncd/job/job_json.hpp"
+#include "uasyncd/store/job_row.hpp"
+
+namespace uasyncd::server {
+
+using WriteTicket = std::uint64_t;  // 0: nothing to wait for
+using StateCounts = std::array<std::uint64_t, kAllJobStates.size()>;
+
+// GET /api/tasks: newest first, optionally filtered; `before` is the cursor (exclusive).
+struct ListQuery {
+  std::optional<JobState> state;
+  std::optional<std::string> name;
+  std::size_t limit = 100;
+  std::optional<std::uint64_t> before;
+};
+
+struct ListPage {
+  std::vector<JobSummary> jobs;
+  std::optional<std::uint64_t> next_cursor;  // the last id listed, when more follow
+};
+
+// How long finished jobs are kept: at most `keep_finished` rows (the longest finished go first),
+// and none finished more than `keep_for` ago. Applied in bounded batches as writes go on.
+struct Retention {
+  std::size_t keep_finished = 10'000;
+  std::optional<std::chrono::milliseconds> keep_for;
+};
+
+struct BackendOptions {
+  Retention retention;
+  // Told of jobs retention removed (not of erase()), so caches of them can be dropped. Called on
+  // the thread that applied it (the writer's, or the caller's for the memory backend).
+  std::function<void(std::span<const std::uint64_t> ids)> on_removed;
+};
+
+struct BackendStats {
+  std::uint64_t commits = 0;  // transactions (group commits)
+  std::uint64_t rows = 0;     // rows written in them
+  std::uint64_t fenced = 0;   // writes dropped because the row was at a later attempt
+  std::uint64_t removed = 0;  // finished rows removed by retention
+};
+
+class JobBackend {
+ public:
+  virtual ~JobBackend() = default;
+
+  // ---- writes: loop thread (erase: any thread) ----
+  // A fresh id, never handed out before (not even by an earlier run on the same store).
+  virtual std::uint64_t next_id() = 0;
+  // A new job (pending, with its spec).
+  virtual WriteTicket insert(const Job& job) = 0;
+  // The job changed from state `was` (its state now may be the same: a step changed).
+  // `with_output`: an exec step has ended since the last write; its output is written too.
+  virtual WriteTicket update(const Job& job, JobState was, bool with_output) = 0;
+  // Forgets a finished job whose state is `state`.
+  virtual WriteTicket erase(std::uint64_t id, JobState state) = 0;
+
+  // ---- commits: any thread ----
+  virtual bool committed(WriteTicket ticket) const = 0;
+  // True once `ticket` (and every write before it) is committed; false when `timeout` passed
+  // first or the store is failing.
+  virtual bool wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout) = 0;
+
+  // ---- reads: any thread; they see committed writes ----
+  virtual std::optional<JobRow> get(std::uint64_t id) = 0;
+  virtual ListPage list(const ListQuery& query) = 0;
+  // Jobs per state, kept as writes are made (never a scan).
+  virtual StateCounts counts() const = 0;
+  // Pending and running jobs, oldest first: what a starting daemon must run or recover.
+  virtual std::vector<JobRow> load_live() = 0;
+
+  virtual BackendStats stats() const = 0;
+  // Commits what is queued, then stops writing (later writes are dropped). Idempotent.
+  virtual void close() = 0;
+};
+
+// Jobs in memory only: lost at exit. Indexed by id, state and name, so a filtered list costs
+// O(page). Writes apply at once (every ticket is committed when returned).
+std::unique_ptr<JobBackend> make_memory_backend(BackendOptions options = {});
+
+struct SqliteOptions {
+  std::string dir;          // holds uasyncd.db (created if missing)
+  bool full_sync = true;    // synchronous=FULL: every commit fsynced (survives a power cut)
+  std::size_t readers = 4;  // read connections for the HTTP threads
+};
+// DIR/uasyncd.db (schema created or migrated, checked, locked against a second daemon, and
+// retention applied before anything is read). Throws StoreError naming the file on any failure.
+std::unique_ptr<JobBackend> open_sqlite_backend(const SqliteOptions& sqlite,
+                                                BackendOptions options = {});
+
+}  // namespace uasyncd::server

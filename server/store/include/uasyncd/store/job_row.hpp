@@ -1,0 +1,48 @@
+// A job as a stored row, and back: what a backend keeps of a job, and how a read or a restart
+// rebuilds it. Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "uasyncd/job/job.hpp"
+#include "uasyncd/job/job_json.hpp"
+
+namespace uasyncd::server {
+
+// One job as a row. Text fields hold JSON; an empty text means "absent" (in an update:
+// "unchanged").
+struct JobRow {
+  std::uint64_t id = 0;
+  std::string spec;  // the spec document; empty in an update: it never changes after the insert
+  std::string name;  // the root's name, for ?name= (insert only)
+  std::string kind;  // the root's kind, for lists (insert only)
+  JobState state = JobState::pending;
+  int attempts = 0;  // also the fence of a write: an older attempt's write is dropped
+  std::int64_t created_ms = 0;
+  std::int64_t started_ms = 0;
+  std::int64_t finished_ms = 0;
+  std::string result;  // JSON text of a final job's result
+  std::optional<ErrorInfo> error;
+  std::string steps;   // per-step states and outcomes; empty in an update: unchanged
+  std::string output;  // ended exec steps' output (MessagePack); empty in an update: unchanged
+};
+
+// The job as a row. `insert`: with the spec, name and kind (which never change afterwards);
+// `with_output`: an exec step has ended since the last row, so the output of every ended exec
+// step (up to the capture cap, so up to 2 MiB per step) is written again.
+JobRow row_of(const Job& job, bool insert, bool with_output = false);
+
+// Applies an update row to the stored row of the same job: everything but what an insert fixes
+// (spec, name, kind, creation time); empty steps or output leave the stored ones.
+void apply_update(JobRow& stored, JobRow&& update);
+
+// The job a row describes, or null with `why` when the row cannot be read back.
+std::shared_ptr<Job> job_of(const JobRow& row, std::string& why);
+
+// What a list shows of a row, without rebuilding the job.
+JobSummary summary_of(const JobRow& row);
+
+}  // namespace uasyncd::server

@@ -1,0 +1,184 @@
+#include "uasyncd/store/job_row.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+namespace uasyncd::server {
+namespace {
+
+using nlohmann::json;
+
+// Per step, in preorder: [state, result, error type or null, error message, started, finished].
+std::string steps_text(const Job& job) {
+  json steps = json::array();
+  for (const JobStep& s : job.steps()) {
+    json e = s.error() ? json(s.error()->type) : json(nullptr);
+    steps.push_back(json::array({state_name(s.state()), s.result(), std::move(e),
+                                 s.error() ? s.error()->message : std::string(), s.started_ms(),
+                                 s.finished_ms()}));
+  }
+  return json_text(steps);
+}
+
+bool all_pending(const Job& job) {
+  return std::all_of(job.steps().begin(), job.steps().end(),
+                     [](const JobStep& s) { return s.state() == JobState::pending; });
+}
+
+json capture_json(const StreamCapture& c) {
+  // Untruncated, the tail is the end of what was kept: stored once.
+  return json::array({c.kept(), c.truncated() ? json(c.tail()) : json(nullptr), c.bytes()});
+}
+
+void restore_capture(StreamCapture& c, const json& j) {
+  std::string kept = j.at(0).get<std::string>();
+  std::string tail = j.at(1).is_null()
+                         ? kept.substr(kept.size() - std::min(kept.size(), kTailBytes))
+                         : j.at(1).get<std::string>();
+  c.restore(std::move(kept), std::move(tail), j.at(2).get<std::uint64_t>());
+}
+
+// The output of every exec step whose process has ended, as MessagePack: unlike JSON text it
+// keeps bytes that are not UTF-8 as they were, so byte counts and truncation still agree.
+// Per step: [index, pid, exit code or null, signal, stdout, stderr].
+std::string outputs_blob(const Job& job) {
+  json outputs = json::array();
+  for (const JobStep& s : job.steps()) {
+    const ExecOutput* e = s.exec();
+    if (e == nullptr || e->running) continue;
+    outputs.push_back(
+        json::array({s.index(), e->pid, e->exit_code ? json(*e->exit_code) : json(nullptr),
+                     e->term_signal, capture_json(e->out), capture_json(e->err)}));
+  }
+  const std::vector<std::uint8_t> bytes = json::to_msgpack(outputs);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+void apply_outputs(Job& job, const std::string& blob) {
+  const json outputs = json::from_msgpack(blob);
+  for (const json& o : outputs) {
+    const auto index = o.at(0).get<std::size_t>();
+    if (index >= job.steps().size()) continue;
+    auto e = std::make_unique<ExecOutput>();
+    e->pid = o.at(1).get<int>();
+    if (!o.at(2).is_null()) e->exit_code = o.at(2).get<int>();
+    e->term_signal = o.at(3).get<int>();
+    restore_capture(e->out, o.at(4));
+    restore_capture(e->err, o.at(5));
+    job.restore_exec(index, std::move(e));
+  }
+}
+
+void apply_steps(Job& job, const std::string& text) {
+  const json steps = json::parse(text);
+  for (std::size_t i = 0; i < steps.size() && i < job.steps().size(); ++i) {
+    const json& s = steps[i];
+    std::optional<ErrorInfo> error;
+    if (!s.at(2).is_null())
+      error = ErrorInfo{s.at(2).get<std::string>(), s.at(3).get<std::string>()};
+    job.restore_step(i, parse_state(s.at(0).get<std::string>()).value_or(JobState::interrupted),
+                     s.at(1), std::move(error), s.at(4).get<std::int64_t>(),
+                     s.at(5).get<std::int64_t>());
+  }
+}
+
+}  // namespace
+
+JobRow row_of(const Job& job, bool insert, bool with_output) {
+  JobRow row;
+  row.id = job.id();
+  if (insert) {
+    row.spec = json_text(job.spec_json());
+    row.name = job.name();
+    row.kind = kind_name(job.spec().root.kind);
+  }
+  row.state = job.state();
+  row.attempts = job.attempts();
+  row.created_ms = job.created_ms();
+  row.started_ms = job.started_ms();
+  row.finished_ms = job.finished_ms();
+  if (is_final(job.state())) {
+    row.result = json_text(job.result());
+    row.error = job.error();
+  }
+  // Steps are written at every change, so that a crash shows how far a running job got. All
+  // pending (a new job, a requeued one) is "[]", which an update writes over whatever a previous
+  // run left; an insert needs nothing.
+  if (!all_pending(job)) {
+    row.steps = steps_text(job);
+  } else if (!insert) {
+    row.steps = "[]";
+  }
+  if (job.spec().uses_exec) {
+    const bool any_output = std::any_of(job.steps().begin(), job.steps().end(),
+                                        [](const JobStep& s) { return s.exec() != nullptr; });
+    // Without new output the column is left as it is (an empty field is not written), unless
+    // the job has none at all: then a previous run's output must not show through.
+    if (with_output || !any_output) row.output = outputs_blob(job);
+  }
+  return row;
+}
+
+void apply_update(JobRow& stored, JobRow&& update) {
+  stored.state = update.state;
+  stored.attempts = update.attempts;
+  stored.started_ms = update.started_ms;
+  stored.finished_ms = update.finished_ms;
+  stored.result = std::move(update.result);
+  stored.error = std::move(update.error);
+  if (!update.steps.empty()) stored.steps = std::move(update.steps);
+  if (!update.output.empty()) stored.output = std::move(update.output);
+}
+
+std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
+  try {
+    auto spec_json = std::make_shared<json>(json::parse(row.spec));
+    ParsedSpec parsed = parse_job_spec(*spec_json);
+    if (!parsed) {
+      why = "stored spec no longer valid: " + parsed.error.message;
+      return nullptr;
+    }
+    auto job = std::make_shared<Job>(row.id, std::make_shared<JobSpec>(std::move(*parsed.spec)),
+                                     std::move(spec_json), row.created_ms);
+    Job::Stored stored;
+    stored.state = row.state;
+    stored.attempts = row.attempts;
+    stored.started_ms = row.started_ms;
+    stored.finished_ms = row.finished_ms;
+    if (!row.result.empty()) stored.result = json::parse(row.result);
+    stored.error = row.error;
+    job->restore(std::move(stored));
+    if (!row.steps.empty()) apply_steps(*job, row.steps);
+    if (!row.output.empty()) apply_outputs(*job, row.output);
+    return job;
+  } catch (const std::exception& e) {  // json parse or type errors in a damaged row
+    why = e.what();
+    return nullptr;
+  }
+}
+
+JobSummary summary_of(const JobRow& row) {
+  JobSummary s;
+  s.id = row.id;
+  s.name = row.name;
+  s.kind = row.kind;
+  s.state = row.state;
+  s.attempts = row.attempts;
+  s.created_ms = row.created_ms;
+  s.started_ms = row.started_ms;
+  s.finished_ms = row.finished_ms;
+  if (!row.result.empty()) {
+    // A damaged result shows as null rather than failing the whole list.
+    s.result = json::parse(row.result, nullptr, false);
+    if (s.result.is_discarded()) s.result = nullptr;
+  }
+  s.error = row.error;
+  return s;
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,91 @@
+#include "sqlite_schema.hpp"
+
+#include <span>
+
+#include "sqlite_db.hpp"
+
+namespace uasyncd::server {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Version 1: one row per job, keyed by its id (seq).
+// Version 2: the root's name and kind as columns, so a list needs no spec; indexes for lists by
+// state and by name (newest first) and for retention (longest finished first, finished only).
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE tasks(
+  seq INTEGER PRIMARY KEY,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL DEFAULT 0,
+  started_ms INTEGER NOT NULL DEFAULT 0,
+  finished_ms INTEGER NOT NULL DEFAULT 0,
+  result TEXT,
+  error_type TEXT,
+  error_message TEXT,
+  steps TEXT,
+  output TEXT);
+INSERT OR IGNORE INTO meta(key, value) VALUES ('max_seq', '0');
+)sql"},
+    {2, R"sql(
+ALTER TABLE tasks ADD COLUMN name TEXT NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+UPDATE tasks SET
+  name = CASE WHEN json_valid(spec) THEN coalesce(json_extract(spec, '$.name'), '') ELSE '' END,
+  kind = CASE WHEN NOT json_valid(spec) THEN ''
+              WHEN json_type(spec, '$.sleep') IS NOT NULL THEN 'sleep'
+              WHEN json_type(spec, '$.sleep_ms') IS NOT NULL THEN 'sleep_ms'
+              WHEN json_type(spec, '$.value') IS NOT NULL THEN 'value'
+              WHEN json_type(spec, '$.fail') IS NOT NULL THEN 'fail'
+              WHEN json_type(spec, '$.sequence') IS NOT NULL THEN 'sequence'
+              WHEN json_type(spec, '$.gather') IS NOT NULL THEN 'gather'
+              WHEN json_type(spec, '$.wait_for') IS NOT NULL THEN 'wait_for'
+              WHEN json_type(spec, '$.wait_for_ms') IS NOT NULL THEN 'wait_for_ms'
+              WHEN json_type(spec, '$.exec') IS NOT NULL THEN 'exec'
+              ELSE '' END;
+CREATE INDEX tasks_state ON tasks(state, seq);
+CREATE INDEX tasks_name ON tasks(name, seq);
+CREATE INDEX tasks_finished ON tasks(finished_ms, seq) WHERE state NOT IN ('pending', 'running');
+)sql"},
+};
+
+int read_version(sqlite3* db, const std::string& path) {
+  sqlite::Stmt s(db, "SELECT value FROM meta WHERE key = 'schema'", path);
+  sqlite::Use use(s);
+  if (sqlite3_step(use.get()) != SQLITE_ROW) return 0;
+  return static_cast<int>(sqlite3_column_int64(use.get(), 0));
+}
+
+}  // namespace
+
+int migrate_schema(sqlite3* db, const std::string& path, int target_version) {
+  sqlite::exec(db, path,
+               "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)");
+  const int found = read_version(db, path);
+  if (found > target_version) {
+    throw StoreError(path + ": written by a newer uasyncd (schema " + std::to_string(found) +
+                     ", this one knows up to " + std::to_string(target_version) + ")");
+  }
+  for (const Migration& m : std::span(kMigrations)) {
+    if (m.version <= found || m.version > target_version) continue;
+    sqlite::exec(db, path, "BEGIN IMMEDIATE");
+    try {
+      sqlite::exec(db, path, m.sql);
+      const std::string bump = "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema', '" +
+                               std::to_string(m.version) + "')";
+      sqlite::exec(db, path, bump.c_str());
+      sqlite::exec(db, path, "COMMIT");
+    } catch (...) {
+      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+  return found;
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,227 @@
+#include "sqlite_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+
+namespace uasyncd::server {
+namespace {
+
+// A later write of a job in the same batch: merged, unless it is of an earlier attempt than the
+// one already in the batch (fenced out, as in the file).
+bool take_outcome(JobRow& to, JobRow&& from) {
+  if (from.attempts < to.attempts) return false;
+  apply_update(to, std::move(from));
+  return true;
+}
+
+constexpr int kGiveUpAtStopAfter = 5;
+// Rows retention removes per transaction: small enough that a commit behind it waits little.
+constexpr std::size_t kRetentionBatch = 1000;
+// How often an idle writer looks for rows past --keep-for.
+constexpr std::chrono::seconds kIdleRetention{1};
+
+}  // namespace
+
+SqliteWriter::SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id,
+                           Retention retention, StateTally& tally,
+                           std::function<void(std::span<const std::uint64_t>)> on_removed)
+    : file_(std::move(file)),
+      retention_(retention),
+      tally_(tally),
+      on_removed_(std::move(on_removed)),
+      max_id_(max_id) {
+  thread_ = std::thread([this] { run(); });
+}
+
+SqliteWriter::~SqliteWriter() {
+  stop();
+}
+
+WriteTicket SqliteWriter::push(Kind kind, JobRow row) {
+  WriteTicket ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return 0;
+    ticket = ++pushed_;
+    queue_.push_back({kind, std::move(row)});
+  }
+  work_cv_.notify_one();
+  return ticket;
+}
+
+WriteTicket SqliteWriter::insert(JobRow row) {
+  return push(Kind::insert, std::move(row));
+}
+
+WriteTicket SqliteWriter::update(JobRow row) {
+  return push(Kind::update, std::move(row));
+}
+
+WriteTicket SqliteWriter::erase(std::uint64_t id) {
+  JobRow row;
+  row.id = id;
+  return push(Kind::erase, std::move(row));
+}
+
+SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
+                                   std::size_t& fenced) {
+  SqliteBatch batch;
+  // id -> (in inserts?, index)
+  std::unordered_map<std::uint64_t, std::pair<bool, std::size_t>> where;
+  for (Op& op : ops) {
+    const std::uint64_t id = op.row.id;
+    switch (op.kind) {
+      case Kind::insert:
+        inserted_max = std::max(inserted_max, id);
+        where[id] = {true, batch.inserts.size()};
+        batch.inserts.push_back(std::move(op.row));
+        break;
+      case Kind::update:
+        if (auto it = where.find(id); it != where.end()) {
+          auto& rows = it->second.first ? batch.inserts : batch.updates;
+          if (!take_outcome(rows[it->second.second], std::move(op.row))) ++fenced;
+        } else {
+          where[id] = {false, batch.updates.size()};
+          batch.updates.push_back(std::move(op.row));
+        }
+        break;
+      case Kind::erase:
+        // Deletes run after this batch's inserts and updates, in the same transaction.
+        where.erase(id);
+        batch.deletes.push_back(id);
+        break;
+    }
+  }
+  batch.max_id = inserted_max;
+  return batch;
+}
+
+RetentionStep SqliteWriter::retention_step() const {
+  RetentionStep step;
+  step.limit = kRetentionBatch;
+  const std::uint64_t finished = tally_.finished();
+  step.excess = finished > retention_.keep_finished ? finished - retention_.keep_finished : 0;
+  if (retention_.keep_for) step.cutoff_ms = wall_ms() - retention_.keep_for->count();
+  return step;
+}
+
+void SqliteWriter::run() {
+  std::uint64_t inserted_max = max_id_;
+  int failures = 0;
+  std::vector<Op> ops;
+  bool more_retention = true;  // look once at start
+  WriteTicket batch_ticket = 0;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      const auto ready = [&] { return !queue_.empty() || stopping_ || !ops.empty(); };
+      if (!more_retention) {
+        if (retention_.keep_for) {
+          work_cv_.wait_for(lock, kIdleRetention, ready);
+        } else {
+          work_cv_.wait(lock, ready);
+        }
+      }
+      if (queue_.empty() && ops.empty() && stopping_) return;  // stopping, nothing left
+      // Ops kept from a failed commit go first: they were queued before.
+      std::move(queue_.begin(), queue_.end(), std::back_inserter(ops));
+      queue_.clear();
+      batch_ticket = pushed_;
+    }
+    std::uint64_t batch_max = inserted_max;
+    std::size_t fenced = 0;
+    SqliteBatch batch = coalesce(ops, batch_max, fenced);
+    const RetentionStep retention = retention_step();
+    if (batch.empty() && retention.excess == 0 && !retention.cutoff_ms) {
+      more_retention = false;
+      continue;
+    }
+    SqliteFile::Written written;
+    try {
+      written = file_->write(batch, retention);
+    } catch (const StoreError& e) {
+      ++failures;
+      spdlog::error("task store: {} (attempt {}); submits answer 503 meanwhile", e.what(),
+                    failures);
+      bool give_up = false;
+      {
+        std::lock_guard lock(mu_);
+        give_up = stopping_ && failures >= kGiveUpAtStopAfter;
+      }
+      {
+        std::lock_guard lock(durable_mu_);
+        failing_ = true;
+      }
+      durable_cv_.notify_all();
+      if (give_up) {
+        spdlog::error("task store: {} changes not written",
+                      batch.inserts.size() + batch.updates.size() + batch.deletes.size());
+        return;
+      }
+      // The batch is rebuilt from its rows and retried: the disk may get space back.
+      ops.clear();
+      for (JobRow& t : batch.inserts)
+        ops.push_back({Kind::insert, std::move(t)});
+      for (JobRow& t : batch.updates)
+        ops.push_back({Kind::update, std::move(t)});
+      for (std::uint64_t id : batch.deletes) {
+        JobRow t;
+        t.id = id;
+        ops.push_back({Kind::erase, std::move(t)});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    failures = 0;
+    ops.clear();
+    inserted_max = batch_max;
+    more_retention = written.removed.size() >= retention.limit;
+    std::vector<std::uint64_t> removed;
+    removed.reserve(written.removed.size());
+    for (const RemovedRow& r : written.removed) {
+      tally_.add(r.state, -1);
+      removed.push_back(r.id);
+    }
+    written.fenced += fenced;
+    if (written.fenced > 0) spdlog::warn("task store: {} stale writes dropped", written.fenced);
+    // Told before the commit is published: whoever waits for it then sees the removals too.
+    if (!removed.empty() && on_removed_) on_removed_(removed);
+    {
+      std::lock_guard lock(durable_mu_);
+      failing_ = false;
+      committed_.store(batch_ticket, std::memory_order_release);
+      ++stats_.commits;
+      stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size();
+      stats_.fenced += written.fenced;
+      stats_.removed += removed.size();
+    }
+    durable_cv_.notify_all();
+  }
+}
+
+bool SqliteWriter::wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(durable_mu_);
+  durable_cv_.wait_for(lock, timeout, [&] { return committed(ticket) || failing_; });
+  return committed(ticket);
+}
+
+void SqliteWriter::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+BackendStats SqliteWriter::stats() const {
+  std::lock_guard lock(durable_mu_);
+  return stats_;
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,83 @@
+// The thread that writes jobs to the SQLite file with group commits: the loop thread only queues
+// rows (never waits on the disk), the writer commits whatever has queued up in one transaction,
+// and a thread that needs a write committed (an HTTP thread answering a submit) waits for its
+// ticket. Retention runs here too, in bounded steps inside the same transactions, and once a
+// second when idle, so no thread ever stalls on a long delete.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "sqlite_file.hpp"
+#include "state_tally.hpp"
+
+namespace uasyncd::server {
+
+class SqliteWriter {
+ public:
+  // Starts the writer thread, which owns `file` from now on. `max_id`: already handed out.
+  // `tally` is kept right when retention removes rows; `on_removed` is told of them.
+  SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id, Retention retention,
+               StateTally& tally, std::function<void(std::span<const std::uint64_t>)> on_removed);
+  ~SqliteWriter();  // stop()
+
+  // Any thread. Each returns the write's ticket.
+  WriteTicket insert(JobRow row);
+  WriteTicket update(JobRow row);
+  WriteTicket erase(std::uint64_t id);
+
+  bool committed(WriteTicket ticket) const {
+    return ticket <= committed_.load(std::memory_order_acquire);
+  }
+  // True once `ticket` (and every write before it) is committed; false when `timeout` passed
+  // first or the store is failing.
+  bool wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout);
+  // Commits what is queued, then ends the thread. Later writes are dropped.
+  void stop();
+  BackendStats stats() const;
+
+ private:
+  enum class Kind { insert, update, erase };
+  struct Op {
+    Kind kind;
+    JobRow row;
+  };
+  WriteTicket push(Kind kind, JobRow row);
+  void run();
+  RetentionStep retention_step() const;
+  // Merges a run of ops into one batch: a job inserted and changed in it is written once.
+  // `fenced`: writes dropped because the batch already holds a later attempt of the job.
+  static SqliteBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
+                              std::size_t& fenced);
+
+  std::unique_ptr<SqliteFile> file_;
+  Retention retention_;
+  StateTally& tally_;
+  std::function<void(std::span<const std::uint64_t>)> on_removed_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::vector<Op> queue_;
+  WriteTicket pushed_ = 0;  // tickets handed out
+  bool stopping_ = false;
+  bool closed_ = false;  // the thread has ended: nothing more would be written
+  std::uint64_t max_id_ = 0;
+
+  std::atomic<WriteTicket> committed_{0};
+  // Its own mutex: waking waiting threads must not contend with the loop thread's pushes.
+  mutable std::mutex durable_mu_;
+  std::condition_variable durable_cv_;
+  bool failing_ = false;
+  BackendStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace uasyncd::server

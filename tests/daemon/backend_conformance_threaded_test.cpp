@@ -1,0 +1,279 @@
+// One suite for every JobBackend: what the service and the HTTP threads rely on, whichever
+// backend keeps the jobs. Adding a backend is one line: its factory in `Backends` below.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "job_factory.hpp"
+#include "uasyncd/store/job_backend.hpp"
+
+namespace srv = uasyncd::server;
+using nlohmann::json;
+using srv::JobState;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct MemoryBackendFactory {
+  static constexpr bool kDurable = false;
+  static std::unique_ptr<srv::JobBackend> open(const std::string&, srv::BackendOptions o) {
+    return srv::make_memory_backend(std::move(o));
+  }
+};
+
+struct SqliteBackendFactory {
+  static constexpr bool kDurable = true;
+  static std::unique_ptr<srv::JobBackend> open(const std::string& dir, srv::BackendOptions o) {
+    srv::SqliteOptions sqlite;
+    sqlite.dir = dir;
+    sqlite.full_sync = false;  // the tests need no power-cut safety
+    return srv::open_sqlite_backend(sqlite, std::move(o));
+  }
+};
+
+template <class Factory>
+class BackendConformance : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/uasyncd-backend-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    backend_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  srv::JobBackend& open(srv::BackendOptions options = {}) {
+    options.on_removed = [this](std::span<const std::uint64_t> ids) {
+      removed_.insert(removed_.end(), ids.begin(), ids.end());
+    };
+    backend_.reset();
+    backend_ = Factory::open(dir_, std::move(options));
+    return *backend_;
+  }
+  // Writes and waits for the commit.
+  void commit(srv::WriteTicket ticket) { ASSERT_TRUE(backend_->wait_committed(ticket, 10s)); }
+  std::vector<std::uint64_t> ids(const srv::ListPage& page) {
+    std::vector<std::uint64_t> out;
+    for (const srv::JobSummary& s : page.jobs)
+      out.push_back(s.id);
+    return out;
+  }
+  std::uint64_t count(JobState s) { return backend_->counts()[static_cast<std::size_t>(s)]; }
+
+  std::string dir_;
+  std::unique_ptr<srv::JobBackend> backend_;
+  std::vector<std::uint64_t> removed_;  // written by the writer thread before a commit is seen
+};
+
+using Backends = ::testing::Types<MemoryBackendFactory, SqliteBackendFactory>;
+TYPED_TEST_SUITE(BackendConformance, Backends);
+
+}  // namespace
+
+TYPED_TEST(BackendConformance, IdsAreFreshAndIncreasing) {
+  srv::JobBackend& b = this->open();
+  const std::uint64_t first = b.next_id();
+  EXPECT_GT(first, 0u);
+  EXPECT_EQ(b.next_id(), first + 1);
+  EXPECT_EQ(b.next_id(), first + 2);
+}
+
+TYPED_TEST(BackendConformance, AnInsertedJobIsReadBackWhole) {
+  srv::JobBackend& b = this->open();
+  auto job = make_job(b.next_id(), {{"name", "first"}, {"sleep", 1}});
+  this->commit(b.insert(*job));
+  std::optional<srv::JobRow> row = b.get(job->id());
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->name, "first");
+  EXPECT_EQ(row->kind, "sleep");
+  EXPECT_EQ(row->state, JobState::pending);
+  EXPECT_EQ(row->created_ms, 1000);
+  std::string why;
+  std::shared_ptr<srv::Job> back = srv::job_of(*row, why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->spec_json(), job->spec_json());
+  EXPECT_FALSE(b.get(job->id() + 1000));
+  EXPECT_EQ(this->count(JobState::pending), 1u);
+}
+
+TYPED_TEST(BackendConformance, TransitionsMoveTheCountsAndShowInReads) {
+  srv::JobBackend& b = this->open();
+  auto job = make_job(b.next_id(), {{"value", 42}});
+  b.insert(*job);
+  job->start(1500);
+  b.update(*job, JobState::pending, false);
+  EXPECT_EQ(this->count(JobState::pending), 0u);
+  EXPECT_EQ(this->count(JobState::running), 1u);
+  job->finish_step(0, JobState::done, 42, std::nullopt, 1600);
+  job->finish(JobState::done, 42, std::nullopt, 1600);
+  this->commit(b.update(*job, JobState::running, false));
+  EXPECT_EQ(this->count(JobState::running), 0u);
+  EXPECT_EQ(this->count(JobState::done), 1u);
+  std::optional<srv::JobRow> row = b.get(job->id());
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, JobState::done);
+  EXPECT_EQ(row->attempts, 1);
+  EXPECT_EQ(row->finished_ms, 1600);
+  std::string why;
+  std::shared_ptr<srv::Job> back = srv::job_of(*row, why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->result(), 42);
+  EXPECT_EQ(back->step(0).state(), JobState::done);
+  EXPECT_EQ(srv::summary_json(srv::summary_of(*row)), srv::summary_json(*job));
+}
+
+TYPED_TEST(BackendConformance, ListsNewestFirstWithCursorAndFilters) {
+  srv::JobBackend& b = this->open();
+  srv::WriteTicket last = 0;
+  for (int i = 0; i < 10; ++i) {
+    const std::uint64_t id = b.next_id();
+    const json spec = {{"name", i % 2 == 0 ? "even" : "odd"}, {"value", i}};
+    if (i % 3 == 0) {
+      b.insert(*make_job(id, spec));
+      last = b.update(*finished_job(id, spec, JobState::failed), JobState::pending, false);
+    } else {
+      last = b.insert(*make_job(id, spec));
+    }
+  }
+  this->commit(last);
+  srv::ListQuery q;
+  q.limit = 4;
+  srv::ListPage page = b.list(q);
+  EXPECT_EQ(this->ids(page), (std::vector<std::uint64_t>{10, 9, 8, 7}));
+  ASSERT_TRUE(page.next_cursor);
+  EXPECT_EQ(*page.next_cursor, 7u);
+  q.before = page.next_cursor;
+  page = b.list(q);
+  EXPECT_EQ(this->ids(page), (std::vector<std::uint64_t>{6, 5, 4, 3}));
+  q.before = page.next_cursor;
+  page = b.list(q);
+  EXPECT_EQ(this->ids(page), (std::vector<std::uint64_t>{2, 1}));
+  EXPECT_FALSE(page.next_cursor);
+
+  srv::ListQuery failed;
+  failed.state = JobState::failed;
+  EXPECT_EQ(this->ids(b.list(failed)), (std::vector<std::uint64_t>{10, 7, 4, 1}));
+  failed.limit = 2;
+  page = b.list(failed);
+  EXPECT_EQ(this->ids(page), (std::vector<std::uint64_t>{10, 7}));
+  failed.before = page.next_cursor;
+  EXPECT_EQ(this->ids(b.list(failed)), (std::vector<std::uint64_t>{4, 1}));
+
+  srv::ListQuery odd;
+  odd.name = "odd";
+  EXPECT_EQ(this->ids(b.list(odd)), (std::vector<std::uint64_t>{10, 8, 6, 4, 2}));
+  odd.state = JobState::failed;
+  EXPECT_EQ(this->ids(b.list(odd)), (std::vector<std::uint64_t>{10, 4}));
+  srv::ListQuery nobody;
+  nobody.name = "nobody";
+  EXPECT_TRUE(b.list(nobody).jobs.empty());
+}
+
+TYPED_TEST(BackendConformance, EraseForgetsAJob) {
+  srv::JobBackend& b = this->open();
+  const json spec = {{"value", 1}};
+  auto job = finished_job(b.next_id(), spec, JobState::done);
+  b.insert(*make_job(job->id(), spec));
+  this->commit(b.update(*job, JobState::pending, false));
+  this->commit(b.erase(job->id(), JobState::done));
+  EXPECT_FALSE(b.get(job->id()));
+  EXPECT_EQ(this->count(JobState::done), 0u);
+  EXPECT_TRUE(b.list({}).jobs.empty());
+  EXPECT_TRUE(this->removed_.empty());  // an erase is not retention
+}
+
+TYPED_TEST(BackendConformance, AWriteOfAnEarlierAttemptIsFencedOut) {
+  srv::JobBackend& b = this->open();
+  const json spec = {{"fail", "x"}, {"retries", 1}};
+  const std::uint64_t id = b.next_id();
+  b.insert(*make_job(id, spec));
+  // The second attempt runs (another run, or another daemon, took the job over) ...
+  auto second = make_job(id, spec);
+  second->restore({JobState::running, 2, 3000, 0, json(), std::nullopt});
+  b.update(*second, JobState::pending, false);
+  // ... when the first attempt's late outcome arrives.
+  auto first = finished_job(id, spec, JobState::failed);
+  this->commit(b.update(*first, JobState::running, false));
+  std::optional<srv::JobRow> row = b.get(id);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->state, JobState::running);
+  EXPECT_EQ(row->attempts, 2);
+  EXPECT_EQ(b.stats().fenced, 1u);
+}
+
+TYPED_TEST(BackendConformance, RetentionKeepsTheNewestFinishedRows) {
+  srv::BackendOptions options;
+  options.retention.keep_finished = 3;
+  srv::JobBackend& b = this->open(options);
+  srv::WriteTicket last = 0;
+  for (std::int64_t i = 1; i <= 6; ++i) {
+    const json spec = {{"value", i}};
+    const std::uint64_t id = b.next_id();
+    b.insert(*make_job(id, spec));
+    last = b.update(*finished_job(id, spec, JobState::done, 10'000 + i), JobState::pending, false);
+  }
+  // A live job is never retention's.
+  last = b.insert(*make_job(b.next_id(), {{"sleep", 1}}));
+  this->commit(last);
+  EXPECT_EQ(this->ids(b.list({})), (std::vector<std::uint64_t>{7, 6, 5, 4}));
+  EXPECT_EQ(this->count(JobState::done), 3u);
+  EXPECT_EQ(this->count(JobState::pending), 1u);
+  std::vector<std::uint64_t> removed = this->removed_;
+  std::sort(removed.begin(), removed.end());
+  EXPECT_EQ(removed, (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(b.stats().removed, 3u);
+}
+
+TYPED_TEST(BackendConformance, RetentionByAgeRemovesRowsFinishedLongAgo) {
+  srv::BackendOptions options;
+  options.retention.keep_for = std::chrono::hours(1);
+  srv::JobBackend& b = this->open(options);
+  const std::int64_t now = srv::wall_ms();
+  const json spec = {{"value", 1}};
+  const std::uint64_t old_id = b.next_id();
+  b.insert(*make_job(old_id, spec));
+  b.update(*finished_job(old_id, spec, JobState::done, now - 2 * 3'600'000), JobState::pending,
+           false);
+  const std::uint64_t recent_id = b.next_id();
+  b.insert(*make_job(recent_id, spec));
+  this->commit(b.update(*finished_job(recent_id, spec, JobState::done, now - 60'000),
+                        JobState::pending, false));
+  // The next write applies it at the latest.
+  this->commit(b.insert(*make_job(b.next_id(), {{"sleep", 1}})));
+  EXPECT_FALSE(b.get(old_id));
+  EXPECT_TRUE(b.get(recent_id));
+  EXPECT_EQ(this->count(JobState::done), 1u);
+}
+
+TYPED_TEST(BackendConformance, LiveJobsOutliveARestartOfADurableBackend) {
+  srv::JobBackend& b = this->open();
+  const std::uint64_t pending = b.next_id();
+  b.insert(*make_job(pending, {{"value", 1}}));
+  auto running = make_job(b.next_id(), {{"sleep", 10}});
+  b.insert(*running);
+  running->start(1200);
+  const std::uint64_t done = b.next_id();
+  b.insert(*make_job(done, {{"value", 2}}));
+  b.update(*finished_job(done, {{"value", 2}}, JobState::done), JobState::pending, false);
+  this->commit(b.update(*running, JobState::pending, false));
+  b.close();
+  srv::JobBackend& again = this->open();
+  std::vector<std::uint64_t> live;
+  for (const srv::JobRow& row : again.load_live())
+    live.push_back(row.id);
+  if constexpr (TypeParam::kDurable) {
+    EXPECT_EQ(live, (std::vector<std::uint64_t>{pending, running->id()}));
+    EXPECT_GT(again.next_id(), done);  // ids are never handed out twice
+    EXPECT_EQ(this->count(JobState::done), 1u);
+  } else {
+    EXPECT_TRUE(live.empty());
+  }
+}

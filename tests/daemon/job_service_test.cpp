@@ -1,0 +1,265 @@
+// The job service's rules on a virtual clock, with a recording backend (a real memory backend
+// whose calls are recorded): admission, --max-running FIFO, retries and their backoff, timeouts,
+// retention, recovery at start, and jobs leaving RAM once written.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "job_factory.hpp"
+#include "loop_fixture.hpp"
+#include "uasyncd/service/job_service.hpp"
+#include "uasyncd/store/job_row.hpp"
+
+namespace srv = uasyncd::server;
+namespace ua = uasyncio;
+using nlohmann::json;
+using srv::JobState;
+
+namespace {
+
+// A memory backend that records every write, and can play a store that kept live jobs.
+class RecordingBackend final : public srv::JobBackend {
+ public:
+  struct Write {
+    std::string op;  // insert, update, erase
+    std::uint64_t id;
+    JobState was;
+    JobState now;
+    int attempts;
+  };
+
+  explicit RecordingBackend(srv::BackendOptions options = {})
+      : inner_(srv::make_memory_backend(std::move(options))) {}
+
+  std::uint64_t next_id() override { return inner_->next_id(); }
+  srv::WriteTicket insert(const srv::Job& job) override {
+    writes.push_back({"insert", job.id(), job.state(), job.state(), job.attempts()});
+    return inner_->insert(job);
+  }
+  srv::WriteTicket update(const srv::Job& job, JobState was, bool with_output) override {
+    writes.push_back({"update", job.id(), was, job.state(), job.attempts()});
+    return inner_->update(job, was, with_output);
+  }
+  srv::WriteTicket erase(std::uint64_t id, JobState state) override {
+    writes.push_back({"erase", id, state, state, 0});
+    return inner_->erase(id, state);
+  }
+  bool committed(srv::WriteTicket t) const override { return inner_->committed(t); }
+  bool wait_committed(srv::WriteTicket t, std::chrono::milliseconds d) override {
+    return inner_->wait_committed(t, d);
+  }
+  std::optional<srv::JobRow> get(std::uint64_t id) override { return inner_->get(id); }
+  srv::ListPage list(const srv::ListQuery& q) override { return inner_->list(q); }
+  srv::StateCounts counts() const override { return inner_->counts(); }
+  std::vector<srv::JobRow> load_live() override { return std::exchange(stored_live, {}); }
+  srv::BackendStats stats() const override { return inner_->stats(); }
+  void close() override { inner_->close(); }
+
+  // The states job `id` was written in, in order.
+  std::vector<JobState> states_of(std::uint64_t id) const {
+    std::vector<JobState> out;
+    for (const Write& w : writes) {
+      if (w.id == id) out.push_back(w.now);
+    }
+    return out;
+  }
+  std::uint64_t count(JobState s) const { return counts()[static_cast<std::size_t>(s)]; }
+
+  std::vector<Write> writes;
+  std::vector<srv::JobRow> stored_live;  // what load_live() returns, once
+
+ private:
+  std::unique_ptr<srv::JobBackend> inner_;
+};
+
+class Service : public LoopTest {
+ protected:
+  srv::JobService& start(srv::ServiceOptions options = {}) {
+    service_ = std::make_unique<srv::JobService>(std::move(options), *backend_);
+    return *service_;
+  }
+  void TearDown() override {
+    service_.reset();
+    LoopTest::TearDown();
+  }
+  std::uint64_t submit(const json& spec) {
+    srv::ParsedSpec p = srv::parse_job_spec(spec);
+    EXPECT_TRUE(p) << p.error.message;
+    srv::Result<srv::Submitted> r = service_->submit(std::move(*p.spec), spec);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? r->id : 0;
+  }
+  // Runs the loop for `ms` of virtual time.
+  void run_for(std::int64_t ms) { ua::run(pause(ms)); }
+  static ua::Coro<void> pause(std::int64_t ms) { co_await ua::sleep_ms(ms); }
+  // The state of job `id`, live or stored.
+  JobState state_of(std::uint64_t id) {
+    srv::Result<json> live = service_->get({id, std::nullopt});
+    if (live) return *srv::parse_state(live->at("state").get<std::string>());
+    std::optional<srv::JobRow> row = backend_->get(id);
+    EXPECT_TRUE(row) << "t" << id << " is nowhere";
+    return row ? row->state : JobState::interrupted;
+  }
+  srv::JobRow stored(std::uint64_t id) {
+    std::optional<srv::JobRow> row = backend_->get(id);
+    EXPECT_TRUE(row);
+    return row.value_or(srv::JobRow{});
+  }
+
+  std::unique_ptr<RecordingBackend> backend_ = std::make_unique<RecordingBackend>();
+  std::unique_ptr<srv::JobService> service_;
+};
+
+}  // namespace
+
+TEST_F(Service, ExecStepsAreRefusedUnlessAllowed) {
+  start();
+  srv::ParsedSpec p = srv::parse_job_spec({{"exec", {"true"}}});
+  srv::Result<srv::Submitted> r = service_->submit(std::move(*p.spec), json());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, srv::JobErrorCode::forbidden);
+  EXPECT_TRUE(backend_->writes.empty());  // nothing was stored
+}
+
+TEST_F(Service, ASubmitIsInsertedThenStartedThenFinishedAndLeavesRam) {
+  start();
+  const std::uint64_t id = submit({{"value", 42}});
+  EXPECT_EQ(backend_->states_of(id), (std::vector<JobState>{JobState::pending, JobState::running}));
+  run_for(1);
+  EXPECT_EQ(backend_->states_of(id),
+            (std::vector<JobState>{JobState::pending, JobState::running, JobState::done}));
+  // Written and committed: no longer live, read back from the store.
+  EXPECT_TRUE(service_->get({id, std::nullopt}).is(srv::JobErrorCode::not_live));
+  EXPECT_EQ(stored(id).result, "42");
+  EXPECT_EQ(backend_->count(JobState::done), 1u);
+}
+
+TEST_F(Service, MaxRunningStartsPendingJobsFirstInFirstOut) {
+  srv::ServiceOptions o;
+  o.max_running = 1;
+  start(o);
+  const std::uint64_t a = submit({{"sleep", 1}});
+  const std::uint64_t b = submit({{"sleep", 1}});
+  const std::uint64_t c = submit({{"sleep", 1}});
+  const std::uint64_t d = submit({{"sleep", 1}});
+  EXPECT_EQ(state_of(a), JobState::running);
+  EXPECT_EQ(state_of(b), JobState::pending);
+  ASSERT_TRUE(service_->cancel({c, std::nullopt}));
+  EXPECT_EQ(state_of(c), JobState::cancelled);
+  EXPECT_EQ(stored(c).attempts, 0);
+  run_for(1000);
+  EXPECT_EQ(state_of(a), JobState::done);
+  EXPECT_EQ(state_of(b), JobState::running);
+  EXPECT_EQ(state_of(d), JobState::pending);
+  run_for(1000);
+  EXPECT_EQ(state_of(b), JobState::done);
+  EXPECT_EQ(state_of(d), JobState::running);
+  EXPECT_EQ(stored(b).started_ms <= stored(d).started_ms, true);
+}
+
+TEST_F(Service, RetriesRunAgainAfterADoublingBackoff) {
+  start();
+  const std::uint64_t id = submit({{"fail", "boom"}, {"retries", 2}, {"retry_delay", 1}});
+  run_for(1);
+  // The failed run is never written as final: the row goes back to pending.
+  EXPECT_EQ(state_of(id), JobState::pending);
+  EXPECT_EQ(stored(id).attempts, 1);
+  run_for(998);
+  EXPECT_EQ(stored(id).attempts, 1);  // still in its first backoff (1 s)
+  run_for(2);
+  EXPECT_EQ(stored(id).attempts, 2);
+  EXPECT_EQ(state_of(id), JobState::pending);
+  run_for(1998);
+  EXPECT_EQ(stored(id).attempts, 2);  // the second backoff is 2 s
+  run_for(2);
+  EXPECT_EQ(state_of(id), JobState::failed);
+  EXPECT_EQ(stored(id).attempts, 3);
+  EXPECT_EQ(backend_->count(JobState::failed), 1u);
+  EXPECT_EQ(backend_->count(JobState::pending), 0u);
+  std::vector<JobState> want{JobState::pending, JobState::running, JobState::pending,
+                             JobState::running, JobState::pending, JobState::running,
+                             JobState::failed};
+  EXPECT_EQ(backend_->states_of(id), want);
+}
+
+TEST_F(Service, TimeoutsEndPendingAndRunningJobsTimedOut) {
+  srv::ServiceOptions o;
+  o.max_running = 1;
+  start(o);
+  const std::uint64_t running = submit({{"sleep", 100}});
+  const std::uint64_t pending = submit({{"sleep", 100}});
+  ASSERT_TRUE(service_->set_timeout({running, std::nullopt}, 2));
+  ASSERT_TRUE(service_->set_timeout({pending, std::nullopt}, 1));
+  EXPECT_TRUE(service_->set_timeout({running, 0}, 1).is(srv::JobErrorCode::invalid));
+  run_for(1000);
+  EXPECT_EQ(state_of(pending), JobState::timed_out);
+  EXPECT_EQ(state_of(running), JobState::running);
+  run_for(1001);  // the cancel it causes takes effect at the next turn
+  EXPECT_EQ(state_of(running), JobState::timed_out);
+  EXPECT_EQ(stored(running).error->type, "TimeoutError");
+  EXPECT_TRUE(service_->set_timeout({running, std::nullopt}, 1).is(srv::JobErrorCode::not_live));
+}
+
+TEST_F(Service, RetentionOfTheBackendKeepsTheNewestFinished) {
+  srv::BackendOptions keep2;
+  keep2.retention.keep_finished = 2;
+  backend_ = std::make_unique<RecordingBackend>(keep2);
+  start();
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(submit({{"value", i}}));
+    run_for(1);
+  }
+  EXPECT_FALSE(backend_->get(ids[0]));
+  EXPECT_FALSE(backend_->get(ids[1]));
+  EXPECT_TRUE(backend_->get(ids[2]));
+  EXPECT_TRUE(backend_->get(ids[3]));
+  EXPECT_EQ(backend_->count(JobState::done), 2u);
+}
+
+TEST_F(Service, RecoveryRequeuesOrInterruptsWhatWasLive) {
+  auto pending = make_job(1, {{"value", "p"}});
+  auto retried = make_job(2, {{"value", "r"}, {"retries", 1}});
+  retried->start(100);
+  auto lost = make_job(3, {{"sequence", json::array({{{"value", 1}}, {{"sleep", 9}}})}});
+  lost->start(100);
+  lost->start_step(0, 100);
+  lost->start_step(1, 100);
+  lost->finish_step(1, JobState::done, 1, std::nullopt, 101);
+  lost->start_step(2, 101);
+  for (const auto& job : {pending, retried, lost}) {
+    backend_->insert(*make_job(job->id(), job->spec_json()));
+    backend_->stored_live.push_back(srv::row_of(*job, true));
+  }
+  start();
+  service_->restore();
+  run_for(1);
+  EXPECT_EQ(state_of(1), JobState::done);
+  EXPECT_EQ(state_of(2), JobState::done);
+  EXPECT_EQ(stored(2).attempts, 2);
+  EXPECT_EQ(state_of(3), JobState::interrupted);
+  std::string why;
+  std::shared_ptr<srv::Job> back = srv::job_of(stored(3), why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->step(0).state(), JobState::interrupted);
+  EXPECT_EQ(back->step(1).state(), JobState::done);
+  EXPECT_EQ(back->step(2).state(), JobState::interrupted);
+  EXPECT_EQ(back->error()->type, "Interrupted");
+}
+
+TEST_F(Service, WaitersHearTheEndAndFollowersGetTheReplayThenTheEnd) {
+  start();
+  const std::uint64_t id = submit({{"sleep", 1}});
+  json heard;
+  ASSERT_FALSE(
+      service_->finished_or_subscribe({id, std::nullopt}, [&](const json& body) { heard = body; }));
+  std::vector<std::string> ends;
+  srv::OutputFollower follower{[](const srv::OutputChunk&) { return true; },
+                               [&](const srv::OutputEnd& e) { ends.push_back(e.job_id); }};
+  ASSERT_TRUE(service_->follow_output({id, std::nullopt}, follower));
+  run_for(1000);
+  EXPECT_EQ(heard.value("state", ""), "done");
+  EXPECT_EQ(ends, (std::vector<std::string>{"t" + std::to_string(id)}));
+}

@@ -1,0 +1,326 @@
+// The SQLite backend on its own: the file's settings, bad files refused by name, group commits,
+// rows that round-trip byte for byte, and a version-1 file (made by the old schema) migrated in
+// place. What every backend must do is in backend_conformance_threaded_test.cpp.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "job_factory.hpp"
+#include "uasyncd/store/job_backend.hpp"
+#include "uasyncd/store/store_error.hpp"
+
+namespace srv = uasyncd::server;
+namespace fs = std::filesystem;
+using nlohmann::json;
+using srv::JobState;
+using namespace std::chrono_literals;
+
+namespace {
+
+class SqliteTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/uasyncd-store-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string db_path() const { return dir_ + "/uasyncd.db"; }
+  std::unique_ptr<srv::JobBackend> open(srv::BackendOptions options = {}) {
+    srv::SqliteOptions sqlite;
+    sqlite.dir = dir_;
+    return srv::open_sqlite_backend(sqlite, std::move(options));
+  }
+  // Runs `sql` on the file with a connection of its own (no daemon holds it).
+  void exec_sql(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_path().c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error), SQLITE_OK) << error;
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  std::string query_text(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(db_path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr);
+    std::string out;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0) != nullptr) {
+      out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+  }
+  std::shared_ptr<srv::Job> read_back(srv::JobBackend& b, std::uint64_t id) {
+    std::optional<srv::JobRow> row = b.get(id);
+    EXPECT_TRUE(row) << id;
+    if (!row) return nullptr;
+    std::string why;
+    std::shared_ptr<srv::Job> job = srv::job_of(*row, why);
+    EXPECT_TRUE(job) << why;
+    return job;
+  }
+
+  std::string dir_;
+};
+
+// A finished one-step exec job whose output holds bytes that are not UTF-8 and overflowed the
+// capture cap.
+std::shared_ptr<srv::Job> exec_job_with_output() {
+  auto job = make_job(7, {{"exec", {"sh"}}});
+  job->start(1000);
+  job->start_step(0, 1000);
+  srv::ExecOutput& out = job->start_exec(0);
+  out.pid = 4242;
+  out.exit_code = 1;
+  out.out.append(std::string("\xff\xfe\x00 bytes", 9));
+  out.out.append(std::string(srv::kOutputCap, 'y'));
+  out.out.append("the end");
+  out.err.append("short\n");
+  job->finish_step(0, JobState::failed, json(), srv::ErrorInfo{"Exception", "x"}, 1001);
+  job->finish(JobState::failed, json(), srv::ErrorInfo{"Exception", "x"}, 1001);
+  return job;
+}
+
+}  // namespace
+
+TEST_F(SqliteTest, UsesWal) {
+  open().reset();
+  EXPECT_EQ(query_text("PRAGMA journal_mode"), "wal");
+}
+
+TEST_F(SqliteTest, CorruptFileIsRefusedByName) {
+  std::ofstream(db_path()) << std::string(4096, '\x07');
+  try {
+    open();
+    FAIL() << "opened a corrupt file";
+  } catch (const srv::StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find(db_path()), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(SqliteTest, DamagedPagesAreFoundByTheCheckAtOpen) {
+  {
+    auto b = open();
+    srv::WriteTicket last = 0;
+    for (std::uint64_t id = 1; id <= 2000; ++id)
+      last = b->insert(*make_job(id, {{"value", std::string(200, 'x')}}));
+    ASSERT_TRUE(b->wait_committed(last, 10s));
+  }
+  {
+    // Overwrite some pages in the middle of the file, past the header.
+    std::fstream f(db_path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(8 * 4096);
+    const std::string junk(3 * 4096, '\x5a');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  EXPECT_THROW(open(), srv::StoreError);
+}
+
+TEST_F(SqliteTest, SecondOpenOfTheSameFileIsRefused) {
+  auto first = open();
+  try {
+    open();
+    FAIL() << "opened twice";
+  } catch (const srv::StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("locked"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(SqliteTest, ManyThreadsWaitWhileTheLoopSubmits) {
+  constexpr std::uint64_t kJobs = 3000;
+  std::vector<std::shared_ptr<srv::Job>> jobs;
+  for (std::uint64_t id = 1; id <= kJobs; ++id)
+    jobs.push_back(make_job(id, {{"value", id}}));
+  {
+    auto b = open();
+    std::vector<std::atomic<srv::WriteTicket>> tickets(kJobs);
+    std::vector<std::thread> waiters;
+    std::atomic<int> acked{0};
+    for (std::uint64_t w = 0; w < 8; ++w) {
+      waiters.emplace_back([&, w] {
+        for (std::uint64_t i = w; i < kJobs; i += 8) {
+          srv::WriteTicket t = 0;
+          while ((t = tickets[i].load()) == 0)
+            std::this_thread::yield();
+          if (b->wait_committed(t, 10s)) ++acked;
+        }
+      });
+    }
+    for (std::uint64_t i = 0; i < kJobs; ++i)
+      tickets[i] = b->insert(*jobs[i]);
+    for (std::thread& t : waiters)
+      t.join();
+    EXPECT_EQ(acked, static_cast<int>(kJobs));
+    // Group commits: far fewer transactions than jobs.
+    EXPECT_LT(b->stats().commits, kJobs);
+  }
+  EXPECT_EQ(open()->counts()[0], kJobs);
+}
+
+TEST_F(SqliteTest, ExecOutputRoundTripsByteForByte) {
+  auto job = exec_job_with_output();
+  {
+    auto b = open();
+    b->insert(*make_job(7, {{"exec", {"sh"}}}));
+    b->update(*job, JobState::pending, true);
+    b->close();
+  }
+  auto b = open();
+  std::shared_ptr<srv::Job> back = read_back(*b, 7);
+  ASSERT_TRUE(back);
+  ASSERT_TRUE(back->step(0).exec());
+  const srv::ExecOutput& was = *job->step(0).exec();
+  const srv::ExecOutput& is = *back->step(0).exec();
+  EXPECT_EQ(is.pid, 4242);
+  EXPECT_EQ(is.exit_code, 1);
+  EXPECT_FALSE(is.running);
+  EXPECT_EQ(is.out.kept(), was.out.kept());
+  EXPECT_EQ(is.out.tail(), was.out.tail());
+  EXPECT_EQ(is.out.tail().substr(srv::kTailBytes - 7), "the end");
+  EXPECT_EQ(is.out.bytes(), was.out.bytes());
+  EXPECT_TRUE(is.out.truncated());
+  EXPECT_EQ(is.err.kept(), "short\n");
+  EXPECT_EQ(is.err.tail(), "short\n");
+  EXPECT_FALSE(is.err.truncated());
+  EXPECT_EQ(is.out.published, is.out.kept().size());
+}
+
+TEST_F(SqliteTest, ARequeuedJobClearsAnEarlierRunsOutputAndSteps) {
+  auto job = exec_job_with_output();
+  {
+    auto b = open();
+    b->insert(*make_job(7, {{"exec", {"sh"}}}));
+    b->update(*job, JobState::pending, true);
+    job->requeue(0);  // a retry: pending, no output yet
+    b->update(*job, JobState::running, false);
+    b->close();
+  }
+  auto b = open();
+  std::shared_ptr<srv::Job> back = read_back(*b, 7);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->state(), JobState::pending);
+  EXPECT_FALSE(back->step(0).exec());
+  EXPECT_EQ(back->step(0).state(), JobState::pending);
+}
+
+TEST_F(SqliteTest, StepsOfARunningJobAreStored) {
+  const json spec = {{"sequence", json::array({{{"value", 1}}, {{"sleep", 5}}, {{"value", 2}}})}};
+  auto job = make_job(3, spec);
+  {
+    auto b = open();
+    b->insert(*job);
+    job->start(1000);
+    job->start_step(0, 1000);
+    job->start_step(1, 1000);
+    job->finish_step(1, JobState::done, 1, std::nullopt, 1001);
+    job->start_step(2, 1001);
+    b->update(*job, JobState::pending, false);
+    b->close();
+  }
+  std::vector<srv::JobRow> live = open()->load_live();
+  ASSERT_EQ(live.size(), 1u);
+  std::string why;
+  std::shared_ptr<srv::Job> back = srv::job_of(live[0], why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->state(), JobState::running);
+  EXPECT_EQ(back->step(0).state(), JobState::running);
+  EXPECT_EQ(back->step(1).state(), JobState::done);
+  EXPECT_EQ(back->step(1).result(), 1);
+  EXPECT_EQ(back->step(2).state(), JobState::running);
+  EXPECT_EQ(back->step(3).state(), JobState::pending);
+}
+
+TEST_F(SqliteTest, RetentionAtOpenTrimsTheLongestFinishedRows) {
+  {
+    auto b = open();
+    srv::WriteTicket last = 0;
+    for (std::uint64_t id = 1; id <= 40; ++id) {
+      const json spec = {{"value", id}};
+      last = b->insert(*make_job(id, spec));
+      // Every fourth job is unfinished, which retention never touches.
+      if (id % 4 != 0) {
+        last =
+            b->update(*finished_job(id, spec, JobState::done, 5000 + static_cast<std::int64_t>(id)),
+                      JobState::pending, false);
+      }
+    }
+    ASSERT_TRUE(b->wait_committed(last, 10s));
+  }
+  srv::BackendOptions keep10;
+  keep10.retention.keep_finished = 10;
+  auto b = open(keep10);
+  std::vector<std::uint64_t> finished;
+  srv::ListQuery q;
+  q.limit = 100;
+  q.state = JobState::done;
+  for (const srv::JobSummary& s : b->list(q).jobs)
+    finished.push_back(s.id);
+  EXPECT_EQ(finished, (std::vector<std::uint64_t>{39, 38, 37, 35, 34, 33, 31, 30, 29, 27}));
+  EXPECT_EQ(b->counts()[static_cast<std::size_t>(JobState::pending)], 10u);
+  EXPECT_GT(b->next_id(), 40u);
+}
+
+TEST_F(SqliteTest, AVersion1FileIsMigratedInPlace) {
+  // The schema and rows of the daemon before issue 12, as that version wrote them.
+  exec_sql(R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE tasks(seq INTEGER PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL DEFAULT 0,
+  started_ms INTEGER NOT NULL DEFAULT 0, finished_ms INTEGER NOT NULL DEFAULT 0, result TEXT,
+  error_type TEXT, error_message TEXT, steps TEXT, output TEXT);
+INSERT INTO meta VALUES ('schema', '1'), ('max_seq', '9');
+INSERT INTO tasks VALUES (3, '{"name":"build","sequence":[{"value":1}]}', 'done', 1, 10, 11, 12,
+  '1', NULL, '', '[["done",1,null,"",11,12],["done",1,null,"",11,12]]', NULL);
+INSERT INTO tasks VALUES (5, '{"fail":"boom"}', 'failed', 1, 20, 21, 22, 'null', 'Exception',
+  'boom', NULL, NULL);
+INSERT INTO tasks VALUES (6, '{"sleep":100,"name":"later"}', 'pending', 0, 30, 0, 0, NULL, NULL,
+  '', NULL, NULL);
+)sql");
+  auto b = open();
+  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "2");
+  EXPECT_EQ(b->counts()[static_cast<std::size_t>(JobState::done)], 1u);
+  srv::ListQuery by_name;
+  by_name.name = "build";
+  srv::ListPage page = b->list(by_name);
+  ASSERT_EQ(page.jobs.size(), 1u);
+  EXPECT_EQ(page.jobs[0].id, 3u);
+  EXPECT_EQ(page.jobs[0].kind, "sequence");
+  EXPECT_EQ(page.jobs[0].result, 1);
+  srv::ListQuery failed;
+  failed.state = JobState::failed;
+  page = b->list(failed);
+  ASSERT_EQ(page.jobs.size(), 1u);
+  EXPECT_EQ(page.jobs[0].kind, "fail");
+  EXPECT_EQ(page.jobs[0].error->message, "boom");
+  std::shared_ptr<srv::Job> build = read_back(*b, 3);
+  ASSERT_TRUE(build);
+  EXPECT_EQ(build->step(1).result(), 1);
+  ASSERT_EQ(b->load_live().size(), 1u);
+  EXPECT_EQ(b->next_id(), 10u);  // after the highest id the old file handed out
+}
+
+TEST_F(SqliteTest, AFileOfANewerSchemaIsRefused) {
+  open().reset();
+  exec_sql("UPDATE meta SET value = '99' WHERE key = 'schema'");
+  try {
+    open();
+    FAIL() << "opened a newer file";
+  } catch (const srv::StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer"), std::string::npos) << e.what();
+  }
+}
