@@ -49,9 +49,15 @@ std::string unique_marker() {
   return "7776." + std::to_string(rd() % 1000000 + 1000000);
 }
 
+// "" if it cannot be read: a /proc file of a process that exits meanwhile fails to read (ESRCH),
+// which libstdc++ reports by throwing from the stream buffer.
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 // Live (not zombie) processes whose command line mentions `marker`.

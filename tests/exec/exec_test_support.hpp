@@ -26,10 +26,20 @@ namespace ua = uasyncio;
 namespace ux = uasyncd::exec;
 using namespace std::chrono_literals;
 
+// /proc/PID/stat, or "" if there is no such process. A process that exits while it is read
+// fails the read (ESRCH), which libstdc++ reports by throwing from the stream buffer.
+inline std::string proc_stat(pid_t pid) {
+  try {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 // The state letter of /proc/PID/stat, or 0 if there is no such process.
 inline char state_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string stat = proc_stat(pid);
   const std::size_t paren = stat.rfind(')');
   if (paren == std::string::npos || paren + 2 >= stat.size()) return 0;
   return stat[paren + 2];
@@ -52,8 +62,7 @@ inline bool gone_within(pid_t pid, std::chrono::milliseconds limit) {
 }
 
 inline pid_t parent_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string stat = proc_stat(pid);
   const std::size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return -1;
   std::istringstream rest(stat.substr(paren + 1));

@@ -262,8 +262,12 @@ TEST_F(SupervisorTest, NoZombieAndNoKeeperLeftAfterManySpawns) {
   const pid_t supervisor = client_->supervisor_pid();
   ASSERT_GT(supervisor, 0);
   EXPECT_TRUE(running(supervisor));
-  // Every keeper reported and was reaped; nothing below the supervisor is left, not even a
-  // zombie.
+  // Every keeper reported and is reaped; nothing below the supervisor is left, not even a
+  // zombie. A keeper exits just after its last report, so the last ones may still be on their
+  // way out when the last wait() returns: wait for that, bounded.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!children_of(supervisor).empty() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_TRUE(children_of(supervisor).empty());
   for (pid_t child : children_of(::getpid()))
     EXPECT_NE(state_of(child), 'Z') << "a zombie child of the test: " << child;
