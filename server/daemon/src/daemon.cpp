@@ -81,12 +81,22 @@ int Daemon::listen() {
 
 void Daemon::start() {
   backend_ = make_backend();
+  if (!options_.data_dir.empty()) {
+    // The database is ours (locked): whatever still holds the exec lock is a previous run's.
+    exec_lock_ = exec::ExecLock::acquire(
+        options_.data_dir + "/exec.lock", {},
+        [](const std::string& warning) { spdlog::warn("exec lock: {}", warning); });
+  }
   BridgeOptions bridge;
   bridge.service.max_running = options_.max_running;
   bridge.service.allow_exec = options_.allow_exec;
   bridge.service.exec_kill_grace_ms = static_cast<std::int64_t>(options_.exec_kill_grace * 1000);
   bridge.virtual_clock = options_.virtual_clock;
   bridge.loop_reply_timeout = options_.loop_reply_timeout;
+  if (!options_.exec_supervisor.empty()) {
+    bridge.exec_supervisor =
+        exec::SupervisorOptions{options_.exec_supervisor, exec_lock_ ? exec_lock_->fd() : -1, 64};
+  }
   bridge_ = std::make_unique<JobBridge>(std::move(bridge), *backend_, read_cache_);
   bridge_->start();
   started_ = true;

@@ -42,6 +42,7 @@
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/loop_thread.hpp"
 #include "uasyncd/bridge/sse_channel.hpp"
+#include "uasyncd/exec/supervisor_client.hpp"
 #include "uasyncd/service/job_service.hpp"
 #include "uasyncd/service/stored_jobs.hpp"
 
@@ -51,6 +52,9 @@ struct BridgeOptions {
   ServiceOptions service;  // its publish/events_wanted are set by the bridge
   bool virtual_clock = false;
   std::chrono::milliseconds loop_reply_timeout{5000};
+  // The exec supervisor of the loop's exec steps (exec/supervisor_client.hpp); none: exec steps
+  // fail ("exec steps need the exec supervisor"). Started with the loop when service.allow_exec.
+  std::optional<exec::SupervisorOptions> exec_supervisor;
 };
 
 // A JSON document: parsed, or already serialized (a cached finished job, sent as it is).
@@ -108,6 +112,10 @@ class JobBridge {
   FinishedJobCache& cache_;
   StoredJobs stored_;
   EventHub events_;
+  // The loop thread's client of the exec supervisor, created before the service (restored jobs
+  // may run exec steps) and destroyed after it, which kills every exec process left. Created,
+  // used and destroyed on the loop thread only.
+  std::unique_ptr<exec::SupervisorClient> exec_;
   std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
   std::atomic<std::uint64_t> submitted_{0};
