@@ -27,6 +27,8 @@ ApiError api_error(const server::JobError& e) {
       return {409, "conflict", e.message};
     case JobErrorCode::unavailable:
       return {503, "unavailable", e.message};
+    case JobErrorCode::internal:
+      return {500, "internal", e.message};
   }
   return {500, "internal", e.message};
 }

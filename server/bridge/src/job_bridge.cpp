@@ -50,7 +50,8 @@ ua::Coro<void> drain_then_stop(JobService* service, LoopThread* loop, std::int64
 }
 
 JobError loop_unavailable() {
-  return {JobErrorCode::unavailable, "the task loop did not answer in time"};
+  return {JobErrorCode::unavailable,
+          "the task loop did not answer in time; the request was not carried out"};
 }
 
 // A finished job's record, serialized once for the cache.
@@ -105,10 +106,15 @@ void JobBridge::stop(std::chrono::milliseconds grace) {
 
 template <class T>
 Result<T> JobBridge::on_loop(std::function<Result<T>(JobService&)> fn) {
-  std::optional<Result<T>> r = loop_.call<Result<T>>(
-      [this, fn = std::move(fn)] { return fn(*service_); }, options_.loop_reply_timeout);
-  if (!r) return loop_unavailable();
-  return std::move(*r);
+  try {
+    std::optional<Result<T>> r = loop_.call<Result<T>>(
+        [this, fn = std::move(fn)] { return fn(*service_); }, options_.loop_reply_timeout);
+    if (!r) return loop_unavailable();
+    return std::move(*r);
+  } catch (const std::exception& e) {
+    spdlog::error("a request failed on the loop thread: {}", e.what());
+    return JobError{JobErrorCode::internal, std::string("internal error: ") + e.what()};
+  }
 }
 
 Result<json> JobBridge::submit(JobSpec spec, json spec_json) {

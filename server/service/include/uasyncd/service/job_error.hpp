@@ -18,6 +18,7 @@ enum class JobErrorCode {
   not_finished,  // a delete of an unfinished job
   unavailable,   // the loop or the store did not answer in time
   not_live,      // the job is not in the loop's RAM: ask the store (never leaves the bridge)
+  internal,      // a bug: the request threw; nothing is known about what it did
 };
 
 struct JobError {
