@@ -379,11 +379,16 @@ void Routes::events(Call& c) {
 void Routes::stats(Call& c) {
   const srv::DaemonStats s = jobs_.stats();
   json states = json::object();
-  for (srv::JobState state : srv::kAllJobStates)
-    states[srv::state_name(state)] = s.counts[static_cast<std::size_t>(state)];
+  json finished = json::object();
+  for (srv::JobState state : srv::kAllJobStates) {
+    const std::size_t i = static_cast<std::size_t>(state);
+    states[srv::state_name(state)] = s.counts[i];
+    if (srv::is_final(state)) finished[srv::state_name(state)] = s.finished_total[i];
+  }
   send(c.res, 200,
        {{"tasks", std::move(states)},
         {"submitted_total", s.submitted_total},
+        {"finished_total", std::move(finished)},
         {"retained", s.retained},
         {"loop_lag_seconds", s.loop_lag_seconds},
         {"uptime_seconds", s.uptime_seconds},
@@ -406,7 +411,14 @@ void Routes::metrics(Call& c) {
   out << "# HELP uasyncd_tasks_submitted_total Tasks submitted since start.\n"
       << "# TYPE uasyncd_tasks_submitted_total counter\n"
       << "uasyncd_tasks_submitted_total " << s.submitted_total << "\n"
-      << "# HELP uasyncd_loop_lag_seconds How long the last command waited for the loop.\n"
+      << "# HELP uasyncd_tasks_finished_total Tasks that reached a final state since start.\n"
+      << "# TYPE uasyncd_tasks_finished_total counter\n";
+  for (srv::JobState state : srv::kAllJobStates) {
+    if (!srv::is_final(state)) continue;
+    out << "uasyncd_tasks_finished_total{state=\"" << srv::state_name(state) << "\"} "
+        << s.finished_total[static_cast<std::size_t>(state)] << "\n";
+  }
+  out << "# HELP uasyncd_loop_lag_seconds How long the last command waited for the loop.\n"
       << "# TYPE uasyncd_loop_lag_seconds gauge\n"
       << "uasyncd_loop_lag_seconds " << s.loop_lag_seconds << "\n";
   c.res.set_content(out.str() + http_metrics(), "text/plain; version=0.0.4");

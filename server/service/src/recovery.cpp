@@ -30,6 +30,7 @@ void JobService::restore() {
     } else {
       job->interrupt(wall_ms());
       release_when_committed(job->id(), write_now(*job, JobState::running));
+      if (options_.counted) options_.counted(job->state());
       ++interrupted;
     }
   }

@@ -5,11 +5,11 @@
 //   thread        | may touch
 //   --------------+------------------------------------------------------------------------
 //   HTTP threads  | JobBridge's public calls; the backend's reads, erase and commit waits;
-//                 | FinishedJobCache; EventHub::subscribe; a FinishWaiter it created; its own
+//                 | FinishedJobCache; EventHub::subscribe; a finish watch it registered; its own
 //                 | SseChannel's reader side
 //   loop thread   | JobService and the live jobs (inside LoopThread::call/post only); the
 //                 | backend's writes; EventHub::publish; SseChannel's producer side;
-//                 | FinishWaiter::deliver
+//                 | finish watch callbacks
 //   writer thread | the SQLite file (inside the backend); FinishedJobCache::erase of jobs
 //                 | retention removed (BackendOptions::on_removed)
 //
@@ -17,7 +17,10 @@
 //   submit         loop: JobService::submit; then waits (on its thread) for the insert's commit
 //   list, counts   the backend's readers only (no loop)
 //   get            cache, else the store (finished jobs: cached), else the loop
-//   wait           loop: subscribe a FinishWaiter; waits on it; the store if the job is not live
+//   watch_finish   loop: register a callback for the job's end; the store if the job is not live
+//   cancel_watch   loop (posted): forget a watch whose waiter has gone
+//   wait           watch_finish, then block on it; cancel_watch when it times out (timeout 0:
+//                  just get)
 //   cancel, set_timeout, output, follow_output
 //                  loop first; StoredJobs (the store) when the job is not live
 //   remove         loop first, else StoredJobs; waits for the erase's commit, then drops the
@@ -31,6 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -68,6 +72,7 @@ struct DaemonStats {
   StateCounts counts{};
   std::uint64_t retained = 0;         // jobs the store holds
   std::uint64_t submitted_total = 0;  // accepted since start
+  StateCounts finished_total{};       // jobs that reached each final state since start
   double loop_lag_seconds = 0;
   double uptime_seconds = 0;
 };
@@ -87,7 +92,15 @@ class JobBridge {
   Result<nlohmann::json> submit(JobSpec spec, nlohmann::json spec_json);
   Result<ListPage> list(const ListQuery& query);
   Result<JsonDoc> get(const JobRef& ref);
+  // Blocks this thread until the job has finished or `timeout` has passed (built on the two
+  // calls below; its watch is cancelled when it times out).
   Result<Waited> wait(const JobRef& ref, std::chrono::milliseconds timeout);
+  // The non-blocking form: a finished job's record at once, else `on_finish` is registered and
+  // called once, on the loop thread, with the record (shared by every watch of the job) when the
+  // job ends, unless cancel_watch comes first. A waiter that goes away must cancel its watch.
+  Result<FinishWatch> watch_finish(const JobRef& ref,
+                                   std::function<void(const JobBody&)> on_finish);
+  void cancel_watch(std::uint64_t job_id, std::uint64_t watch);
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
   Result<nlohmann::json> remove(const JobRef& ref);
@@ -111,6 +124,7 @@ class JobBridge {
   std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
   std::atomic<std::uint64_t> submitted_{0};
+  std::array<std::atomic<std::uint64_t>, kAllJobStates.size()> finished_total_{};
   std::atomic<bool> stopping_{false};
   std::chrono::steady_clock::time_point started_at_;
 };
