@@ -1,7 +1,8 @@
-// uasyncd: with no subcommand, serves (serve_command.hpp). Subcommands (a command-line client)
-// are added to the same CLI::App here.
+// uasyncd: with no subcommand (or `serve`), serves (serve_command.hpp); the other subcommands are
+// the command-line client (server/cli), on the same CLI::App.
 #include <CLI/CLI.hpp>
 
+#include "uasyncd/cli/client_commands.hpp"
 #include "uasyncd/daemon/serve_command.hpp"
 #include "uasyncd/version.hpp"
 
@@ -10,6 +11,16 @@ int main(int argc, char** argv) {
   uasyncd::server::ServeFlags serve;
   uasyncd::server::add_serve_flags(app, serve);
   app.set_version_flag("--version", uasyncd::server::kVersion);
-  CLI11_PARSE(app, argc, argv);
+  // With no command (or only flags) uasyncd serves, as it always has; "serve" says so.
+  app.add_subcommand("serve", "run the daemon (what uasyncd does when no command is given)")
+      ->fallthrough();
+  // After --token: the client commands share it.
+  uasyncd::cli::ClientCommands client(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return uasyncd::cli::exit_for_parse_error(app, e);
+  }
+  if (client.selected()) return client.run();
   return uasyncd::server::serve(serve);
 }

@@ -42,7 +42,9 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
   DaemonOptions& o = f.options;
   app.add_option("--listen", f.listen, "host:port to listen on (port 0: any free port)")
       ->envname("UASYNCD_LISTEN");
-  app.add_option("--token", o.token, "require 'Authorization: Bearer <token>' on /api")
+  app.add_option("--token", o.token,
+                 "the API token: serve requires 'Authorization: Bearer <token>' on /api, the "
+                 "client commands send it")
       ->envname("UASYNCD_TOKEN");
   app.add_flag("--allow-exec", o.allow_exec, "allow exec steps (runs commands!)")
       ->envname("UASYNCD_ALLOW_EXEC");

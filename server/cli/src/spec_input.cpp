@@ -1,0 +1,103 @@
+#include "uasyncd/cli/spec_input.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "uasyncd/cli/command.hpp"
+#include "uasyncd/cli/exit_codes.hpp"
+#include "uasyncd/cli/safe_text.hpp"
+
+namespace uasyncd::cli {
+namespace {
+
+// The daemon takes bodies up to 1 MiB; a much larger file is a mistake, read no further.
+constexpr std::size_t kMaxSpecBytes = std::size_t{16} << 20;
+
+[[noreturn]] void refuse(const std::string& source, const std::string& why) {
+  throw CliError(kExitUsage, printable(source) + ": " + why);
+}
+
+std::string read_all(int fd, const std::string& source) {
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      refuse(source, std::string("cannot read: ") + std::strerror(errno));
+    }
+    if (n == 0) return text;
+    if (text.size() + static_cast<std::size_t>(n) > kMaxSpecBytes) {
+      refuse(source, "larger than 16 MiB (the daemon takes specs up to 1 MiB)");
+    }
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
+std::string read_source(const std::string& source) {
+  if (source.empty() || source == "-") {
+    if (isatty(STDIN_FILENO) == 1) {
+      throw CliError(kExitUsage, "no spec: give a file, or pipe one in on standard input");
+    }
+    return read_all(STDIN_FILENO, "standard input");
+  }
+  const int fd = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) refuse(source, std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    refuse(source, "is a directory");
+  }
+  try {
+    std::string text = read_all(fd, source);
+    ::close(fd);
+    return text;
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+}
+
+}  // namespace
+
+std::vector<nlohmann::json> read_specs(const std::string& source) {
+  const std::string text = read_source(source);
+  const std::string name = source.empty() || source == "-" ? "standard input" : source;
+  try {
+    return {nlohmann::json::parse(text)};
+  } catch (const nlohmann::json::parse_error& e) {
+    // "[json.exception.parse_error.101] parse error at line 1, ...": the bracket says nothing.
+    std::string what = e.what();
+    if (const std::size_t bracket = what.find("] "); bracket != std::string::npos) {
+      what.erase(0, bracket + 2);
+    }
+    refuse(name, "not JSON: " + what);
+  }
+}
+
+void RootOverrides::add_flags(CLI::App& command) {
+  name_flag_ = command.add_option("--name", name_, "the task's name (the spec's root \"name\")");
+  timeout_flag_ = command
+                      .add_option("--timeout", timeout_,
+                                  "seconds the task may run before it ends timed_out (root "
+                                  "\"timeout\")")
+                      ->check(seconds_validator());
+  retries_flag_ = command
+                      .add_option("--retries", retries_,
+                                  "re-runs after a failure, a timeout or an interruption, 0 to "
+                                  "100 (root \"retries\")")
+                      ->check(CLI::Range(0, 100));
+}
+
+void RootOverrides::apply(nlohmann::json& spec) const {
+  if (!spec.is_object()) throw CliError(kExitUsage, "a spec must be a JSON object");
+  if (name_flag_ != nullptr && name_flag_->count() > 0) spec["name"] = name_;
+  if (timeout_flag_ != nullptr && timeout_flag_->count() > 0) spec["timeout"] = timeout_;
+  if (retries_flag_ != nullptr && retries_flag_->count() > 0) spec["retries"] = retries_;
+}
+
+}  // namespace uasyncd::cli
