@@ -61,6 +61,12 @@ std::optional<double> seconds_param(std::string_view text) {
   return v;
 }
 
+// An Idempotency-Key is a client's token (a UUID, say), stored and indexed with the task.
+bool idempotency_key_ok(const std::string& key) {
+  return !key.empty() && key.size() <= 255 &&
+         std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 127; });
+}
+
 void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
   if (doc.text) {
     res.status = status;
@@ -236,7 +242,21 @@ void Routes::submit(Call& c) {
     send(c.res, {400, parsed.error.code, parsed.error.message});
     return;
   }
-  reply(c.res, 201, jobs_.submit(std::move(*parsed.spec), std::move(c.body)));
+  std::string key;
+  if (c.req.has_header("Idempotency-Key")) {
+    key = c.req.get_header_value("Idempotency-Key");
+    if (!idempotency_key_ok(key)) {
+      send(c.res, invalid_request("Idempotency-Key must be 1 to 255 printable ASCII characters"));
+      return;
+    }
+  }
+  srv::Result<srv::Submission> r =
+      jobs_.submit(std::move(*parsed.spec), std::move(c.body), std::move(key));
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  send(c.res, r->replayed ? 200 : 201, r->job);
 }
 
 void Routes::list(Call& c) {

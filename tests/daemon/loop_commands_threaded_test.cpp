@@ -101,6 +101,9 @@ class ThrowingBackend final : public srv::JobBackend {
   }
   std::optional<srv::JobRow> get(std::uint64_t id) override { return inner_->get(id); }
   srv::ListPage list(const srv::ListQuery& q) override { return inner_->list(q); }
+  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
+    return inner_->find_by_key(key);
+  }
   srv::StateCounts counts() const override { return inner_->counts(); }
   std::vector<srv::JobRow> load_live() override { return inner_->load_live(); }
   srv::BackendStats stats() const override { return inner_->stats(); }

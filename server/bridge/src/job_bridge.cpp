@@ -5,8 +5,10 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
+#include "uasyncd/job/job_id.hpp"
 #include "uasyncd/job/job_json.hpp"
 
 namespace uasyncd::server {
@@ -120,18 +122,79 @@ Result<T> JobBridge::on_loop(std::function<Result<T>(JobService&)> fn) {
   }
 }
 
-Result<json> JobBridge::submit(JobSpec spec, json spec_json) {
+std::optional<Result<Submission>> JobBridge::replay(std::uint64_t id, const json& spec_json) {
+  Result<JsonDoc> doc = get({id, std::nullopt});
+  if (doc.is(JobErrorCode::not_found)) return std::nullopt;  // removed since: the key is free
+  if (!doc) return doc.error();
+  json record = doc->text ? json::parse(*doc->text) : std::move(doc->json);
+  if (record["spec"] != spec_json) {
+    return Result<Submission>(JobError{
+        JobErrorCode::key_reused,
+        "this Idempotency-Key was used for task " + job_id_text(id) + " with a different spec"});
+  }
+  return Result<Submission>(Submission{std::move(record), true});
+}
+
+Result<Submission> JobBridge::submit(JobSpec spec, json spec_json, std::string key) {
+  if (!key.empty()) {
+    std::unique_lock lock(keys_mu_);
+    auto it = keys_in_flight_.find(key);
+    if (it != keys_in_flight_.end() && it->second == 0) {
+      return JobError{JobErrorCode::key_in_use,
+                      "a submit with this Idempotency-Key is in progress; retry later"};
+    }
+    // Held over the store lookup: no other submit with this key can start meanwhile.
+    std::optional<std::uint64_t> id;
+    if (it != keys_in_flight_.end()) {
+      id = it->second;
+    } else {
+      try {
+        id = backend_.find_by_key(key);
+      } catch (const std::exception& e) {
+        return JobError{JobErrorCode::unavailable, e.what()};
+      }
+    }
+    if (id) {
+      lock.unlock();
+      if (std::optional<Result<Submission>> earlier = replay(*id, spec_json)) return *earlier;
+      lock.lock();
+      if (keys_in_flight_.count(key) != 0) {
+        return JobError{JobErrorCode::key_in_use,
+                        "a submit with this Idempotency-Key is in progress; retry later"};
+      }
+    }
+    keys_in_flight_[key] = 0;
+  }
+  // Whatever happens below, the key is settled: forgotten once committed or never used, kept
+  // with its job's id while the commit is outstanding.
+  const auto settle = [&](std::uint64_t id) {
+    if (key.empty()) return;
+    std::lock_guard lock(keys_mu_);
+    if (id == 0) {
+      keys_in_flight_.erase(key);
+    } else {
+      keys_in_flight_[key] = id;
+    }
+  };
   // The spec moves into a shared holder: std::function needs a copyable callable.
-  auto args = std::make_shared<std::pair<JobSpec, json>>(std::move(spec), std::move(spec_json));
-  Result<Submitted> r = on_loop<Submitted>(
-      [args](JobService& s) { return s.submit(std::move(args->first), std::move(args->second)); });
-  if (!r) return r.error();
+  auto args = std::make_shared<std::tuple<JobSpec, json, std::string>>(std::move(spec),
+                                                                       std::move(spec_json), key);
+  Result<Submitted> r = on_loop<Submitted>([args](JobService& s) {
+    return s.submit(std::move(std::get<0>(*args)), std::move(std::get<1>(*args)),
+                    std::move(std::get<2>(*args)));
+  });
+  if (!r) {
+    settle(0);  // the loop did not run it: nothing was made
+    return r.error();
+  }
   // Accepted promises the job survives a crash: answer only once its insert is committed.
   if (!backend_.wait_committed(r->ticket, options_.loop_reply_timeout)) {
+    settle(r->id);  // a retry finds this job through the key
     return JobError{JobErrorCode::unavailable, "the task could not be stored in time"};
   }
+  settle(0);
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  return std::move(r->job);
+  return Submission{std::move(r->job), false};
 }
 
 Result<ListPage> JobBridge::list(const ListQuery& query) {

@@ -49,12 +49,13 @@ std::shared_ptr<Job> JobService::live(const JobRef& ref, std::optional<JobError>
   return error ? nullptr : it->second;
 }
 
-Result<Submitted> JobService::submit(JobSpec spec, json spec_json) {
+Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string idempotency_key) {
   if (spec.uses_exec && !options_.allow_exec) {
     return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
   }
   auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
                                    std::make_shared<json>(std::move(spec_json)), wall_ms());
+  job->set_idempotency_key(std::move(idempotency_key));
   live_[job->id()] = job;
   Submitted out;
   out.id = job->id();

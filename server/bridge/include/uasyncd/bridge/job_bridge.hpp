@@ -14,7 +14,9 @@
 //                 | retention removed (BackendOptions::on_removed)
 //
 // Per call (all from an HTTP thread):
-//   submit         loop: JobService::submit; then waits (on its thread) for the insert's commit
+//   submit         with an Idempotency-Key: keys_in_flight_, then the store's key index (a
+//                  retained job: its record, no loop); loop: JobService::submit; then waits (on
+//                  its thread) for the insert's commit
 //   list, counts   the backend's readers only (no loop)
 //   get            cache, else the store (finished jobs: cached), else the loop
 //   watch_finish   loop: register a callback for the job's end; the store if the job is not live
@@ -39,8 +41,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "uasyncd/bridge/event_hub.hpp"
 #include "uasyncd/bridge/finished_job_cache.hpp"
@@ -68,6 +72,11 @@ struct Waited {
   bool finished = false;  // false: the wait timed out; `job` is the job as it is
 };
 
+struct Submission {
+  nlohmann::json job;     // the full record
+  bool replayed = false;  // an earlier submit with the same Idempotency-Key made it
+};
+
 struct DaemonStats {
   StateCounts counts{};
   std::uint64_t retained = 0;         // jobs the store holds
@@ -89,7 +98,11 @@ class JobBridge {
   // Ends every event stream, cancels every job, gives them up to `grace` to end, stops the loop.
   void stop(std::chrono::milliseconds grace);
 
-  Result<nlohmann::json> submit(JobSpec spec, nlohmann::json spec_json);
+  // A new job (`replayed` false), or, for an `idempotency_key` (empty: none) that a retained job
+  // was submitted with, that job as it is now (`replayed` true; key_reused if its spec differs).
+  // A submit answered `unavailable` either did nothing or made a job its key finds.
+  Result<Submission> submit(JobSpec spec, nlohmann::json spec_json,
+                            std::string idempotency_key = {});
   Result<ListPage> list(const ListQuery& query);
   Result<JsonDoc> get(const JobRef& ref);
   // Blocks this thread until the job has finished or `timeout` has passed (built on the two
@@ -113,6 +126,9 @@ class JobBridge {
   DaemonStats stats() const;
 
  private:
+  // The record of the retained job `id` as a replayed submit of `spec_json`; nullopt when the
+  // job is gone.
+  std::optional<Result<Submission>> replay(std::uint64_t id, const nlohmann::json& spec_json);
   template <class T>
   Result<T> on_loop(std::function<Result<T>(JobService&)> fn);
 
@@ -124,6 +140,10 @@ class JobBridge {
   std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
   std::atomic<std::uint64_t> submitted_{0};
+  // Idempotency keys of submits not yet committed: 0 while on the loop, then the job's id (kept
+  // when the commit wait ran out, until the store finds the key).
+  std::mutex keys_mu_;
+  std::unordered_map<std::string, std::uint64_t> keys_in_flight_;
   std::array<std::atomic<std::uint64_t>, kAllJobStates.size()> finished_total_{};
   std::atomic<bool> stopping_{false};
   std::chrono::steady_clock::time_point started_at_;

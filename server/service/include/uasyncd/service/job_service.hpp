@@ -69,7 +69,9 @@ class JobService {
   JobService(const JobService&) = delete;
   JobService& operator=(const JobService&) = delete;
 
-  Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json);
+  // `idempotency_key`: stored with the job (the bridge keeps keys unique).
+  Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json,
+                           std::string idempotency_key = {});
   // The full record of a live job (a step ref gives its job).
   Result<nlohmann::json> get(const JobRef& ref) const;
   // 202-style answers: the job's summary after the request took effect.
