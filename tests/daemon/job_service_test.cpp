@@ -250,6 +250,10 @@ TEST_F(Service, RecoveryRequeuesOrInterruptsWhatWasLive) {
   EXPECT_EQ(back->step(1).state(), JobState::done);
   EXPECT_EQ(back->step(2).state(), JobState::interrupted);
   EXPECT_EQ(back->error()->type, "Interrupted");
+  // Its duration ends at the last time the store recorded (step 1's end), not at the restart:
+  // the outage is not counted.
+  EXPECT_EQ(back->finished_ms(), 101);
+  EXPECT_EQ(back->step(2).finished_ms(), 101);
 }
 
 TEST_F(Service, WaitersHearTheEndAndFollowersGetTheReplayThenTheEnd) {

@@ -78,6 +78,9 @@ class Job {
   std::int64_t started_ms() const { return started_ms_; }
   std::int64_t finished_ms() const { return finished_ms_; }
   int attempts() const { return attempts_; }  // runs started so far
+  // The latest time the job records (its start, a step's start or end): where a run the daemon
+  // lost is known to have been last, so an interrupted job's duration does not count the outage.
+  std::int64_t last_recorded_ms() const;
   // The client's Idempotency-Key of the submit that made the job (empty: none). Set once, before
   // the job is stored; the store keeps it, so a retried submit finds the job while it is retained.
   const std::string& idempotency_key() const { return idempotency_key_; }
