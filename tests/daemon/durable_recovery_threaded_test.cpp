@@ -636,8 +636,8 @@ TEST(Durable, FullDiskWhileRunningAnswers503AndNeverAcksAnUnstoredTask) {
   std::vector<std::string> acked;    // ids answered 201
   std::vector<std::string> refused;  // names answered otherwise
   {
-    // Room for the new database and a few commits, far less than 200 submits need.
-    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 64 * 1024);
+    // Room for the new database (schema v3) and a few commits, far less than 200 submits need.
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 96 * 1024);
     const std::optional<int> port = daemon.await_port();
     ASSERT_TRUE(port) << daemon.output();
     httplib::Client c("127.0.0.1", *port);

@@ -128,9 +128,11 @@ std::optional<Result<Submission>> JobBridge::replay(std::uint64_t id, const json
   if (!doc) return doc.error();
   json record = doc->text ? json::parse(*doc->text) : std::move(doc->json);
   if (record["spec"] != spec_json) {
-    return Result<Submission>(JobError{
-        JobErrorCode::key_reused,
-        "this Idempotency-Key was used for task " + job_id_text(id) + " with a different spec"});
+    // Appended, not "literal" + string: g++ 12 at -O3 warns falsely on that (PR 105329).
+    std::string message = "this Idempotency-Key was used for task ";
+    message += job_id_text(id);
+    message += " with a different spec";
+    return Result<Submission>(JobError{JobErrorCode::key_reused, std::move(message)});
   }
   return Result<Submission>(Submission{std::move(record), true});
 }
