@@ -25,8 +25,14 @@ ApiError api_error(const server::JobError& e) {
     case JobErrorCode::finished:
     case JobErrorCode::not_finished:
       return {409, "conflict", e.message};
+    case JobErrorCode::key_in_use:
+      return {409, "conflict", e.message};
+    case JobErrorCode::key_reused:
+      return {422, "idempotency_key_reused", e.message};
     case JobErrorCode::unavailable:
       return {503, "unavailable", e.message};
+    case JobErrorCode::internal:
+      return {500, "internal", e.message};
   }
   return {500, "internal", e.message};
 }

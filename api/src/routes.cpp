@@ -43,15 +43,28 @@ bool bodyless_post(const Request& req) {
          !req.has_header("Transfer-Encoding");
 }
 
-std::optional<double> seconds_param(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-    return v;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+// A number of seconds in plain decimal ("30", "0.25"): no sign, exponent, hex, inf or spaces,
+// which std::stod would all take ("0x1" was one second).
+std::optional<double> seconds_param(std::string_view text) {
+  const std::size_t dot = text.find('.');
+  const std::string_view whole = text.substr(0, dot);
+  const std::string_view fraction =
+      dot == std::string_view::npos ? std::string_view() : text.substr(dot + 1);
+  const auto digits = [](std::string_view s) {
+    return !s.empty() && s.size() <= 12 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  };
+  if (!digits(whole) || (dot != std::string_view::npos && !digits(fraction))) return std::nullopt;
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+// An Idempotency-Key is a client's token (a UUID, say), stored and indexed with the task.
+bool idempotency_key_ok(const std::string& key) {
+  return !key.empty() && key.size() <= 255 &&
+         std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 127; });
 }
 
 void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
@@ -128,6 +141,13 @@ bool Routes::known_path(const std::string& path) const {
                      [&](const std::regex& p) { return std::regex_match(path, p); });
 }
 
+ApiError Routes::no_route(const Request& req) const {
+  if (known_path(req.path)) {
+    return {405, "method_not_allowed", req.method + " is not allowed on " + req.path};
+  }
+  return {404, "not_found", "no route " + req.method + " " + req.path};
+}
+
 bool Routes::authorized(const Request& req) const {
   if (options_.token.empty()) return true;
   const std::string header = req.get_header_value("Authorization");
@@ -163,11 +183,13 @@ void Routes::install(httplib::Server& server) {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!bodyless_post(req)) return httplib::Server::HandlerResponse::Unhandled;
-    // No body will come: a route that takes none runs now, one that needs one says so.
+    // No body will come: a route that takes none runs now, one that needs one says so, and no
+    // route is answered here too (cpp-httplib would wait for a body and answer 400).
     std::smatch m;
     const Route* route = find(req.method, req.path, m);
-    if (route == nullptr) return httplib::Server::HandlerResponse::Unhandled;
-    if (route->body == Body::json) {
+    if (route == nullptr) {
+      send(res, no_route(req));
+    } else if (route->body == Body::json) {
       send(res, invalid_request("POST " + req.path + " needs a JSON body"));
     } else {
       Call call{req, res, m.size() > 1 ? m[1].str() : std::string(), json()};
@@ -177,13 +199,11 @@ void Routes::install(httplib::Server& server) {
   });
   const httplib::Server::HandlerWithResponse on_error = [this](const Request& req, Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    if (res.status == 404 && known_path(req.path)) {
-      send(res, {405, "method_not_allowed", req.method + " is not allowed on " + req.path});
+    if (res.status == 404) {
+      send(res, no_route(req));
     } else {
-      const std::string message =
-          res.status == 404 ? "no route " + req.method + " " + req.path
-                            : "request refused (" + std::string(code_for_status(res.status)) + ")";
-      send(res, {res.status, code_for_status(res.status), message});
+      send(res, {res.status, code_for_status(res.status),
+                 "request refused (" + std::string(code_for_status(res.status)) + ")"});
     }
     return httplib::Server::HandlerResponse::Handled;
   };
@@ -222,7 +242,21 @@ void Routes::submit(Call& c) {
     send(c.res, {400, parsed.error.code, parsed.error.message});
     return;
   }
-  reply(c.res, 201, jobs_.submit(std::move(*parsed.spec), std::move(c.body)));
+  std::string key;
+  if (c.req.has_header("Idempotency-Key")) {
+    key = c.req.get_header_value("Idempotency-Key");
+    if (!idempotency_key_ok(key)) {
+      send(c.res, invalid_request("Idempotency-Key must be 1 to 255 printable ASCII characters"));
+      return;
+    }
+  }
+  srv::Result<srv::Submission> r =
+      jobs_.submit(std::move(*parsed.spec), std::move(c.body), std::move(key));
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  send(c.res, r->replayed ? 200 : 201, r->job);
 }
 
 void Routes::list(Call& c) {
@@ -288,7 +322,7 @@ void Routes::wait(Call& c) {
   if (c.req.has_param("timeout")) {
     std::optional<double> t = seconds_param(c.req.get_param_value("timeout"));
     if (!t) {
-      send(c.res, invalid_request("timeout must be a non-negative number"));
+      send(c.res, invalid_request("timeout must be a decimal number of seconds, e.g. 30 or 0.5"));
       return;
     }
     timeout = std::min(*t, kMaxWaitSeconds);
@@ -365,11 +399,16 @@ void Routes::events(Call& c) {
 void Routes::stats(Call& c) {
   const srv::DaemonStats s = jobs_.stats();
   json states = json::object();
-  for (srv::JobState state : srv::kAllJobStates)
-    states[srv::state_name(state)] = s.counts[static_cast<std::size_t>(state)];
+  json finished = json::object();
+  for (srv::JobState state : srv::kAllJobStates) {
+    const std::size_t i = static_cast<std::size_t>(state);
+    states[srv::state_name(state)] = s.counts[i];
+    if (srv::is_final(state)) finished[srv::state_name(state)] = s.finished_total[i];
+  }
   send(c.res, 200,
        {{"tasks", std::move(states)},
         {"submitted_total", s.submitted_total},
+        {"finished_total", std::move(finished)},
         {"retained", s.retained},
         {"loop_lag_seconds", s.loop_lag_seconds},
         {"uptime_seconds", s.uptime_seconds},
@@ -392,7 +431,14 @@ void Routes::metrics(Call& c) {
   out << "# HELP uasyncd_tasks_submitted_total Tasks submitted since start.\n"
       << "# TYPE uasyncd_tasks_submitted_total counter\n"
       << "uasyncd_tasks_submitted_total " << s.submitted_total << "\n"
-      << "# HELP uasyncd_loop_lag_seconds How long the last command waited for the loop.\n"
+      << "# HELP uasyncd_tasks_finished_total Tasks that reached a final state since start.\n"
+      << "# TYPE uasyncd_tasks_finished_total counter\n";
+  for (srv::JobState state : srv::kAllJobStates) {
+    if (!srv::is_final(state)) continue;
+    out << "uasyncd_tasks_finished_total{state=\"" << srv::state_name(state) << "\"} "
+        << s.finished_total[static_cast<std::size_t>(state)] << "\n";
+  }
+  out << "# HELP uasyncd_loop_lag_seconds How long the last command waited for the loop.\n"
       << "# TYPE uasyncd_loop_lag_seconds gauge\n"
       << "uasyncd_loop_lag_seconds " << s.loop_lag_seconds << "\n";
   c.res.set_content(out.str() + http_metrics(), "text/plain; version=0.0.4");

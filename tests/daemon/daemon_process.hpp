@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <regex>
@@ -84,11 +86,43 @@ class DaemonProcess {
 
   void signal(int sig) { kill(pid_, sig); }
 
+  // A "VmRSS:  1234 kB"-style field of the child's /proc/PID/status, in bytes (0 if absent).
+  std::int64_t status_bytes(const std::string& field) const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.compare(0, field.size() + 1, field + ":") == 0) {
+        return std::stoll(line.substr(field.size() + 1)) * 1024;
+      }
+    }
+    return 0;
+  }
+  std::int64_t rss_bytes() const { return status_bytes("VmRSS"); }
+  // A field of the child's /proc/PID/io ("write_bytes": what it made the kernel write to disk).
+  std::int64_t io_bytes(const std::string& field) const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.compare(0, field.size() + 1, field + ":") == 0) {
+        return std::stoll(line.substr(field.size() + 1));
+      }
+    }
+    return -1;
+  }
+
+  // The binary the tests run: UASYNCD_BIN, or $UASYNCD_TEST_BIN when set (to run a test against
+  // another build, e.g. the daemon before a fix).
+  static const char* binary() {
+    const char* other = std::getenv("UASYNCD_TEST_BIN");
+    return other != nullptr && *other != '\0' ? other : UASYNCD_BIN;
+  }
+
  private:
   // Fork and exec rather than posix_spawn, which cannot set a resource limit in the child;
   // between the two the child makes only async-signal-safe calls.
   void spawn(std::vector<std::string> args, rlim_t file_size_limit) {
-    args.insert(args.begin(), UASYNCD_BIN);
+    const char* bin = binary();
+    args.insert(args.begin(), bin);
     std::vector<char*> argv;
     for (std::string& a : args)
       argv.push_back(a.data());
@@ -115,7 +149,7 @@ class DaemonProcess {
       rl.rlim_max = file_size_limit;
       if (setrlimit(RLIMIT_FSIZE, &rl) != 0) _exit(127);
     }
-    execve(UASYNCD_BIN, argv.data(), envp.data());
+    execve(bin, argv.data(), envp.data());
     _exit(127);
   }
 

@@ -260,6 +260,41 @@ TEST(Durable, SigtermCancelsRunningTasksAndStoresThemSo) {
   EXPECT_EQ(json::parse(r->body)["id"], "t5");
 }
 
+// Issue 10: a daemon restarted after kill -9 (its tasks found running: one retried, one
+// interrupted) stopped by SIGTERM must exit within its grace; it hung with its drain and flush
+// timers armed against libuv's stale clock (1 run in 3). Repeated, with tasks running each time.
+TEST(Durable, SigtermAfterKill9AndRestartExitsWithinTheGrace) {
+  TempDir dir;
+  for (int round = 0; round < 3; ++round) {
+    const std::string log = dir / ("round" + std::to_string(round) + ".log");
+    {
+      DaemonProcess daemon(daemon_args(dir.path()), log + ".killed");
+      const std::optional<int> port = daemon.await_port();
+      ASSERT_TRUE(port) << daemon.output();
+      httplib::Client c("127.0.0.1", *port);
+      for (const char* spec : {R"({"sleep": 1000, "retries": 1})", R"({"sleep": 1000})",
+                               R"({"sequence": [{"sleep": 0.05}, {"sleep": 1000}]})"}) {
+        auto r = c.Post("/api/tasks", spec, "application/json");
+        ASSERT_TRUE(r && r->status == 201);
+      }
+      daemon.signal(SIGKILL);
+      ASSERT_TRUE(daemon.await_exit(std::chrono::seconds(30)));
+    }
+    DaemonProcess daemon(daemon_args(dir.path(), {"--shutdown-grace", "1"}), log);
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    httplib::Client c("127.0.0.1", *port);
+    auto r = c.Post("/api/tasks", R"({"sleep": 1000})", "application/json");
+    ASSERT_TRUE(r && r->status == 201);
+    daemon.signal(SIGTERM);
+    // The grace is 1 s; 20 s is far past it even on a loaded machine, and far below a hang.
+    const std::optional<int> status = daemon.await_exit(std::chrono::seconds(20));
+    ASSERT_TRUE(status) << "round " << round << ": still running 20 s after SIGTERM\n"
+                        << daemon.output();
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << daemon.output();
+  }
+}
+
 namespace {
 
 // The exit status and output of a daemon that is expected to refuse to start.
@@ -601,8 +636,8 @@ TEST(Durable, FullDiskWhileRunningAnswers503AndNeverAcksAnUnstoredTask) {
   std::vector<std::string> acked;    // ids answered 201
   std::vector<std::string> refused;  // names answered otherwise
   {
-    // Room for the new database and a few commits, far less than 200 submits need.
-    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 64 * 1024);
+    // Room for the new database (schema v3) and a few commits, far less than 200 submits need.
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 96 * 1024);
     const std::optional<int> port = daemon.await_port();
     ASSERT_TRUE(port) << daemon.output();
     httplib::Client c("127.0.0.1", *port);

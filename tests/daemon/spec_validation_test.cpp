@@ -91,6 +91,18 @@ TEST(SpecValidation, WrongTypesAreRefused) {
             "$.sequence[0]: a step must be an object, got number");
 }
 
+// A name is a label, at most 256 bytes, at any depth; the refusal names its path.
+TEST(SpecValidation, NamesAreAtMost256Bytes) {
+  const std::string longest(256, 'n');
+  EXPECT_TRUE(parse_doc({{"value", 1}, {"name", longest}}));
+  EXPECT_EQ(error_of(json{{"value", 1}, {"name", longest + "n"}}.dump()),
+            "$.name: at most 256 bytes");
+  EXPECT_EQ(
+      error_of(json{{"gather", {{{"value", 1}}, {{"value", 2}, {"name", std::string(50000, 'x')}}}}}
+                   .dump()),
+      "$.gather[1].name: at most 256 bytes");
+}
+
 TEST(SpecValidation, NegativeAndMissingTimeouts) {
   EXPECT_EQ(
       error_of(

@@ -292,7 +292,9 @@ INSERT INTO tasks VALUES (6, '{"sleep":100,"name":"later"}', 'pending', 0, 30, 0
   '', NULL, NULL);
 )sql");
   auto b = open();
-  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "2");
+  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "3");
+  // Version 3: old tasks have no Idempotency-Key.
+  EXPECT_EQ(query_text("SELECT count(*) FROM tasks WHERE idempotency_key IS NULL"), "3");
   EXPECT_EQ(b->counts()[static_cast<std::size_t>(JobState::done)], 1u);
   srv::ListQuery by_name;
   by_name.name = "build";

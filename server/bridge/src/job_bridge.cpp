@@ -5,8 +5,10 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <tuple>
 #include <utility>
 
+#include "uasyncd/job/job_id.hpp"
 #include "uasyncd/job/job_json.hpp"
 
 namespace uasyncd::server {
@@ -18,24 +20,24 @@ using nlohmann::json;
 // A long-poll in an HTTP thread, waiting for the loop thread to report a job's end.
 class FinishWaiter {
  public:
-  void deliver(json body) {
+  void deliver(JobBody body) {
     {
       std::lock_guard lock(mu_);
       body_ = std::move(body);
     }
     cv_.notify_all();
   }
-  // The record, or nullopt when `timeout` passed first.
-  std::optional<json> wait(std::chrono::milliseconds timeout) {
+  // The record, or null when `timeout` passed first.
+  JobBody wait(std::chrono::milliseconds timeout) {
     std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return body_.has_value(); });
+    cv_.wait_for(lock, timeout, [&] { return body_ != nullptr; });
     return body_;
   }
 
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<json> body_;
+  JobBody body_;
 };
 
 // Gives cancelled jobs up to `grace_ms` (loop time) to finish, then stops the loop.
@@ -50,7 +52,8 @@ ua::Coro<void> drain_then_stop(JobService* service, LoopThread* loop, std::int64
 }
 
 JobError loop_unavailable() {
-  return {JobErrorCode::unavailable, "the task loop did not answer in time"};
+  return {JobErrorCode::unavailable,
+          "the task loop did not answer in time; the request was not carried out"};
 }
 
 // A finished job's record, serialized once for the cache.
@@ -70,6 +73,9 @@ JobBridge::JobBridge(BridgeOptions options, JobBackend& backend, FinishedJobCach
     : options_(std::move(options)), backend_(backend), cache_(cache), stored_(backend) {
   options_.service.publish = [this](const json& event) { events_.publish(event); };
   options_.service.events_wanted = [this] { return events_.active(); };
+  options_.service.counted = [this](JobState s) {
+    finished_total_[static_cast<std::size_t>(s)].fetch_add(1, std::memory_order_relaxed);
+  };
 }
 
 JobBridge::~JobBridge() {
@@ -117,24 +123,92 @@ void JobBridge::stop(std::chrono::milliseconds grace) {
 
 template <class T>
 Result<T> JobBridge::on_loop(std::function<Result<T>(JobService&)> fn) {
-  std::optional<Result<T>> r = loop_.call<Result<T>>(
-      [this, fn = std::move(fn)] { return fn(*service_); }, options_.loop_reply_timeout);
-  if (!r) return loop_unavailable();
-  return std::move(*r);
+  try {
+    std::optional<Result<T>> r = loop_.call<Result<T>>(
+        [this, fn = std::move(fn)] { return fn(*service_); }, options_.loop_reply_timeout);
+    if (!r) return loop_unavailable();
+    return std::move(*r);
+  } catch (const std::exception& e) {
+    spdlog::error("a request failed on the loop thread: {}", e.what());
+    return JobError{JobErrorCode::internal, std::string("internal error: ") + e.what()};
+  }
 }
 
-Result<json> JobBridge::submit(JobSpec spec, json spec_json) {
+std::optional<Result<Submission>> JobBridge::replay(std::uint64_t id, const json& spec_json) {
+  Result<JsonDoc> doc = get({id, std::nullopt});
+  if (doc.is(JobErrorCode::not_found)) return std::nullopt;  // removed since: the key is free
+  if (!doc) return doc.error();
+  json record = doc->text ? json::parse(*doc->text) : std::move(doc->json);
+  if (record["spec"] != spec_json) {
+    // Appended, not "literal" + string: g++ 12 at -O3 warns falsely on that (PR 105329).
+    std::string message = "this Idempotency-Key was used for task ";
+    message += job_id_text(id);
+    message += " with a different spec";
+    return Result<Submission>(JobError{JobErrorCode::key_reused, std::move(message)});
+  }
+  return Result<Submission>(Submission{std::move(record), true});
+}
+
+Result<Submission> JobBridge::submit(JobSpec spec, json spec_json, std::string key) {
+  if (!key.empty()) {
+    std::unique_lock lock(keys_mu_);
+    auto it = keys_in_flight_.find(key);
+    if (it != keys_in_flight_.end() && it->second == 0) {
+      return JobError{JobErrorCode::key_in_use,
+                      "a submit with this Idempotency-Key is in progress; retry later"};
+    }
+    // Held over the store lookup: no other submit with this key can start meanwhile.
+    std::optional<std::uint64_t> id;
+    if (it != keys_in_flight_.end()) {
+      id = it->second;
+    } else {
+      try {
+        id = backend_.find_by_key(key);
+      } catch (const std::exception& e) {
+        return JobError{JobErrorCode::unavailable, e.what()};
+      }
+    }
+    if (id) {
+      lock.unlock();
+      if (std::optional<Result<Submission>> earlier = replay(*id, spec_json)) return *earlier;
+      lock.lock();
+      if (keys_in_flight_.count(key) != 0) {
+        return JobError{JobErrorCode::key_in_use,
+                        "a submit with this Idempotency-Key is in progress; retry later"};
+      }
+    }
+    keys_in_flight_[key] = 0;
+  }
+  // Whatever happens below, the key is settled: forgotten once committed or never used, kept
+  // with its job's id while the commit is outstanding.
+  const auto settle = [&](std::uint64_t id) {
+    if (key.empty()) return;
+    std::lock_guard lock(keys_mu_);
+    if (id == 0) {
+      keys_in_flight_.erase(key);
+    } else {
+      keys_in_flight_[key] = id;
+    }
+  };
   // The spec moves into a shared holder: std::function needs a copyable callable.
-  auto args = std::make_shared<std::pair<JobSpec, json>>(std::move(spec), std::move(spec_json));
-  Result<Submitted> r = on_loop<Submitted>(
-      [args](JobService& s) { return s.submit(std::move(args->first), std::move(args->second)); });
-  if (!r) return r.error();
+  auto args = std::make_shared<std::tuple<JobSpec, json, std::string>>(std::move(spec),
+                                                                       std::move(spec_json), key);
+  Result<Submitted> r = on_loop<Submitted>([args](JobService& s) {
+    return s.submit(std::move(std::get<0>(*args)), std::move(std::get<1>(*args)),
+                    std::move(std::get<2>(*args)));
+  });
+  if (!r) {
+    settle(0);  // the loop did not run it: nothing was made
+    return r.error();
+  }
   // Accepted promises the job survives a crash: answer only once its insert is committed.
   if (!backend_.wait_committed(r->ticket, options_.loop_reply_timeout)) {
+    settle(r->id);  // a retry finds this job through the key
     return JobError{JobErrorCode::unavailable, "the task could not be stored in time"};
   }
+  settle(0);
   submitted_.fetch_add(1, std::memory_order_relaxed);
-  return std::move(r->job);
+  return Submission{std::move(r->job), false};
 }
 
 Result<ListPage> JobBridge::list(const ListQuery& query) {
@@ -172,33 +246,56 @@ Result<JsonDoc> JobBridge::get(const JobRef& ref) {
   return std::move(*from_store(false));
 }
 
-Result<Waited> JobBridge::wait(const JobRef& ref, std::chrono::milliseconds timeout) {
-  auto waiter = std::make_shared<FinishWaiter>();
-  Result<std::optional<json>> first =
-      on_loop<std::optional<json>>([ref, waiter](JobService& s) -> Result<std::optional<json>> {
-        std::optional<Result<json>> now =
-            s.finished_or_subscribe(ref, [waiter](const json& body) { waiter->deliver(body); });
-        if (!now) return std::optional<json>();
-        if (!*now) return now->error();
-        return std::optional<json>(std::move(now->value()));
+Result<FinishWatch> JobBridge::watch_finish(const JobRef& ref,
+                                            std::function<void(const JobBody&)> on_finish) {
+  Result<FinishWatch> r =
+      on_loop<FinishWatch>([ref, on_finish = std::move(on_finish)](JobService& s) mutable {
+        return s.watch_finish(ref, std::move(on_finish));
       });
-  if (first.is(JobErrorCode::not_live)) {
-    Result<JsonDoc> stored = get(ref);
-    if (!stored) return stored.error();
-    return Waited{std::move(stored.value()), true};
+  if (!r.is(JobErrorCode::not_live)) return r;
+  // Not live: finished and stored (or gone).
+  Result<JsonDoc> stored = get(ref);
+  if (!stored) return stored.error();
+  FinishWatch done;
+  done.finished =
+      stored->text ? stored->text : std::make_shared<const std::string>(json_text(stored->json));
+  return done;
+}
+
+void JobBridge::cancel_watch(std::uint64_t job_id, std::uint64_t watch) {
+  if (watch == 0) return;
+  // Posted, never dropped: a watch left behind would hold its callback until the job ends.
+  loop_.post([this, job_id, watch] { service_->cancel_watch(job_id, watch); });
+}
+
+Result<Waited> JobBridge::wait(const JobRef& ref, std::chrono::milliseconds timeout) {
+  // Nothing to wait for: the job as it is now, without registering anything on the loop.
+  if (timeout.count() <= 0) {
+    Result<JsonDoc> now = get(ref);
+    if (!now) return now.error();
+    const bool finished = is_final_doc(now.value());
+    return Waited{std::move(now.value()), finished};
   }
-  if (!first) return first.error();
-  if (first.value()) return Waited{{std::move(*first.value()), nullptr}, true};
+  const std::uint64_t generation = cache_.generation();
+  auto waiter = std::make_shared<FinishWaiter>();
+  Result<FinishWatch> watch =
+      watch_finish(ref, [waiter](const JobBody& body) { waiter->deliver(body); });
+  if (!watch) return watch.error();
+  if (watch->finished) return Waited{{json(), watch->finished}, true};
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // In slices, so that a shutdown does not wait for long polls to run out.
   while (!stopping_) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
-    if (std::optional<json> body = waiter->wait(std::min(left, std::chrono::milliseconds(100)))) {
-      return Waited{{std::move(*body), nullptr}, true};
+    if (JobBody body = waiter->wait(std::min(left, std::chrono::milliseconds(100)))) {
+      // The same body the loop made for every waiter serves later reads too (unless a removal
+      // came since the wait began: the generation check).
+      cache_.put(ref.id, body, generation);
+      return Waited{{json(), std::move(body)}, true};
     }
   }
+  cancel_watch(ref.id, watch->watch);
   Result<JsonDoc> now = get(ref);
   if (!now) return now.error();
   const bool finished = is_final_doc(now.value());
@@ -260,6 +357,8 @@ DaemonStats JobBridge::stats() const {
   for (std::uint64_t n : s.counts)
     s.retained += n;
   s.submitted_total = submitted_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < s.finished_total.size(); ++i)
+    s.finished_total[i] = finished_total_[i].load(std::memory_order_relaxed);
   s.loop_lag_seconds = loop_.lag_seconds();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();

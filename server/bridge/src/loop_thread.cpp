@@ -1,7 +1,9 @@
 #include "uasyncd/bridge/loop_thread.hpp"
 
+#include <spdlog/spdlog.h>
 #include <uasyncio/uasyncio.hpp>
 
+#include <exception>
 #include <utility>
 
 namespace uasyncd::server {
@@ -33,7 +35,14 @@ void LoopThread::drain() {
   const auto now = std::chrono::steady_clock::now();
   for (Queued& q : batch) {
     lag_.store(std::chrono::duration<double>(now - q.posted).count(), std::memory_order_relaxed);
-    q.fn();
+    // Caught here: an exception must not unwind through libuv's C frames (std::terminate).
+    try {
+      q.fn();
+    } catch (const std::exception& e) {
+      spdlog::error("a command on the loop thread failed: {}", e.what());
+    } catch (...) {  // NOLINT: anything else thrown is reported the same way
+      spdlog::error("a command on the loop thread failed with a non-standard exception");
+    }
   }
 }
 

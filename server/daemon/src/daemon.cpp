@@ -63,11 +63,12 @@ std::unique_ptr<httplib::Server> Daemon::make_http_server() {
 int Daemon::listen() {
   // cpp-httplib listens with a backlog of 5, so a burst of clients gets connections reset;
   // Linux lets a second listen() on the bound socket raise it, which needs the socket's fd.
-  int listen_fd = -1;
-  http_->set_socket_options([&listen_fd](socket_t fd) {
+  // Shared, not a reference to a local: the server keeps the callback after this returns.
+  auto listen_fd = std::make_shared<int>(-1);
+  http_->set_socket_options([listen_fd](socket_t fd) {
     int yes = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_fd = fd;
+    *listen_fd = fd;
   });
   int port = -1;
   if (options_.port == 0) {
@@ -75,7 +76,7 @@ int Daemon::listen() {
   } else {
     port = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
   }
-  if (port > 0 && listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
+  if (port > 0 && *listen_fd >= 0) ::listen(*listen_fd, SOMAXCONN);
   return port;
 }
 

@@ -1,5 +1,6 @@
 #include "uasyncd/job/job.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <utility>
@@ -89,6 +90,13 @@ void Job::requeue(std::int64_t retry_at_ms) {
   error_.reset();
   retry_at_ms_ = retry_at_ms;
   build_steps();
+}
+
+std::int64_t Job::last_recorded_ms() const {
+  std::int64_t last = started_ms_;
+  for (const JobStep& s : steps_)
+    last = std::max({last, s.started_ms_, s.finished_ms_});
+  return last;
 }
 
 void Job::interrupt(std::int64_t now_ms) {

@@ -5,9 +5,13 @@
 namespace uasyncd::server {
 namespace {
 
+// The one canonical form: decimal digits, no sign, no leading zero (so "t01" is not "t1").
 template <class N>
 bool parse_number(std::string_view s, N& out) {
-  if (s.empty() || s.size() > 19) return false;
+  if (s.empty() || s.size() > 19 || (s.size() > 1 && s[0] == '0')) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && end == s.data() + s.size();
 }

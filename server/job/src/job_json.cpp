@@ -73,6 +73,7 @@ json summary_json(const Job& job) {
 json full_json(const Job& job) {
   json j = summary_json(job);
   j["spec"] = job.spec_json();
+  if (!job.idempotency_key().empty()) j["idempotency_key"] = job.idempotency_key();
   j["steps"] = step_json(job, 0);
   return j;
 }

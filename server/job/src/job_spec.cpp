@@ -117,6 +117,7 @@ class Parser {
       if (key == kind) continue;
       if (key == "name") {
         out.name = string_at(v, at);
+        if (out.name.size() > kMaxNameBytes) fail_at(at, "at most 256 bytes");
       } else if (root && (key == "retries" || key == "retry_delay")) {
         continue;  // read by run()
       } else if (key == "timeout" && (waits || root)) {

@@ -142,14 +142,53 @@ ua::Coro<json> run_step(RunPtr run, std::size_t index) {
   co_return result;
 }
 
-// Once the job has ended nothing of it may keep running: steps left behind (a gather that
-// raised leaves its other children running, §10.7) are cancelled, and every handle is dropped
-// so the frames, which hold the run, can go.
+// Once the job's outcome is known, nothing of it may keep running, and nothing may be reported
+// before every step has reached its final state: steps left behind (a gather that raised leaves
+// its other children running, §10.7; a cancelled wait_for leaves its inner step to unwind, §9.7)
+// are cancelled, then awaited. Bounded without a timer: a cancelled step ends at its next await,
+// an exec step once its group is killed (the kill grace, then SIGKILL and a reap).
+ua::Coro<void> settle_steps(RunPtr run) {
+  std::vector<bool> cancelled(run->steps.size(), false);
+  for (;;) {
+    bool running = false;
+    for (std::size_t i = 0; i < run->steps.size(); ++i) {
+      const ua::Task<json>& t = run->steps[i];
+      if (!t || t.done()) continue;
+      running = true;
+      if (!cancelled[i]) {  // once: a second cancel would cut an exec step's kill grace short
+        cancelled[i] = true;
+        t.cancel();
+      }
+    }
+    if (!running) co_return;
+    // Preorder: a parent is awaited before its children, so a child is no longer held by a
+    // gather (which could not be awaited, §7.3) once its turn comes.
+    for (std::size_t i = 0; i < run->steps.size(); ++i) {
+      ua::Task<json> t = run->steps[i];
+      if (!t || t.done()) continue;
+      bool held = false;
+      try {
+        co_await t;
+      } catch (const ua::RuntimeError&) {  // still in a gather that is ending: look again soon
+        held = true;
+      } catch (...) {  // NOLINT: the step's outcome is its own; a cancel of the job changes
+      }                // nothing now: the settling goes on
+      if (held) {
+        try {
+          co_await ua::sleep_ms(1);
+        } catch (...) {  // NOLINT: a cancel of the job changes nothing now
+        }
+      }
+      break;
+    }
+  }
+}
+
+// Every handle is dropped so the frames, which hold the run, can go.
 void release_steps(JobRunner::Run& run) {
-  ua::AnyTask self = ua::current_task();
-  for (ua::AnyTask& t : run.steps) {
-    if (t && !t.done() && !(t == self)) t.cancel();
-    t = ua::AnyTask();
+  for (ua::Task<json>& t : run.steps) {
+    if (t && !t.done()) t.cancel();
+    t = ua::Task<json>();
   }
 }
 
@@ -161,12 +200,12 @@ ua::Coro<void> run_root(RunPtr run, std::function<void(const RunPtr&)> ended) {
     if (job.spec().timeout) {
       result = co_await ua::wait_for(spawn_step(run, 0), *job.spec().timeout);
     } else {
-      run->steps[0] = ua::current_task();
       result = co_await run_step(run, 0);
     }
   } catch (...) {  // NOLINT: the job's outcome is recorded, not raised into the loop
     error = std::current_exception();
   }
+  co_await settle_steps(run);
   if (!error) {
     job.finish(JobState::done, std::move(result), std::nullopt, wall_ms());
   } else if (state_of_error(error) == JobState::cancelled && run->timing_out) {
@@ -216,8 +255,13 @@ bool JobRunner::cancel(std::uint64_t id) {
 bool JobRunner::cancel_step(std::uint64_t id, std::size_t index) {
   auto it = runs_.find(id);
   if (it == runs_.end() || index >= it->second->steps.size()) return false;
-  ua::AnyTask& t = it->second->steps[index];
-  if (is_final(it->second->job->step(index).state()) || !t || t.done()) return false;
+  Run& run = *it->second;
+  if (is_final(run.job->step(index).state())) return false;
+  // The root step without a task of its own runs inside the job's task.
+  const ua::AnyTask t = run.steps[index] ? ua::AnyTask(run.steps[index])
+                        : index == 0     ? ua::AnyTask(run.root)
+                                         : ua::AnyTask();
+  if (!t || t.done()) return false;
   return t.cancel();
 }
 
@@ -232,8 +276,8 @@ void JobRunner::abandon_all() {
   for (auto& [id, run] : runs_) {
     kill_running_execs(*run->job);
     run->root = ua::Task<void>();
-    for (ua::AnyTask& t : run->steps)
-      t = ua::AnyTask();
+    for (ua::Task<json>& t : run->steps)
+      t = ua::Task<json>();
   }
   runs_.clear();
 }

@@ -2,6 +2,7 @@
 // step left behind after the job ended (a gather that raised) can still look at its job.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <uasyncio/uasyncio.hpp>
 
 #include <memory>
@@ -17,8 +18,10 @@ struct JobRunner::Run {
   const RunnerHooks* hooks = nullptr;
   std::int64_t exec_kill_grace_ms = 5000;
   uasyncio::Task<void> root;
-  std::vector<uasyncio::AnyTask> steps;  // by step index, while the step may run
-  bool timing_out = false;               // a cancel now means the job's timeout expired
+  // By step index, while the step may run: each step's own task (none for the root step when it
+  // runs inside `root`, the job having no timeout).
+  std::vector<uasyncio::Task<nlohmann::json>> steps;
+  bool timing_out = false;  // a cancel now means the job's timeout expired
   bool ended = false;
 };
 

@@ -49,12 +49,13 @@ std::shared_ptr<Job> JobService::live(const JobRef& ref, std::optional<JobError>
   return error ? nullptr : it->second;
 }
 
-Result<Submitted> JobService::submit(JobSpec spec, json spec_json) {
+Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string idempotency_key) {
   if (spec.uses_exec && !options_.allow_exec) {
     return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
   }
   auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
                                    std::make_shared<json>(std::move(spec_json)), wall_ms());
+  job->set_idempotency_key(std::move(idempotency_key));
   live_[job->id()] = job;
   Submitted out;
   out.id = job->id();
@@ -144,14 +145,27 @@ Result<Done> JobService::follow_output(const JobRef& ref, OutputFollower followe
   return Done{};
 }
 
-std::optional<Result<json>> JobService::finished_or_subscribe(
-    const JobRef& ref, std::function<void(const json&)> on_finish) {
+Result<FinishWatch> JobService::watch_finish(const JobRef& ref,
+                                             std::function<void(const JobBody&)> on_finish) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
-  if (!job) return Result<json>(*error);
-  if (is_final(job->state())) return Result<json>(full_json(*job));
-  waiters_[job->id()].push_back(std::move(on_finish));
-  return std::nullopt;
+  if (!job) return *error;
+  FinishWatch out;
+  if (is_final(job->state())) {
+    out.finished = std::make_shared<const std::string>(json_text(full_json(*job)));
+    return out;
+  }
+  out.watch = ++last_watch_;
+  watches_[job->id()].emplace(out.watch, std::move(on_finish));
+  ++watch_count_;
+  return out;
+}
+
+void JobService::cancel_watch(std::uint64_t job_id, std::uint64_t watch) {
+  auto it = watches_.find(job_id);
+  if (it == watches_.end() || it->second.erase(watch) == 0) return;
+  --watch_count_;
+  if (it->second.empty()) watches_.erase(it);
 }
 
 void JobService::started(Job& job) {
@@ -197,13 +211,16 @@ void JobService::finished(Job& job, JobState was) {
   }
   // Written first: from here on a list, the counts and a read of the store see it finished.
   const WriteTicket ticket = write_now(job, was);
+  if (options_.counted) options_.counted(job.state());
   transition(job, "finished");
   end_followers(job);
-  if (auto it = waiters_.find(job.id()); it != waiters_.end()) {
-    const json body = full_json(job);
-    for (const auto& w : it->second)
-      w(body);
-    waiters_.erase(it);
+  if (auto it = watches_.find(job.id()); it != watches_.end()) {
+    const auto watching = std::move(it->second);
+    watches_.erase(it);
+    watch_count_ -= watching.size();
+    const JobBody body = std::make_shared<const std::string>(json_text(full_json(job)));
+    for (const auto& [watch, on_finish] : watching)
+      on_finish(body);
   }
   release_when_committed(job.id(), ticket);
 }

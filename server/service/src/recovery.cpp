@@ -28,8 +28,10 @@ void JobService::restore() {
       pending_.push_back(job);
       ++requeued;
     } else {
-      job->interrupt(wall_ms());
+      // Not now: the daemon was down in between, and the run ended when it died.
+      job->interrupt(job->last_recorded_ms());
       release_when_committed(job->id(), write_now(*job, JobState::running));
+      if (options_.counted) options_.counted(job->state());
       ++interrupted;
     }
   }

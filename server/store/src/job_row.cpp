@@ -96,6 +96,7 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
     row.spec = json_text(job.spec_json());
     row.name = job.name();
     row.kind = kind_name(job.spec().root.kind);
+    row.idempotency_key = job.idempotency_key();
   }
   row.state = job.state();
   row.attempts = job.attempts();
@@ -145,6 +146,7 @@ std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
     }
     auto job = std::make_shared<Job>(row.id, std::make_shared<JobSpec>(std::move(*parsed.spec)),
                                      std::move(spec_json), row.created_ms);
+    job->set_idempotency_key(row.idempotency_key);
     Job::Stored stored;
     stored.state = row.state;
     stored.attempts = row.attempts;

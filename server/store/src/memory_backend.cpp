@@ -31,6 +31,7 @@ class MemoryBackend final : public JobBackend {
       const std::uint64_t id = row.id;
       by_state_[index(row.state)].insert(id);
       by_name_[row.name].insert(id);
+      if (!row.idempotency_key.empty()) by_key_.insert_or_assign(row.idempotency_key, id);
       if (is_final(row.state)) finished_.emplace(row.finished_ms, id);
       tally_.add(row.state);
       rows_.insert_or_assign(id, std::move(row));
@@ -78,6 +79,13 @@ class MemoryBackend final : public JobBackend {
     std::lock_guard lock(mu_);
     auto it = rows_.find(id);
     if (it == rows_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
+    std::lock_guard lock(mu_);
+    auto it = by_key_.find(key);
+    if (it == by_key_.end()) return std::nullopt;
     return it->second;
   }
 
@@ -141,6 +149,9 @@ class MemoryBackend final : public JobBackend {
       if (n->second.empty()) by_name_.erase(n);
     }
     if (is_final(row.state)) finished_.erase({row.finished_ms, id});
+    if (auto k = by_key_.find(row.idempotency_key); k != by_key_.end() && k->second == id) {
+      by_key_.erase(k);
+    }
     tally_.add(row.state, -1);
     rows_.erase(it);
   }
@@ -174,6 +185,7 @@ class MemoryBackend final : public JobBackend {
   std::map<std::uint64_t, JobRow> rows_;
   std::array<std::set<std::uint64_t>, kAllJobStates.size()> by_state_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_name_;
+  std::unordered_map<std::string, std::uint64_t> by_key_;      // Idempotency-Key -> job
   std::set<std::pair<std::int64_t, std::uint64_t>> finished_;  // (finished_ms, id)
   StateTally tally_;
   BackendStats stats_;

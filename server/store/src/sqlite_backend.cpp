@@ -75,6 +75,9 @@ class SqliteBackend final : public JobBackend {
 
   std::optional<JobRow> get(std::uint64_t id) override { return readers_->get(id); }
   ListPage list(const ListQuery& query) override { return readers_->list(query); }
+  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
+    return readers_->find_by_key(key);
+  }
   StateCounts counts() const override { return tally_.get(); }
   std::vector<JobRow> load_live() override { return std::exchange(live_, {}); }
   BackendStats stats() const override { return writer_->stats(); }

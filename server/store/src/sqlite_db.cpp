@@ -84,6 +84,7 @@ JobRow read_row(sqlite3_stmt* s) {
   if (blob != nullptr) {
     r.output.assign(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, next + 1)));
   }
+  r.idempotency_key = column_text(s, next + 2);
   return r;
 }
 

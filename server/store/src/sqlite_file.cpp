@@ -151,7 +151,8 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   insert_ = sqlite::Stmt(db_,
                          "INSERT OR REPLACE INTO tasks(seq, spec, name, kind, created_ms, state, "
                          "attempts, started_ms, finished_ms, result, error_type, error_message, "
-                         "steps, output) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "steps, output, idempotency_key) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          path_);
   // Fenced: a write of an earlier attempt than the row's never applies.
   update_ =
@@ -207,7 +208,7 @@ SqliteFile::Written SqliteFile::write(const SqliteBatch& batch, const RetentionS
       sqlite::bind_text(s, 3, t.name);
       sqlite::bind_text(s, 4, t.kind);
       sqlite3_bind_int64(s, 5, t.created_ms);
-      bind_outcome(s, 6, t);
+      sqlite::bind_text_or_null(s, bind_outcome(s, 6, t), t.idempotency_key);
       run(s);
     }
     for (const JobRow& t : batch.updates) {

@@ -42,7 +42,7 @@ class SqliteFile {
  public:
   static constexpr const char* kFileName = "uasyncd.db";
   // The schema this code writes; older files are migrated in place (sqlite_schema.cpp).
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Opens (creating if needed) DIR/uasyncd.db in WAL mode, locks it against a second daemon,
   // checks it and migrates it. Throws StoreError naming the file on any failure. `full_sync`:

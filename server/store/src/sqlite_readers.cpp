@@ -18,9 +18,11 @@ std::string list_sql(bool by_state, bool by_name) {
 struct SqliteReaders::Connection {
   sqlite3* db = nullptr;
   sqlite::Stmt get;
+  sqlite::Stmt by_key;
   sqlite::Stmt list[2][2];  // [by state][by name]
   ~Connection() {
     get = {};
+    by_key = {};
     for (auto& row : list) {
       for (auto& s : row)
         s = {};
@@ -67,6 +69,7 @@ SqliteReaders::SqliteReaders(const std::string& path, std::size_t count) : path_
     c->get = sqlite::Stmt(
         c->db, (std::string("SELECT ") + sqlite::kRowColumns + " FROM tasks WHERE seq = ?").c_str(),
         path_);
+    c->by_key = sqlite::Stmt(c->db, "SELECT seq FROM tasks WHERE idempotency_key = ?", path_);
     for (int s = 0; s < 2; ++s) {
       for (int n = 0; n < 2; ++n)
         c->list[s][n] = sqlite::Stmt(c->db, list_sql(s == 1, n == 1).c_str(), path_);
@@ -85,6 +88,16 @@ std::optional<JobRow> SqliteReaders::get(std::uint64_t id) {
   const int rc = sqlite3_step(use.get());
   if (rc == SQLITE_ROW) return sqlite::read_row(use.get());
   if (rc != SQLITE_DONE) sqlite::fail(c->db, path_, "cannot read a task");
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> SqliteReaders::find_by_key(const std::string& key) {
+  Lease c(*this);
+  sqlite::Use use(c->by_key);
+  sqlite::bind_text(use.get(), 1, key);
+  const int rc = sqlite3_step(use.get());
+  if (rc == SQLITE_ROW) return static_cast<std::uint64_t>(sqlite3_column_int64(use.get(), 0));
+  if (rc != SQLITE_DONE) sqlite::fail(c->db, path_, "cannot look up an idempotency key");
   return std::nullopt;
 }
 

@@ -29,6 +29,7 @@ class SqliteReaders {
   // Any thread. Throw StoreError when the file cannot be read.
   std::optional<JobRow> get(std::uint64_t id);
   ListPage list(const ListQuery& query);
+  std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key);
 
  private:
   struct Connection;

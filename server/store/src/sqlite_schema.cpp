@@ -15,6 +15,8 @@ struct Migration {
 // Version 1: one row per job, keyed by its id (seq).
 // Version 2: the root's name and kind as columns, so a list needs no spec; indexes for lists by
 // state and by name (newest first) and for retention (longest finished first, finished only).
+// Version 3: the Idempotency-Key of the submit that made a job, indexed. Not a UNIQUE index: the
+// bridge keeps keys unique, and the insert is an INSERT OR REPLACE that would delete the other row.
 constexpr Migration kMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
@@ -51,6 +53,10 @@ UPDATE tasks SET
 CREATE INDEX tasks_state ON tasks(state, seq);
 CREATE INDEX tasks_name ON tasks(name, seq);
 CREATE INDEX tasks_finished ON tasks(finished_ms, seq) WHERE state NOT IN ('pending', 'running');
+)sql"},
+    {3, R"sql(
+ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
+CREATE INDEX tasks_idempotency_key ON tasks(idempotency_key) WHERE idempotency_key IS NOT NULL;
 )sql"},
 };
 

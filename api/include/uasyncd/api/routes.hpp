@@ -65,6 +65,8 @@ class Routes {
   void dispatch(const Route& route, Call& call);
   const Route* find(const std::string& method, const std::string& path, std::smatch& m) const;
   bool known_path(const std::string& path) const;
+  // 405 for a known path with another method, else 404.
+  ApiError no_route(const httplib::Request& req) const;
   bool authorized(const httplib::Request& req) const;
   void answered(const httplib::Request& req, const httplib::Response& res);
 

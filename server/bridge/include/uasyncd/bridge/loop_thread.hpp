@@ -1,5 +1,8 @@
 // The thread that owns the uasyncio loop, and the bridge into it: other threads post commands
 // to a queue and wake the loop with a uv_async; the loop runs them between tasks.
+//
+// A command never throws into libuv (whose C callback would end the process): an exception of a
+// posted command is logged, one of a call() goes back to its caller; the loop goes on either way.
 #pragma once
 
 #include <uv.h>
@@ -8,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -29,10 +33,13 @@ class LoopThread {
   // Starts the thread; `setup` runs first on it (with its loop current), `teardown` after the
   // loop stopped, while the loop still exists.
   void start(bool virtual_clock, Command setup, Command teardown);
-  // Queues `fn` for the loop thread; false once the loop is stopping.
+  // Queues `fn` for the loop thread; false once the loop is stopping. A queued command runs
+  // unless the loop stops first.
   bool post(Command fn);
-  // Runs `fn` on the loop thread and returns its result, or nullopt if the loop did not answer
-  // within `timeout` (or is stopping).
+  // Runs `fn` on the loop thread and returns its result. A command the loop has not started
+  // within `timeout` is dropped and never runs: nullopt means that nothing happened (or that the
+  // loop is stopping). One that has started is waited for, however long it takes past the
+  // timeout, so what it did is always reported. An exception it throws is rethrown here.
   template <class R>
   std::optional<R> call(std::function<R()> fn, std::chrono::milliseconds timeout);
   // Stops the loop from the loop thread (inside a posted command or a task).
@@ -59,12 +66,57 @@ class LoopThread {
   std::atomic<double> lag_{0};
 };
 
+namespace detail {
+
+// Who decides a call's fate: the loop when it starts the command, or the caller when it gives
+// up; whichever comes first.
+class CallClaim {
+ public:
+  // The loop, about to run the command: false when the caller gave up or the deadline passed.
+  bool start(std::chrono::steady_clock::time_point deadline) {
+    int expected = kQueued;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      state_.compare_exchange_strong(expected, kDropped);
+      return false;
+    }
+    return state_.compare_exchange_strong(expected, kStarted);
+  }
+  // The caller, giving up: true when the command will never run.
+  bool drop() {
+    int expected = kQueued;
+    return state_.compare_exchange_strong(expected, kDropped) || expected == kDropped;
+  }
+
+ private:
+  static constexpr int kQueued = 0;
+  static constexpr int kStarted = 1;
+  static constexpr int kDropped = 2;
+  std::atomic<int> state_{kQueued};
+};
+
+}  // namespace detail
+
 template <class R>
 std::optional<R> LoopThread::call(std::function<R()> fn, std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<R>>();
-  std::future<R> future = promise->get_future();
-  if (!post([promise, fn = std::move(fn)] { promise->set_value(fn()); })) return std::nullopt;
-  if (future.wait_for(timeout) != std::future_status::ready) return std::nullopt;
+  struct Reply {
+    detail::CallClaim claim;
+    std::promise<R> promise;
+  };
+  auto reply = std::make_shared<Reply>();
+  std::future<R> future = reply->promise.get_future();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const bool queued = post([reply, deadline, fn = std::move(fn)] {
+    if (!reply->claim.start(deadline)) return;  // too late: its caller has answered already
+    try {
+      reply->promise.set_value(fn());
+    } catch (...) {  // NOLINT: whatever it threw is the caller's to see, not libuv's
+      reply->promise.set_exception(std::current_exception());
+    }
+  });
+  if (!queued) return std::nullopt;
+  if (future.wait_until(deadline) != std::future_status::ready && reply->claim.drop()) {
+    return std::nullopt;
+  }
   try {
     return future.get();
   } catch (const std::future_error&) {  // dropped unanswered by a stopping loop

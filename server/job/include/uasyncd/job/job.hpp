@@ -78,6 +78,13 @@ class Job {
   std::int64_t started_ms() const { return started_ms_; }
   std::int64_t finished_ms() const { return finished_ms_; }
   int attempts() const { return attempts_; }  // runs started so far
+  // The latest time the job records (its start, a step's start or end): where a run the daemon
+  // lost is known to have been last, so an interrupted job's duration does not count the outage.
+  std::int64_t last_recorded_ms() const;
+  // The client's Idempotency-Key of the submit that made the job (empty: none). Set once, before
+  // the job is stored; the store keeps it, so a retried submit finds the job while it is retained.
+  const std::string& idempotency_key() const { return idempotency_key_; }
+  void set_idempotency_key(std::string key) { idempotency_key_ = std::move(key); }
   // Loop time before which a retried job waits as pending (0: none).
   std::int64_t retry_at_ms() const { return retry_at_ms_; }
   // Another run is allowed after this one failed or was interrupted ("retries" in the spec).
@@ -131,6 +138,7 @@ class Job {
   std::string id_text_;
   std::shared_ptr<const JobSpec> spec_;
   std::shared_ptr<const nlohmann::json> spec_json_;
+  std::string idempotency_key_;
   JobState state_ = JobState::pending;
   std::vector<JobStep> steps_;  // preorder; rebuilt only by requeue
   nlohmann::json result_;

@@ -22,6 +22,9 @@ namespace uasyncd::server {
 
 inline constexpr int kMaxSpecDepth = 32;
 inline constexpr std::size_t kMaxSpecSteps = 10'000;
+// A step's "name" is a label (lists, events, the dashboard, an index of the store), not a
+// payload: longer ones are refused.
+inline constexpr std::size_t kMaxNameBytes = 256;
 // JSON nesting a spec document may have: kMaxSpecDepth steps (object and array per level) plus
 // room for nested "value" payloads, small enough that no recursive walk overflows the stack.
 inline constexpr int kMaxSpecJsonNesting = 4 * kMaxSpecDepth;

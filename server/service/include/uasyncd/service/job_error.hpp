@@ -18,6 +18,9 @@ enum class JobErrorCode {
   not_finished,  // a delete of an unfinished job
   unavailable,   // the loop or the store did not answer in time
   not_live,      // the job is not in the loop's RAM: ask the store (never leaves the bridge)
+  key_in_use,    // a submit with this Idempotency-Key is being carried out right now
+  key_reused,    // an Idempotency-Key already used for a different spec
+  internal,      // a bug: the request threw; nothing is known about what it did
 };
 
 struct JobError {

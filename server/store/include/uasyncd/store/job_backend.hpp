@@ -97,6 +97,8 @@ class JobBackend {
   // ---- reads: any thread; they see committed writes ----
   virtual std::optional<JobRow> get(std::uint64_t id) = 0;
   virtual ListPage list(const ListQuery& query) = 0;
+  // The retained job a submit with this Idempotency-Key made (an indexed lookup).
+  virtual std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key) = 0;
   // Jobs per state, kept as writes are made (never a scan).
   virtual StateCounts counts() const = 0;
   // Pending and running jobs, oldest first: what a starting daemon must run or recover.

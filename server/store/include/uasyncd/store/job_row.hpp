@@ -19,6 +19,7 @@ struct JobRow {
   std::string spec;  // the spec document; empty in an update: it never changes after the insert
   std::string name;  // the root's name, for ?name= (insert only)
   std::string kind;  // the root's kind, for lists (insert only)
+  std::string idempotency_key;  // the submit's Idempotency-Key, empty if none (insert only)
   JobState state = JobState::pending;
   int attempts = 0;  // also the fence of a write: an older attempt's write is dropped
   std::int64_t created_ms = 0;

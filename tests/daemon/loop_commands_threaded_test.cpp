@@ -1,0 +1,153 @@
+// Commands handed to the loop thread: one that the loop has not started by its deadline never
+// runs (a 503 means that nothing happened), one that has started reports what it did, and one
+// that throws is answered as an error while the loop and the daemon go on.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "daemon_fixture.hpp"
+#include "uasyncd/api/routes.hpp"
+#include "uasyncd/bridge/job_bridge.hpp"
+#include "uasyncd/bridge/loop_thread.hpp"
+
+namespace srv = uasyncd::server;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+class LoopCommands : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_.start(
+        false, [] {}, [] {});
+  }
+  void TearDown() override {
+    loop_.post([this] { loop_.stop_from_loop(); });
+    loop_.join();
+  }
+  // Keeps the loop thread busy for `d` (a command that blocks it, as a long loop step would).
+  void block_loop(std::chrono::milliseconds d) {
+    std::atomic<bool> started{false};
+    loop_.post([&started, d] {
+      started = true;
+      std::this_thread::sleep_for(d);
+    });
+    while (!started)
+      std::this_thread::sleep_for(1ms);
+  }
+  srv::LoopThread loop_;
+};
+
+TEST_F(LoopCommands, ACommandNotStartedByItsDeadlineNeverRuns) {
+  block_loop(300ms);
+  auto ran = std::make_shared<std::atomic<bool>>(false);
+  const std::optional<int> r = loop_.call<int>(
+      [ran] {
+        *ran = true;
+        return 1;
+      },
+      50ms);
+  EXPECT_FALSE(r);
+  // The loop gets to the queue after the blocker: the dropped command must still not run.
+  EXPECT_EQ(loop_.call<int>([] { return 2; }, 5000ms), 2);
+  EXPECT_FALSE(*ran);
+}
+
+TEST_F(LoopCommands, ACommandStartedBeforeItsDeadlineReportsWhatItDid) {
+  const std::optional<int> r = loop_.call<int>(
+      [] {
+        std::this_thread::sleep_for(200ms);  // ends long after the caller's deadline
+        return 7;
+      },
+      50ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(*r, 7);
+}
+
+TEST_F(LoopCommands, AnExceptionGoesToTheCallerAndTheLoopGoesOn) {
+  EXPECT_THROW(loop_.call<int>([]() -> int { throw std::runtime_error("broken"); }, 5000ms),
+               std::runtime_error);
+  loop_.post([] { throw std::logic_error("posted and broken"); });
+  EXPECT_EQ(loop_.call<int>([] { return 3; }, 5000ms), 3);
+}
+
+// A real memory backend whose insert throws for a job named "throw": a failure on the loop
+// thread in the middle of a submit, as a store that breaks would cause.
+class ThrowingBackend final : public srv::JobBackend {
+ public:
+  ThrowingBackend() : inner_(srv::make_memory_backend()) {}
+  std::uint64_t next_id() override { return inner_->next_id(); }
+  srv::WriteTicket insert(const srv::Job& job) override {
+    if (job.name() == "throw") throw std::runtime_error("the store broke");
+    return inner_->insert(job);
+  }
+  srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
+    return inner_->update(job, was, with_output);
+  }
+  srv::WriteTicket erase(std::uint64_t id, srv::JobState state) override {
+    return inner_->erase(id, state);
+  }
+  bool committed(srv::WriteTicket t) const override { return inner_->committed(t); }
+  bool wait_committed(srv::WriteTicket t, std::chrono::milliseconds d) override {
+    return inner_->wait_committed(t, d);
+  }
+  std::optional<srv::JobRow> get(std::uint64_t id) override { return inner_->get(id); }
+  srv::ListPage list(const srv::ListQuery& q) override { return inner_->list(q); }
+  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
+    return inner_->find_by_key(key);
+  }
+  srv::StateCounts counts() const override { return inner_->counts(); }
+  std::vector<srv::JobRow> load_live() override { return inner_->load_live(); }
+  srv::BackendStats stats() const override { return inner_->stats(); }
+  void close() override { inner_->close(); }
+
+ private:
+  std::unique_ptr<srv::JobBackend> inner_;
+};
+
+TEST(LoopCommandErrors, AThrowingCommandIsAnswered500AndTheDaemonGoesOn) {
+  ThrowingBackend backend;
+  srv::FinishedJobCache cache(16);
+  srv::JobBridge bridge(srv::BridgeOptions{}, backend, cache);
+  bridge.start();
+  uasyncd::api::Routes routes(bridge, uasyncd::api::RouteOptions{});
+  httplib::Server http;
+  routes.install(http);
+  const int port = http.bind_to_any_port("127.0.0.1");
+  ASSERT_GT(port, 0);
+  std::thread serving([&] { http.listen_after_bind(); });
+  while (!http.is_running())
+    std::this_thread::sleep_for(1ms);
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(10);
+
+  auto broken = client.Post("/api/tasks", R"({"name": "throw", "value": 1})", "application/json");
+  ASSERT_TRUE(broken);
+  EXPECT_EQ(broken->status, 500) << broken->body;
+  EXPECT_EQ(broken->get_header_value("Content-Type"), "application/json");
+  const json error = json::parse(broken->body);
+  EXPECT_EQ(error["error"]["code"], "internal") << broken->body;
+  EXPECT_NE(error["error"]["message"].get<std::string>().find("the store broke"),
+            std::string::npos);
+
+  auto fine = client.Post("/api/tasks", R"({"value": 2})", "application/json");
+  ASSERT_TRUE(fine);
+  EXPECT_EQ(fine->status, 201) << fine->body;
+  auto health = client.Get("/api/stats");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+
+  http.stop();
+  serving.join();
+  bridge.stop(0ms);
+}
+
+}  // namespace

@@ -1,0 +1,100 @@
+// Memory that must not only grow, measured as the real daemon's RSS (not as counts): long-polls
+// that ended leave nothing behind, a finished task's record is made once for all its waiters,
+// and what retention evicts goes back to the system.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "daemon_process.hpp"
+
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:libcpp-httplib.so\n";
+}
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+constexpr std::int64_t kMiB = 1 << 20;
+
+std::string temp_log(const char* name) {
+  return (std::filesystem::temp_directory_path() /
+          (std::string("uasyncd-memory-") + name + "-" + std::to_string(::getpid()) + ".log"))
+      .string();
+}
+
+struct Started {
+  std::unique_ptr<DaemonProcess> daemon;
+  int port = 0;
+};
+
+Started start_daemon(const char* name, std::vector<std::string> extra) {
+  std::vector<std::string> args{"--listen", "127.0.0.1:0", "--log-level", "warn"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  Started s;
+  s.daemon = std::make_unique<DaemonProcess>(args, temp_log(name));
+  const std::optional<int> port = s.daemon->await_port();
+  EXPECT_TRUE(port) << s.daemon->output();
+  s.port = port.value_or(0);
+  return s;
+}
+
+// 600 long-polls of a running task whose record is 400 KB (its spec holds a 400 KB value), half
+// with timeout=0 and half timing out after 10 ms, then the task ends. Before, every poll left a
+// waiter behind, and at the end each got its own copy of the full record: hundreds of MiB.
+TEST(Memory, EndedLongPollsLeaveNothingAndTheRecordIsMadeOnce) {
+  Started s = start_daemon("waiters", {"--ephemeral"});
+  ASSERT_GT(s.port, 0);
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(60);
+  const json big = {
+      {"sequence", json::array({{{"sleep", 3600}}, {{"value", std::string(400 * 1024, 'x')}}})}};
+  auto r = c.Post("/api/tasks", big.dump(), "application/json");
+  ASSERT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
+  const std::string id = json::parse(r->body)["id"].get<std::string>();
+  // Warm up the allocator and the HTTP threads with the same requests first.
+  for (int i = 0; i < 20; ++i)
+    c.Get(("/api/tasks/" + id + "/wait?timeout=0").c_str());
+  const std::int64_t before = s.daemon->rss_bytes();
+  constexpr int kPolls = 600;
+  std::vector<std::thread> pollers;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 4; ++t) {
+    pollers.emplace_back([&, t] {
+      httplib::Client pc("127.0.0.1", s.port);
+      pc.set_read_timeout(60);
+      for (int i = t; i < kPolls; i += 4) {
+        const std::string path =
+            "/api/tasks/" + id + "/wait?timeout=" + (i % 2 == 0 ? "0" : "0.01");
+        auto p = pc.Get(path.c_str());
+        if (p && p->status == 202) ++answered;
+      }
+    });
+  }
+  for (std::thread& t : pollers)
+    t.join();
+  EXPECT_EQ(answered, kPolls);
+  auto cancelled = c.Post(("/api/tasks/" + id + "/cancel").c_str(), "", "application/json");
+  ASSERT_TRUE(cancelled && cancelled->status == 202);
+  // The end reaches whatever is still registered; /api/stats must answer promptly after it.
+  auto done = c.Get(("/api/tasks/" + id + "/wait?timeout=30").c_str());
+  ASSERT_TRUE(done && done->status == 200);
+  auto stats = c.Get("/api/stats");
+  ASSERT_TRUE(stats && stats->status == 200);
+  const std::int64_t after = s.daemon->rss_bytes();
+  std::printf("RSS %lld -> %lld KiB after %d long-polls of a 400 KB task\n",
+              static_cast<long long>(before / 1024), static_cast<long long>(after / 1024), kPolls);
+  EXPECT_LT(after - before, 40 * kMiB)
+      << "RSS " << before / kMiB << " -> " << after / kMiB << " MiB after " << kPolls << " polls";
+}
+
+}  // namespace
