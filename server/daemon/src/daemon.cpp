@@ -38,7 +38,13 @@ std::unique_ptr<JobBackend> Daemon::make_backend() {
   BackendOptions backend;
   backend.retention = {options_.keep_finished, options_.keep_for};
   // A job retention removed must not be served from the cache either.
-  backend.on_removed = [this](std::span<const std::uint64_t> ids) { read_cache_.erase(ids); };
+  backend.on_removed = [this](std::span<const RemovedJob> jobs) {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(jobs.size());
+    for (const RemovedJob& j : jobs)
+      ids.push_back(j.id);
+    read_cache_.erase(ids);
+  };
   if (options_.data_dir.empty()) return make_memory_backend(std::move(backend));
   SqliteOptions sqlite;
   sqlite.dir = options_.data_dir;

@@ -74,7 +74,7 @@ class SqliteBackend final : public JobBackend {
   }
 
   std::optional<JobRow> get(std::uint64_t id) override { return readers_->get(id); }
-  ListPage list(const ListQuery& query) override { return readers_->list(query); }
+  ListPage list(const ListQuery& query) override { return readers_->list(query, tally_.get()); }
   StateCounts counts() const override { return tally_.get(); }
   std::vector<JobRow> load_live() override { return std::exchange(live_, {}); }
   BackendStats stats() const override { return writer_->stats(); }
