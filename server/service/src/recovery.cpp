@@ -25,11 +25,13 @@ void JobService::restore() {
       write_now(*job, JobState::running);
     }
     if (job->state() == JobState::pending) {
-      pending_.push_back(job);
+      enqueue(job);
       ++requeued;
     } else {
       job->interrupt(wall_ms());
       release_when_committed(job->id(), write_now(*job, JobState::running));
+      // No "finished" event (no client is connected yet), but it finished now.
+      history_.count(JobState::interrupted, wall_ms() / 1000);
       ++interrupted;
     }
   }

@@ -5,13 +5,15 @@
 //   thread        | may touch
 //   --------------+------------------------------------------------------------------------
 //   HTTP threads  | JobBridge's public calls; the backend's reads, erase and commit waits;
-//                 | FinishedJobCache; EventHub::subscribe; a FinishWaiter it created; its own
-//                 | SseChannel's reader side
+//                 | FinishedJobCache; EventHub::subscribe and publish (removals); EventStreams;
+//                 | a FinishWaiter it created; its own SseChannel's reader side; the producer
+//                 | side of a channel it replays a stored job's output into
 //   loop thread   | JobService and the live jobs (inside LoopThread::call/post only); the
 //                 | backend's writes; EventHub::publish; SseChannel's producer side;
-//                 | FinishWaiter::deliver
+//                 | FinishWaiter::deliver; each event stream's follow set
 //   writer thread | the SQLite file (inside the backend); FinishedJobCache::erase of jobs
-//                 | retention removed (BackendOptions::on_removed)
+//                 | retention removed and their "removed" events (publish_removed, through
+//                 | BackendOptions::on_removed)
 //
 // Per call (all from an HTTP thread):
 //   submit         loop: JobService::submit; then waits (on its thread) for the insert's commit
@@ -21,8 +23,15 @@
 //   cancel, set_timeout, output, follow_output
 //                  loop first; StoredJobs (the store) when the job is not live
 //   remove         loop first, else StoredJobs; waits for the erase's commit, then drops the
-//                  cached body, then answers
-//   subscribe_events  EventHub (no loop)
+//                  cached body, publishes the "removed" event, then answers
+//   bulk           reads pages of matches from the store, then acts on them on the loop in
+//                  chunks of kBulkChunk jobs per loop turn (a delete of a job that is not live:
+//                  the store, on this thread), as cancel and remove do one by one
+//   subscribe_events, open_event_stream, close_event_stream
+//                  EventHub and EventStreams (no loop; close unfollows on the loop)
+//   follow         loop: the stream's follow set and the live jobs' followers, in one turn;
+//                  then the stored output of jobs that are not live, on this thread
+//   finished_history  loop: a copy of the service's ring
 // A loop that does not answer within loop_reply_timeout gives JobErrorCode::unavailable.
 //
 // Lifetime: start() before the first call, stop() after the HTTP server has stopped; the backend
@@ -35,10 +44,15 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "uasyncd/bridge/event_hub.hpp"
+#include "uasyncd/bridge/event_streams.hpp"
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/loop_thread.hpp"
 #include "uasyncd/bridge/sse_channel.hpp"
@@ -62,6 +76,36 @@ struct JsonDoc {
 struct Waited {
   JsonDoc job;
   bool finished = false;  // false: the wait timed out; `job` is the job as it is
+};
+
+// POST /api/tasks/bulk: cancel or delete jobs named by id or matching a filter.
+enum class BulkAction { cancel, remove };
+inline constexpr std::uint64_t kBulkMaxJobs = 100'000;  // matches handled per request
+inline constexpr std::size_t kBulkChunk = 1000;         // jobs per loop turn
+
+struct BulkRequest {
+  BulkAction action = BulkAction::cancel;
+  std::vector<std::uint64_t> ids;  // job ids, or (when empty) `filter`
+  // The jobs `filter` lists (its state, name and name_contains; `before`: only older ones),
+  // newest first.
+  ListQuery filter;
+  std::optional<std::uint64_t> at_most;  // act on at most this many matches, newest first
+};
+
+struct BulkResult {
+  std::uint64_t matched = 0;   // jobs the ids or the filter selected (capped by at_most)
+  std::uint64_t affected = 0;  // cancelled (or asked to) or deleted
+  std::uint64_t skipped = 0;   // finished (cancel), not finished (delete), or unknown
+  // kBulkMaxJobs were handled and older matches remain: pass `next_cursor` as the filter's
+  // `before` to go on.
+  bool more = false;
+  std::optional<std::uint64_t> next_cursor;
+};
+
+// PUT /api/events/{stream}/follow.
+struct Following {
+  std::vector<std::string> following;  // the ids now followed
+  std::vector<std::string> unknown;    // no such job, or a step that is not an exec step
 };
 
 struct DaemonStats {
@@ -91,28 +135,83 @@ class JobBridge {
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
   Result<nlohmann::json> remove(const JobRef& ref);
+  Result<BulkResult> bulk(const BulkRequest& request);
   Result<nlohmann::json> output(const JobRef& ref);
   // Fills `channel` with the output so far, each chunk as it comes, then an end item, and closes
   // it. Items are SSE frames ("output" and "end" events).
   Result<Done> follow_output(const JobRef& ref, std::shared_ptr<SseChannel> channel);
   // `channel` gets every job transition (JSON items) until it is abandoned or the bridge stops.
   void subscribe_events(std::shared_ptr<SseChannel> channel);
+  // subscribe_events, and the stream is known by `id` for follow() until close_event_stream.
+  // False (nothing done) when `id` is already taken.
+  bool open_event_stream(const std::string& id, std::shared_ptr<SseChannel> channel);
+  // The stream has ended: its follow set goes with it.
+  void close_event_stream(const std::string& id);
+  // Makes `refs` (jobs: all their exec steps; exec steps) the output stream `stream` follows,
+  // at most kMaxFollowed: for each one new in the set, its output so far, then each chunk as it
+  // comes ("output" frames), then its end ("output-end"); a finished job's at once.
+  Result<Following> follow(const std::string& stream, const std::vector<JobRef>& refs);
+  // Tells the event streams that jobs are gone ("removed" events): `reason` is "deleted" or
+  // "evicted". Any thread; call once the removal is visible to reads.
+  void publish_removed(std::span<const RemovedJob> jobs, const char* reason);
+  Result<FinishedHistory::Snapshot> finished_history();
   DaemonStats stats() const;
 
  private:
   template <class T>
   Result<T> on_loop(std::function<Result<T>(JobService&)> fn);
+  // Deletes under way: a second delete of a job while the first is being committed finds it
+  // gone (no second erase, no second event). Claims last as long as the object.
+  class DeleteClaims {
+   public:
+    explicit DeleteClaims(JobBridge& bridge) : bridge_(bridge) {}
+    ~DeleteClaims();
+    DeleteClaims(const DeleteClaims&) = delete;
+    DeleteClaims& operator=(const DeleteClaims&) = delete;
+    // False when another delete of `id` is under way.
+    bool claim(std::uint64_t id);
+
+   private:
+    JobBridge& bridge_;
+    std::vector<std::uint64_t> ids_;
+  };
+  // What follow() did on the loop: ids of jobs that are not live (their output comes from the
+  // store), and ids that name nothing.
+  struct FollowRegistered {
+    std::vector<JobRef> stored;
+    std::vector<std::string> unknown;
+  };
+  // What delete_chunk() did on the loop, per job: nullopt when it is not live.
+  using DeleteOutcomes = std::vector<std::optional<Result<Removal>>>;
+  // bulk_actions.cpp: one chunk of jobs; `states` (same order), when known from a list, lets a
+  // delete of a job that is not live skip reading it back.
+  Result<Done> cancel_chunk(std::span<const std::uint64_t> ids, BulkResult& out);
+  Result<Done> delete_chunk(std::span<const std::uint64_t> ids,
+                            std::span<const std::optional<JobState>> states, BulkResult& out);
+  OutputFollower output_frames(const std::shared_ptr<SseChannel>& channel) const;
 
   BridgeOptions options_;
   JobBackend& backend_;
   FinishedJobCache& cache_;
   StoredJobs stored_;
   EventHub events_;
+  EventStreams streams_;
+  std::uint64_t follow_keys_ = 0;  // loop thread only
+  std::mutex deleting_mu_;
+  std::unordered_set<std::uint64_t> deleting_;
   std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
   std::atomic<std::uint64_t> submitted_{0};
   std::atomic<bool> stopping_{false};
   std::chrono::steady_clock::time_point started_at_;
 };
+
+// on_loop is defined in job_bridge.cpp, for these results of the calls in other files too.
+extern template Result<JobBridge::FollowRegistered> JobBridge::on_loop(
+    std::function<Result<JobBridge::FollowRegistered>(JobService&)>);
+extern template Result<JobBridge::DeleteOutcomes> JobBridge::on_loop(
+    std::function<Result<JobBridge::DeleteOutcomes>(JobService&)>);
+extern template Result<std::vector<BulkOutcome>> JobBridge::on_loop(
+    std::function<Result<std::vector<BulkOutcome>>(JobService&)>);
 
 }  // namespace uasyncd::server

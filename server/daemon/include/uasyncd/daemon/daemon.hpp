@@ -69,6 +69,8 @@ class Daemon {
   FinishedJobCache read_cache_;
   std::unique_ptr<JobBackend> backend_;  // outlives the loop: it commits what the loop queued
   std::unique_ptr<JobBridge> bridge_;
+  // Where retention's removals are told (the bridge, once made): read by the writer thread.
+  std::atomic<JobBridge*> removals_to_{nullptr};
   std::unique_ptr<api::Routes> routes_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;
