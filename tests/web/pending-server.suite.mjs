@@ -30,7 +30,7 @@ async function features(base) {
 
 describe('needs the daemon (docs/dashboard-api.md)', () => {
   test('bug 3: a task deleted by another client or evicted leaves the page at once',
-    { skip: PENDING_SERVER('2. Removal events') }, () => withDaemon(['--keep-finished', '3'], async (daemon, context) => {
+    () => withDaemon(['--keep-finished', '3'], async (daemon, context) => {
       assert.ok((await features(daemon.base)).includes('events.removed'));
       const tasks = [];
       for (let i = 0; i < 3; ++i) tasks.push(await submit(daemon.base, { name: `kept ${i}`, value: i }));
@@ -78,7 +78,7 @@ describe('needs the daemon (docs/dashboard-api.md)', () => {
     });
 
   test('search: the name filter is a case-insensitive substring',
-    { skip: PENDING_SERVER('4. Search') }, () => withDaemon([], async (daemon, context) => {
+    () => withDaemon([], async (daemon, context) => {
       const a = await submit(daemon.base, { name: 'Nightly JOB 1', value: 1 });
       const b = await submit(daemon.base, { name: 'job-2', value: 2 });
       await submit(daemon.base, { name: 'other', value: 3 });
@@ -94,7 +94,7 @@ describe('needs the daemon (docs/dashboard-api.md)', () => {
     }));
 
   test('paging: totals under any filter, and the oldest page',
-    { skip: PENDING_SERVER('5. Totals and paging') }, () => withDaemon([], async (daemon, context) => {
+    () => withDaemon([], async (daemon, context) => {
       const tasks = [];
       for (let i = 0; i < 130; ++i) tasks.push(await submit(daemon.base, { name: `page me ${i}`, value: i }));
       await submit(daemon.base, { name: 'not me', value: 0 });
@@ -117,7 +117,7 @@ describe('needs the daemon (docs/dashboard-api.md)', () => {
     }));
 
   test('a pending task shows its place in the queue',
-    { skip: PENDING_SERVER('6. Queue position and waiting time') }, () => withDaemon(['--max-running', '1'], async (daemon, context) => {
+    () => withDaemon(['--max-running', '1'], async (daemon, context) => {
       const blocker = await submit(daemon.base, { name: 'blocker', sleep: 3600 });
       const queued = [];
       for (let i = 0; i < 3; ++i) queued.push(await submit(daemon.base, { name: `queued ${i}`, value: i }));
@@ -131,7 +131,6 @@ describe('needs the daemon (docs/dashboard-api.md)', () => {
     }));
 
   test('health: running of max-running, retention; a fresh page draws 15 minutes of history at once',
-    { skip: PENDING_SERVER('1. Feature discovery and health fields; 7. Throughput history') },
     () => withDaemon(['--max-running', '4', '--keep-finished', '500'], async (daemon, context) => {
       assert.ok((await features(daemon.base)).includes('stats.history'));
       for (let i = 0; i < 10; ++i) await submit(daemon.base, { name: `history ${i}`, value: i });
@@ -148,7 +147,7 @@ describe('needs the daemon (docs/dashboard-api.md)', () => {
     }));
 
   test('following output rides the shared event stream: no output polling, no extra connection',
-    { skip: PENDING_SERVER('8. Output on the shared event stream') }, () => withDaemon(['--allow-exec'], async (daemon, context) => {
+    () => withDaemon(['--allow-exec'], async (daemon, context) => {
       assert.ok((await features(daemon.base)).includes('events.follow'));
       const t = await submit(daemon.base, {
         name: 'ticker', exec: ['sh', '-c', 'i=0; while [ $i -lt 100 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done'],
@@ -171,7 +170,7 @@ describe('needs the daemon (docs/dashboard-api.md)', () => {
     }));
 
   test('bulk: cancel every task matching the filter, with the count confirmed',
-    { skip: PENDING_SERVER('9. Bulk actions') }, () => withDaemon([], async (daemon, context) => {
+    () => withDaemon([], async (daemon, context) => {
       const tasks = [];
       for (let i = 0; i < 5; ++i) tasks.push(await submit(daemon.base, { name: `sweep ${i}`, sleep: 3600 }));
       const keep = await submit(daemon.base, { name: 'keep running', sleep: 3600 });

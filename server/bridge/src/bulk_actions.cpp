@@ -13,8 +13,9 @@ namespace uasyncd::server {
 
 Result<BulkResult> JobBridge::bulk(const BulkRequest& request) {
   BulkResult out;
+  const std::uint64_t cap = options_.bulk_max_jobs;
   const std::uint64_t limit =
-      std::min(request.at_most.value_or(std::numeric_limits<std::uint64_t>::max()), kBulkMaxJobs);
+      std::min(request.at_most.value_or(std::numeric_limits<std::uint64_t>::max()), cap);
   const auto act = [&](std::span<const std::uint64_t> ids,
                        std::span<const std::optional<JobState>> states) {
     return request.action == BulkAction::cancel ? cancel_chunk(ids, out)
@@ -68,8 +69,7 @@ Result<BulkResult> JobBridge::bulk(const BulkRequest& request) {
     page_of.before = page->next_cursor;
   }
   // Stopped by the per-request cap, not by at_most, with older matches left.
-  if (!exhausted && out.matched == kBulkMaxJobs && limit == kBulkMaxJobs &&
-      request.at_most.value_or(kBulkMaxJobs + 1) > kBulkMaxJobs) {
+  if (!exhausted && out.matched == cap && request.at_most.value_or(cap + 1) > cap) {
     out.more = true;
     out.next_cursor = page_of.before;
   }

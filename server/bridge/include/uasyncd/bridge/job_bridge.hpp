@@ -61,12 +61,6 @@
 
 namespace uasyncd::server {
 
-struct BridgeOptions {
-  ServiceOptions service;  // its publish/events_wanted are set by the bridge
-  bool virtual_clock = false;
-  std::chrono::milliseconds loop_reply_timeout{5000};
-};
-
 // A JSON document: parsed, or already serialized (a cached finished job, sent as it is).
 struct JsonDoc {
   nlohmann::json json;
@@ -100,6 +94,13 @@ struct BulkResult {
   // `before` to go on.
   bool more = false;
   std::optional<std::uint64_t> next_cursor;
+};
+
+struct BridgeOptions {
+  ServiceOptions service;  // its publish/events_wanted are set by the bridge
+  bool virtual_clock = false;
+  std::chrono::milliseconds loop_reply_timeout{5000};
+  std::uint64_t bulk_max_jobs = kBulkMaxJobs;  // matches per bulk request (tests lower it)
 };
 
 // PUT /api/events/{stream}/follow.
