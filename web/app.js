@@ -534,11 +534,18 @@ function resync() {
 }
 
 function refetchAll() {
-  table.reload().catch(() => {});
+  table.refresh().catch(() => {});
   refreshStats().catch(() => {});
   detail.refresh();
   detail.output.refetch();
-  if (hasFeature('stats.history')) loadHistory();
+  if (hasFeature('stats.history')) {
+    loadHistory();
+    // The history ends with the last complete second: tasks that finished in this one before
+    // the stream came back are in the next answer, not in the events this page received.
+    setTimeout(() => {
+      if (hasFeature('stats.history')) loadHistory();
+    }, 1000 - (Date.now() % 1000) + 100);
+  }
 }
 
 // Without an event stream (an older daemon) each tab polls.
