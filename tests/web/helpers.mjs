@@ -73,16 +73,16 @@ export async function horizontalOverflow(page) {
 
 export const rowSel = (id) => `#task-rows tr[data-id="${id}"]`;
 
-export async function waitForRowState(page, id, state, timeout = 10000) {
+export async function waitForRowState(page, id, state, timeout = 30000) {
   await page.waitForSelector(`${rowSel(id)}[data-state="${state}"]`, { timeout });
 }
 
-export async function waitForStepState(page, stepId, state, timeout = 10000) {
+export async function waitForStepState(page, stepId, state, timeout = 30000) {
   await page.waitForSelector(`#detail-body li[data-step-id="${stepId}"][data-state="${state}"]`,
     { timeout });
 }
 
-export async function waitForCount(page, state, n, timeout = 10000) {
+export async function waitForCount(page, state, n, timeout = 30000) {
   await page.waitForSelector(`#counts button[data-state="${state}"] .count-n:text-is("${n.toLocaleString('en')}")`,
     { timeout });
 }
@@ -100,7 +100,7 @@ export async function submit(base, spec, token) {
   return r.data;
 }
 
-export async function waitUntil(fn, { timeout = 10000, interval = 50, what = 'condition' } = {}) {
+export async function waitUntil(fn, { timeout = 30000, interval = 50, what = 'condition' } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     const v = await fn();
