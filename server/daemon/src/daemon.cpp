@@ -99,6 +99,7 @@ void Daemon::start() {
   bridge.service.exec_kill_grace_ms = static_cast<std::int64_t>(options_.exec_kill_grace * 1000);
   bridge.virtual_clock = options_.virtual_clock;
   bridge.loop_reply_timeout = options_.loop_reply_timeout;
+  bridge.bulk_max_jobs = options_.bulk_max_jobs;
   bridge_ = std::make_unique<JobBridge>(std::move(bridge), *backend_, read_cache_);
   // Before the loop starts: the restore's writes may already evict.
   removals_to_.store(bridge_.get(), std::memory_order_release);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,8 @@ struct DaemonOptions {
   std::chrono::milliseconds loop_reply_timeout{5000};
   // Finished jobs whose GET body is kept serialized for the HTTP threads (0: none).
   std::size_t read_cache_size = 4096;
+  // Tasks one POST /api/tasks/bulk handles before it answers "more" (tests lower it).
+  std::uint64_t bulk_max_jobs = kBulkMaxJobs;
 };
 
 class Daemon {
