@@ -10,7 +10,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { apiCall, openPage, startDaemon } from './harness.mjs';
 import {
-  confirm, daemonFixture, newContext, pointerAway, rowSel, submit, waitForCount, waitForRowState,
+  confirm, daemonFixture, holdFeed, newContext, pointerAway, rowSel, submit, waitForCount,
+  waitForRowState,
 } from './helpers.mjs';
 
 async function withOwnDaemon(fn) {
@@ -22,20 +23,6 @@ async function withOwnDaemon(fn) {
     await context.close();
     await daemon.stop();
   }
-}
-
-// Holds back the page's event stream (connected after the first render, from feed.js) until
-// the returned function is called: what happens meanwhile reaches the page only by fetching.
-async function holdFeed(context) {
-  let release;
-  const gate = new Promise((resolve) => {
-    release = resolve;
-  });
-  await context.route(/\/feed\.js$/, async (route) => {
-    await gate;
-    await route.continue();
-  });
-  return release;
 }
 
 const rowIds = (page) => page.evaluate(() => [...document.querySelectorAll('#task-rows tr')].map((tr) => tr.dataset.id));
@@ -168,6 +155,32 @@ describe('live updates', () => {
     await page.click('#pause');
     for (const t of held) await page.waitForSelector(rowSel(t.id));
     assert.deepEqual((await rowIds(page)).slice(0, 3), [...held].reverse().map((t) => t.id));
+    assert.deepEqual(page.consoleErrors(), []);
+  }));
+
+  test('a submit whose answer comes after the task\'s events leaves the row in its final state', () => withOwnDaemon(async (daemon, context) => {
+    const page = await openPage(context, daemon.base);
+    await pointerAway(page);
+    await page.waitForSelector('#connection[data-state="live"]');
+    // The answer to the submit is held until the stream has shown the task done (a loaded
+    // machine orders them so at times): the answer's "pending" is older news.
+    await page.route(/\/api\/tasks$/, async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const response = await route.fetch();
+      const { id } = await response.json();
+      await page.waitForSelector(`${rowSel(id)}[data-state="done"]`);
+      return route.fulfill({ response });
+    });
+    await page.locator('#submit-panel summary').click();
+    await page.fill('#spec', '{"name": "overtaken", "value": 1}');
+    await page.click('#submit-button');
+    await page.waitForSelector('#submit-result:has-text("submitted t")');
+    const id = (await page.textContent('#submit-result')).replace('submitted ', '');
+    await page.waitForSelector(`#detail-id:text-is("${id}")`);
+    // Two frames: the answer's update has been applied by then.
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.equal(await page.getAttribute(rowSel(id), 'data-state'), 'done');
+    await page.waitForSelector('#detail-body .result');
     assert.deepEqual(page.consoleErrors(), []);
   }));
 
