@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 
 import { apiCall, openPage, startDaemon } from './harness.mjs';
 import {
-  confirm, newContext, PENDING_SERVER, pointerAway, rowSel, submit, waitForRowState,
+  confirm, holdFeed, newContext, PENDING_SERVER, pointerAway, rowSel, submit, waitForRowState,
   waitUntil,
 } from './helpers.mjs';
 
@@ -153,6 +153,8 @@ describe('the daemon\'s side of the dashboard (docs/dashboard-api.md)', () => {
         name: 'ticker', exec: ['sh', '-c', 'i=0; while [ $i -lt 100 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done'],
       });
       const page = await openPage(context, daemon.base);
+      // Until the stream is up (late on a loaded machine) the pane fetches the output instead.
+      await page.waitForFunction(() => globalThis.uasyncdDashboard.canFollow());
       const outputRequests = [];
       page.on('request', (r) => {
         if (r.url().includes('/output')) outputRequests.push(r.url());
@@ -166,6 +168,37 @@ describe('the daemon\'s side of the dashboard (docs/dashboard-api.md)', () => {
       assert.ok(outputRequests.every((u) => !u.includes('follow=')));
       const text = await page.textContent('#detail-body .log .stdout');
       assert.equal(text.split('\n').filter(Boolean).length, 100, 'each line once');
+      assert.deepEqual(page.consoleErrors(), []);
+    }));
+
+  test('output shown before the stream was up is followed on it once it is: the fetching stops',
+    () => withDaemon(['--allow-exec'], async (daemon, context) => {
+      const t = await submit(daemon.base, {
+        name: 'long ticker', exec: ['sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo tick $i; i=$((i+1)); sleep 0.05; done'],
+      });
+      const release = await holdFeed(context);
+      const page = await openPage(context, daemon.base);
+      const outputRequests = [];
+      page.on('request', (r) => {
+        if (r.url().includes('/output')) outputRequests.push(r.url());
+      });
+      await page.click(rowSel(t.id));
+      await page.waitForSelector('#detail-body .log:has-text("tick 1")');
+      await waitUntil(() => outputRequests.length >= 2, { what: 'the pane fetching the output' });
+      release();
+      await page.waitForFunction(() => globalThis.uasyncdDashboard.canFollow());
+      const lastLine = async () => Math.max(...(await page.textContent('#detail-body .log .stdout'))
+        .split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1])));
+      // Frames come: 40 more lines (2 s of output) with at most one more fetch (the one that
+      // starts following).
+      const before = outputRequests.length;
+      const from = await lastLine();
+      await waitUntil(async () => (await lastLine()) >= from + 40, { what: '40 more lines' });
+      assert.ok(outputRequests.length <= before + 1, outputRequests.slice(before).join('\n'));
+      const text = await page.textContent('#detail-body .log .stdout');
+      const lines = text.split('\n').filter(Boolean);
+      assert.equal(new Set(lines).size, lines.length, 'each line once');
+      await apiCall(daemon.base, 'POST', `/api/tasks/${t.id}/cancel`);
       assert.deepEqual(page.consoleErrors(), []);
     }));
 
