@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { apiCall, openPage, startDaemon } from './harness.mjs';
 import {
   daemonFixture, newContext, pointerAway, rowSel, submit, waitForRowState, waitForStepState,
+  waitUntil,
 } from './helpers.mjs';
 
 const GATHER = {
@@ -53,7 +54,13 @@ describe('detail pane', () => {
 
   test('links: filter, page and open task are in the address; reload and Back restore them', async () => {
     await Promise.all(Array.from({ length: 60 }, (_, i) => submit(env.daemon.base, { name: `linked ${i}`, value: i })));
+    // All done and the stream up before paging: otherwise (a loaded machine) a refetch of the
+    // older page brings tasks that finished since, and the rows (reused by position) change
+    // under the click.
+    await waitUntil(async () => (await apiCall(env.daemon.base, 'GET', '/api/tasks?state=done&q=linked')).data.total === 60,
+      { what: '60 linked tasks done' });
     const page = await openPage(env.context, env.daemon.base);
+    await page.waitForSelector('#connection[data-state="live"]');
     await page.click('#counts button[data-state="done"]');
     await page.waitForURL(/[?&]state=done/);
     await page.click('#page-older');
