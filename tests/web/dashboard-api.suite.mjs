@@ -35,6 +35,9 @@ describe('the daemon\'s side of the dashboard (docs/dashboard-api.md)', () => {
       const tasks = [];
       for (let i = 0; i < 3; ++i) tasks.push(await submit(daemon.base, { name: `kept ${i}`, value: i }));
       const page = await openPage(context, daemon.base);
+      // The events are what is tested: the stream must be up (late on a loaded machine; a
+      // removal missed meanwhile is found by the refetch, and the detail's 404 says less).
+      await page.waitForSelector('#connection[data-state="live"]');
       await page.click(rowSel(tasks[0].id));
       await page.waitForSelector('#detail-body .result');
       await pointerAway(page);
