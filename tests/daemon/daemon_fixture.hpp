@@ -32,6 +32,8 @@ class DaemonTest : public ::testing::Test {
 
   void start(uasyncd::server::DaemonOptions options = {}) {
     options.port = 0;
+    // The real binary is the exec supervisor, as it is for the daemon it is.
+    if (options.exec_supervisor.empty()) options.exec_supervisor = UASYNCD_BIN;
     daemon_ = std::make_unique<uasyncd::server::Daemon>(options);
     daemon_->start();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", daemon_->port());
@@ -180,8 +182,12 @@ inline std::vector<SseEvent> parse_sse(const std::string& text) {
 inline bool process_gone(int pid) {
   for (int i = 0; i < 200; ++i) {
     if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string all((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::string all;
+    try {  // reading the file of a process that exits meanwhile throws (ESRCH)
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      all.assign(std::istreambuf_iterator<char>(stat), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+    }
     const std::size_t paren = all.rfind(')');
     if (all.empty() || (paren != std::string::npos && paren + 2 < all.size() &&
                         (all[paren + 2] == 'Z' || all[paren + 2] == 'X'))) {

@@ -81,6 +81,17 @@ void JobBridge::start() {
   loop_.start(
       options_.virtual_clock,
       [this] {
+        if (options_.exec_supervisor) {
+          exec_ = std::make_unique<exec::SupervisorClient>(*options_.exec_supervisor);
+          // Started now, not at the first exec step, which would wait for it.
+          if (options_.service.allow_exec) {
+            try {
+              exec_->start();
+            } catch (const exec::SupervisorError& e) {
+              spdlog::error("exec supervisor: {} (exec steps will try again)", e.what());
+            }
+          }
+        }
         service_ = std::make_unique<JobService>(options_.service, backend_);
         service_->restore();
         ua::get_event_loop().set_exception_handler(
@@ -90,6 +101,7 @@ void JobBridge::start() {
         service_->release_all();
         ua::new_event_loop();
         service_.reset();
+        exec_.reset();  // waits until the supervisor has killed and reaped every exec process
       });
 }
 

@@ -93,6 +93,12 @@ int Daemon::listen() {
 
 void Daemon::start() {
   backend_ = make_backend();
+  if (!options_.data_dir.empty()) {
+    // The database is ours (locked): whatever still holds the exec lock is a previous run's.
+    exec_lock_ = exec::ExecLock::acquire(
+        options_.data_dir + "/exec.lock", {},
+        [](const std::string& warning) { spdlog::warn("exec lock: {}", warning); });
+  }
   BridgeOptions bridge;
   bridge.service.max_running = options_.max_running;
   bridge.service.allow_exec = options_.allow_exec;
@@ -100,6 +106,10 @@ void Daemon::start() {
   bridge.virtual_clock = options_.virtual_clock;
   bridge.loop_reply_timeout = options_.loop_reply_timeout;
   bridge.bulk_max_jobs = options_.bulk_max_jobs;
+  if (!options_.exec_supervisor.empty()) {
+    bridge.exec_supervisor =
+        exec::SupervisorOptions{options_.exec_supervisor, exec_lock_ ? exec_lock_->fd() : -1, 64};
+  }
   bridge_ = std::make_unique<JobBridge>(std::move(bridge), *backend_, read_cache_);
   // Before the loop starts: the restore's writes may already evict.
   removals_to_.store(bridge_.get(), std::memory_order_release);

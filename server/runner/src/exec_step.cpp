@@ -1,8 +1,8 @@
 #include "exec_step.hpp"
 
-#include <uasyncio/subprocess.hpp>
-
 #include <signal.h>
+
+#include "uasyncd/exec/supervisor_client.hpp"
 
 #include <exception>
 #include <stdexcept>
@@ -13,6 +13,7 @@ namespace uasyncd::server {
 namespace {
 
 namespace ua = uasyncio;
+namespace ux = uasyncd::exec;
 using RunPtr = std::shared_ptr<JobRunner::Run>;
 
 constexpr std::ptrdiff_t kReadChunk = 64 * 1024;
@@ -39,12 +40,12 @@ ua::Coro<void> pump(RunPtr run, std::size_t index, ua::Stream stream, bool is_st
   publish(*run, index, is_stderr, true);
 }
 
-ua::Coro<int> wait_exit(ua::Process* p) {
+ua::Coro<int> wait_exit(ux::ExecProcess* p) {
   co_return co_await p->wait();
 }
 
 // True if the child has exited within `ms` (CancelledError if this task is cancelled meanwhile).
-ua::Coro<bool> exited_within(ua::Process* p, std::int64_t ms) {
+ua::Coro<bool> exited_within(ux::ExecProcess* p, std::int64_t ms) {
   if (p->returncode()) co_return true;
   try {
     co_await ua::wait_for_ms(wait_exit(p), ms);
@@ -57,7 +58,7 @@ ua::Coro<bool> exited_within(ua::Process* p, std::int64_t ms) {
 // SIGTERM to the group, up to `grace_ms` for the child to exit, then SIGKILL to whatever is
 // left of the group (members that outlived the child included), and a moment to reap the child.
 // A cancel while waiting skips the rest of the grace.
-ua::Coro<void> stop_group(ua::Process* p, std::int64_t grace_ms) {
+ua::Coro<void> stop_group(ux::ExecProcess* p, std::int64_t grace_ms) {
   constexpr std::int64_t kReapMs = 1000;
   p->terminate();
   bool interrupted = false;
@@ -71,7 +72,7 @@ ua::Coro<void> stop_group(ua::Process* p, std::int64_t grace_ms) {
   if (interrupted) throw ua::CancelledError();
 }
 
-void record_exit(ExecOutput& out, const ua::Process& p) {
+void record_exit(ExecOutput& out, const ux::ExecProcess& p) {
   if (std::optional<ua::ExitStatus> st = p.exit_status()) {
     out.exit_code = st->signaled() ? std::nullopt : std::optional<int>(st->exit_code);
     out.term_signal = st->term_signal;
@@ -89,27 +90,25 @@ std::string failure_message(const std::string& program, const ExecOutput& out) {
 
 ua::Coro<nlohmann::json> run_exec(RunPtr run, std::size_t index) {
   const ExecStep& step = std::get<ExecStep>(run->job->step(index).spec().kind);
-  ua::SubprocessOptions options;
-  options.cwd = step.cwd;
-  options.env = step.env;
-  options.stdin_mode = ua::Stdio::devnull;
-  options.stdout_mode = ua::Stdio::pipe;
-  options.stderr_mode = ua::Stdio::pipe;
-  ua::Process proc = co_await ua::create_subprocess_exec(step.argv, options);
+  // The exec supervisor forks and execs (never this loop's thread), runs the command in its own
+  // session with stdin on /dev/null and the allow-listed environment, and kills whatever the
+  // command left behind when it exits.
+  ux::SupervisorClient* supervisor = ux::SupervisorClient::current();
+  if (supervisor == nullptr) throw std::runtime_error("exec steps need the exec supervisor");
+  // Named, not a temporary in the co_await: g++ 12 may free such a temporary twice.
+  ux::ExecRequest request{step.argv, step.cwd, step.env};
+  ux::ExecProcess proc = co_await supervisor->spawn(std::move(request));
   ExecOutput& out = run->job->start_exec(index);
   out.pid = proc.pid();
   out.running = true;
   // Whatever ends this frame (even a loop dropping it unfinished) takes the group down with it.
   struct KillOnExit {
-    ua::Process& proc;
+    ux::ExecProcess& proc;
     ExecOutput& out;
     ~KillOnExit() {
       if (!out.running) return;
       out.running = false;
-      try {
-        proc.kill();
-      } catch (const std::exception&) {  // nothing left to signal is not an error here
-      }
+      proc.kill();
     }
   } guard{proc, out};
 
@@ -142,10 +141,11 @@ ua::Coro<nlohmann::json> run_exec(RunPtr run, std::size_t index) {
 }
 
 void kill_running_execs(Job& job) {
+  ux::SupervisorClient* supervisor = ux::SupervisorClient::current();
   for (std::size_t i = 0; i < job.steps().size(); ++i) {
     ExecOutput* out = job.exec(i);
     if (out != nullptr && out->running && out->pid > 0) {
-      ::kill(-out->pid, SIGKILL);
+      if (supervisor != nullptr) supervisor->signal_pid(out->pid, SIGKILL);
       out->running = false;
     }
   }

@@ -56,6 +56,7 @@
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/loop_thread.hpp"
 #include "uasyncd/bridge/sse_channel.hpp"
+#include "uasyncd/exec/supervisor_client.hpp"
 #include "uasyncd/service/job_service.hpp"
 #include "uasyncd/service/stored_jobs.hpp"
 
@@ -101,6 +102,9 @@ struct BridgeOptions {
   bool virtual_clock = false;
   std::chrono::milliseconds loop_reply_timeout{5000};
   std::uint64_t bulk_max_jobs = kBulkMaxJobs;  // matches per bulk request (tests lower it)
+  // The exec supervisor of the loop's exec steps (exec/supervisor_client.hpp); none: exec steps
+  // fail ("exec steps need the exec supervisor"). Started with the loop when service.allow_exec.
+  std::optional<exec::SupervisorOptions> exec_supervisor;
 };
 
 // PUT /api/events/{stream}/follow.
@@ -200,6 +204,10 @@ class JobBridge {
   std::uint64_t follow_keys_ = 0;  // loop thread only
   std::mutex deleting_mu_;
   std::unordered_set<std::uint64_t> deleting_;
+  // The loop thread's client of the exec supervisor, created before the service (restored jobs
+  // may run exec steps) and destroyed after it, which kills every exec process left. Created,
+  // used and destroyed on the loop thread only.
+  std::unique_ptr<exec::SupervisorClient> exec_;
   std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
   std::atomic<std::uint64_t> submitted_{0};

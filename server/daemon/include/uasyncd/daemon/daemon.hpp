@@ -19,6 +19,7 @@
 #include "uasyncd/api/routes.hpp"
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
+#include "uasyncd/exec/exec_lock.hpp"
 #include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
@@ -40,6 +41,9 @@ struct DaemonOptions {
   std::chrono::milliseconds sse_keepalive{15000};
   // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
   double exec_kill_grace = 5;
+  // The executable that runs the exec supervisor (exec/supervisor_main.hpp): the daemon's own
+  // binary, "/proc/self/exe". Empty: exec steps fail ("exec steps need the exec supervisor").
+  std::string exec_supervisor;
   std::chrono::milliseconds loop_reply_timeout{5000};
   // Finished jobs whose GET body is kept serialized for the HTTP threads (0: none).
   std::size_t read_cache_size = 4096;
@@ -71,6 +75,9 @@ class Daemon {
   DaemonOptions options_;
   FinishedJobCache read_cache_;
   std::unique_ptr<JobBackend> backend_;  // outlives the loop: it commits what the loop queued
+  // Held from start() on (with a data directory): a previous run's exec processes are gone
+  // (exec/exec_lock.hpp). The supervisor inherits it, so it stays held while any exec runs.
+  std::optional<exec::ExecLock> exec_lock_;
   std::unique_ptr<JobBridge> bridge_;
   // Where retention's removals are told (the bridge, once made): read by the writer thread.
   std::atomic<JobBridge*> removals_to_{nullptr};
