@@ -12,7 +12,7 @@ import { HealthPanel } from './health.js';
 import { Pager } from './pager.js';
 import { STATES, badge } from './states.js';
 import { setupSubmit } from './submit.js';
-import { seqOf, TaskTable } from './table.js';
+import { merge, seqOf, TaskTable } from './table.js';
 import { fmtClock, zoneName } from './time.js';
 import { isTaskId, readUrl, writeUrl } from './url-state.js';
 
@@ -132,7 +132,10 @@ function onStreamMessage(data, event) {
     return;  // not ours to show; the next batch or a resync brings the state
   }
   if (event === 'message') enqueue(Array.isArray(value) ? value : [value]);
-  else if (event === 'hello') followOk = Array.isArray(value?.features) && value.features.includes('events.follow');
+  else if (event === 'hello') {
+    followOk = Array.isArray(value?.features) && value.features.includes('events.follow');
+    if (followOk) detail.output.streamReady();
+  }
   else if (event === 'output') detail.output.frame(value);
   else if (event === 'output-end') detail.output.ended(value?.id);
 }
@@ -145,6 +148,7 @@ const feedSend = (msg) => feed?.send(msg);
 // How this tab gets the stream ('worker' | 'leader' | 'own'), for the tests.
 globalThis.uasyncdDashboard.feedMode = () => feed?.mode;
 globalThis.uasyncdDashboard.feedLeading = () => Boolean(feed?.leading);
+globalThis.uasyncdDashboard.canFollow = () => followOk && feedMode === 'live';
 onTokenChange((token) => feedSend({ t: 'token', token }));
 $('retry-now').addEventListener('click', () => {
   feedSend({ t: 'retry' });
@@ -453,9 +457,15 @@ function enqueue(items) {
         update.finished = item.time;
         chart.count(item.state, item.time);
       }
+    } else {
+      // A snapshot (the answer to a submit) is as recent as the latest time it carries: when
+      // the stream's events overtook it, it must not take the task back to "pending".
+      const at = Math.max(...['created', 'started', 'finished'].map((k) => item[k]).filter(Number.isFinite));
+      if (Number.isFinite(at)) update._time = at;
     }
     const prev = queue.get(item.id);
-    queue.set(item.id, prev ? { ...prev, ...update } : update);
+    if (!prev) queue.set(item.id, update);
+    else if (merge(prev, update) && update._time > (prev._time ?? -Infinity)) prev._time = update._time;
     touchedTasks.add(item.id);
   }
   if (document.hidden && queue.size > HIDDEN_QUEUE_MAX) {
@@ -534,11 +544,18 @@ function resync() {
 }
 
 function refetchAll() {
-  table.reload().catch(() => {});
+  table.refresh().catch(() => {});
   refreshStats().catch(() => {});
   detail.refresh();
   detail.output.refetch();
-  if (hasFeature('stats.history')) loadHistory();
+  if (hasFeature('stats.history')) {
+    loadHistory();
+    // The history ends with the last complete second: tasks that finished in this one before
+    // the stream came back are in the next answer, not in the events this page received.
+    setTimeout(() => {
+      if (hasFeature('stats.history')) loadHistory();
+    }, 1000 - (Date.now() % 1000) + 100);
+  }
 }
 
 // Without an event stream (an older daemon) each tab polls.

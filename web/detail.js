@@ -110,8 +110,9 @@ export class Detail {
     v.timeRows = {};
     for (const [key, label] of [['created', 'Created'], ['waiting', 'Waiting'], ['queue', 'Queue position'],
       ['started', 'Started'], ['finished', 'Finished'], ['duration', 'Duration'], ['attempts', 'Attempts']]) {
-      const dd = el('dd', { class: 'mono' });
-      const dt = el('dt', {}, label);
+      // Hidden until the task's answer says what it has: an empty "Waiting" is no figure.
+      const dd = el('dd', { class: 'mono', hidden: true });
+      const dt = el('dt', { hidden: true }, label);
       if (['created', 'started', 'finished'].includes(key)) dd.append(el('time'));
       v.timeRows[key] = { dt, dd };
       v.times.append(dt, dd);
@@ -244,6 +245,7 @@ export class Detail {
     setTime(r.created.dd.firstChild, task.created, true);
     setTime(r.started.dd.firstChild, task.started, true);
     setTime(r.finished.dd.firstChild, task.finished, true);
+    show('created', true);
     show('started', Boolean(task.started));
     show('finished', Boolean(task.finished));
     const pending = task.state === 'pending';

@@ -70,6 +70,15 @@ export class OutputView {
     }
   }
 
+  // The event stream carries output now (it came up after the task was shown): follow there
+  // instead of fetching every second until the task ends.
+  streamReady() {
+    if (!this.timer || !this.taskId || !this.canFollow()) return;
+    this.clearPoll();
+    this.following = true;
+    this.fetch().then(() => this.follow([this.taskId]));
+  }
+
   clearPoll() {
     clearInterval(this.timer);
     this.timer = null;

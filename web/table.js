@@ -57,6 +57,7 @@ export class TaskTable {
     this.loading = null;
     this.reloadWanted = false;
     this.duringLoad = null;  // while a page is on its way: the live updates that came meanwhile
+    this.keepPlace = false;  // the load asked for last refreshes the rows shown (refresh())
     this.settleTimer = null;
     this.refillTimer = null;
     this.clockNow = () => Date.now() / 1000;
@@ -180,6 +181,15 @@ export class TaskTable {
     this.incomingMore = 0;
     this.checked.clear();
     this.onChecked?.([]);
+    this.keepPlace = false;
+    return this.reload();
+  }
+
+  // Fetches the rows shown again (after a gap in the event stream). While the user reads the
+  // newest page or paused it, tasks newer than its top row go to the "N new tasks" bar, as
+  // live ones do: a reconnect must not push the rows down under the reader.
+  refresh() {
+    this.keepPlace = true;
     return this.reload();
   }
 
@@ -229,6 +239,8 @@ export class TaskTable {
       const { data } = await api('GET', `/api/tasks?${this.query()}`);
       // A newer page or filter was asked for meanwhile: its load, next, shows the rows.
       if (this.reloadWanted) return;
+      const keepPlace = this.keepPlace && this.holding && this.sameNewestView(asked);
+      this.keepPlace = false;
       // "Newer" reached the newest page: it is the live one again.
       if (asked.position.after && !data.prev_cursor) {
         asked.position = { cursor: null };
@@ -237,7 +249,10 @@ export class TaskTable {
         this.cursorStack = [];
       }
       this.shown = asked;
-      this.tasks = Array.isArray(data.tasks) ? data.tasks : [];
+      const fetched = Array.isArray(data.tasks) ? data.tasks : [];
+      const top = keepPlace ? Math.max(...this.tasks.map((t) => seqOf(t.id))) : Infinity;
+      const held = fetched.filter((t) => seqOf(t.id) > top);
+      this.tasks = held.length ? fetched.filter((t) => seqOf(t.id) <= top) : fetched;
       this.byId = new Map(this.tasks.map((t) => [t.id, t]));
       this.next = data.next_cursor ?? null;
       this.prev = data.prev_cursor ?? null;
@@ -249,7 +264,7 @@ export class TaskTable {
       if (asked.position.last && this.total !== null) {
         this.shown.pageIndex = Math.max(0, Math.ceil(this.total / this.size) - 1);
       }
-      this.incoming.clear();
+      this.incoming = new Map(held.map((t) => [t.id, t]));
       this.incomingMore = 0;
       this.onError('');
       const late = this.duringLoad;
@@ -257,6 +272,7 @@ export class TaskTable {
       this.render();
       // Transitions that came while the page was on its way; those older than it are dropped.
       if (late.length) this.apply(late.flatMap((x) => x.updates), late.flatMap((x) => x.removed));
+      else this.reportLive();
     } catch (e) {
       this.onError(`Could not load tasks: ${e.message}`);
       throw e;
@@ -269,6 +285,14 @@ export class TaskTable {
       }
       this.reportPage();
     }
+  }
+
+  // Whether `asked` is the newest page of the view on screen, rows and all.
+  sameNewestView(asked) {
+    const shown = this.shown;
+    const newest = (p) => !p.last && !p.after && !p.cursor;
+    return Boolean(shown) && this.tasks.length > 0 && newest(asked.position) && newest(shown.position) &&
+      shown.size === asked.size && shown.filter.state === asked.filter.state && shown.filter.q === asked.filter.q;
   }
 
   // ---- live ---------------------------------------------------------------------------------

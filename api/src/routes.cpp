@@ -3,9 +3,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <random>
 #include <sstream>
 #include <utility>
 
+#include "uasyncd/api/bulk_request.hpp"
 #include "uasyncd/api/dashboard.hpp"
 #include "uasyncd/api/json_body.hpp"
 #include "uasyncd/job/job_json.hpp"
@@ -19,6 +22,9 @@ using nlohmann::json;
 namespace srv = server;
 
 constexpr double kMaxWaitSeconds = 300;
+
+constexpr const char* kFeatures[] = {"events.removed", "tasks.search",  "tasks.paging",
+                                     "stats.history",  "events.follow", "tasks.bulk"};
 
 // Start of the request being handled on this thread (cpp-httplib runs a request, from routing
 // to the logger, on one thread).
@@ -36,10 +42,11 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// A POST with neither Content-Length nor chunked encoding, as `curl -X POST url` sends it: it has
-// no body, but cpp-httplib would try to read one up to the connection's end and refuse it.
+// A POST (or PUT) with neither Content-Length nor chunked encoding, as `curl -X POST url` sends
+// it: it has no body, but cpp-httplib would try to read one up to the connection's end and
+// refuse it.
 bool bodyless_post(const Request& req) {
-  return req.method == "POST" && !req.has_header("Content-Length") &&
+  return (req.method == "POST" || req.method == "PUT") && !req.has_header("Content-Length") &&
          !req.has_header("Transfer-Encoding");
 }
 
@@ -65,6 +72,25 @@ std::optional<double> seconds_param(std::string_view text) {
 bool idempotency_key_ok(const std::string& key) {
   return !key.empty() && key.size() <= 255 &&
          std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 127; });
+}
+
+// 128 random bits in hex: the id of an event stream, a capability for PUT .../follow.
+std::string random_stream_id() {
+  std::random_device random;
+  std::string out;
+  for (int i = 0; i < 4; ++i) {
+    char part[9];
+    std::snprintf(part, sizeof part, "%08x", static_cast<unsigned>(random()));
+    out += part;
+  }
+  return out;
+}
+
+json features_json() {
+  json out = json::array();
+  for (const char* f : kFeatures)
+    out.push_back(f);
+  return out;
 }
 
 void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
@@ -104,18 +130,27 @@ void send(Response& res, const ApiError& e) {
   send(res, e.status, json{{"error", {{"code", e.code}, {"message", e.message}}}});
 }
 
+std::span<const char* const> features() {
+  return kFeatures;
+}
+
 const std::vector<Routes::Route>& Routes::table() {
+  // "bulk" is not a task id: GET or DELETE /api/tasks/bulk is a wrong method (405), not a task
+  // that is not there.
   static const std::vector<Route> routes{
       {"POST", "/api/tasks", Body::json, &Routes::submit},
       {"GET", "/api/tasks", Body::none, &Routes::list},
-      {"GET", R"(/api/tasks/([^/]+))", Body::none, &Routes::get},
-      {"DELETE", R"(/api/tasks/([^/]+))", Body::none, &Routes::remove},
+      {"POST", "/api/tasks/bulk", Body::json, &Routes::bulk},
+      {"GET", R"(/api/tasks/((?!bulk$)[^/]+))", Body::none, &Routes::get},
+      {"DELETE", R"(/api/tasks/((?!bulk$)[^/]+))", Body::none, &Routes::remove},
       {"GET", R"(/api/tasks/([^/]+)/wait)", Body::none, &Routes::wait},
       {"POST", R"(/api/tasks/([^/]+)/cancel)", Body::none, &Routes::cancel},
       {"POST", R"(/api/tasks/([^/]+)/timeout)", Body::json, &Routes::set_timeout},
       {"GET", R"(/api/tasks/([^/]+)/output)", Body::none, &Routes::output},
       {"GET", "/api/events", Body::none, &Routes::events},
+      {"PUT", R"(/api/events/([^/]+)/follow)", Body::json, &Routes::follow},
       {"GET", "/api/stats", Body::none, &Routes::stats},
+      {"GET", "/api/stats/history", Body::none, &Routes::history},
       {"GET", "/healthz", Body::none, &Routes::health},
       {"GET", "/metrics", Body::none, &Routes::metrics},
   };
@@ -229,6 +264,8 @@ void Routes::install(httplib::Server& server) {
       server.Get(route.pattern, handler);
     } else if (method == "POST") {
       server.Post(route.pattern, handler);
+    } else if (method == "PUT") {
+      server.Put(route.pattern, handler);
     } else {
       server.Delete(route.pattern, handler);
     }
@@ -270,6 +307,14 @@ void Routes::list(Call& c) {
     }
   }
   if (req.has_param("name")) query.name = req.get_param_value("name");
+  if (req.has_param("q") && !req.get_param_value("q").empty()) {
+    const std::string q = req.get_param_value("q");
+    if (std::optional<std::string> why = name_part_error(q)) {
+      send(c.res, invalid_request("q " + *why));
+      return;
+    }
+    query.name_contains = q;
+  }
   if (req.has_param("limit")) {
     const std::string text = req.get_param_value("limit");
     std::size_t limit = 0;
@@ -280,14 +325,29 @@ void Routes::list(Call& c) {
     }
     query.limit = limit;
   }
-  if (req.has_param("cursor")) {
-    std::optional<srv::JobRef> ref = srv::parse_job_ref(req.get_param_value("cursor"));
+  // The page's position: at most one of these.
+  const std::string last = req.get_param_value("last");
+  if (!last.empty() && last != "0" && last != "1" && last != "true" && last != "false") {
+    send(c.res, invalid_request("last must be 1 or 0"));
+    return;
+  }
+  query.last = last == "1" || last == "true";
+  if (static_cast<int>(req.has_param("cursor")) + static_cast<int>(req.has_param("after")) +
+          static_cast<int>(query.last) >
+      1) {
+    send(c.res, invalid_request("use one of cursor, after, last"));
+    return;
+  }
+  for (const char* key : {"cursor", "after"}) {
+    if (!req.has_param(key)) continue;
+    std::optional<srv::JobRef> ref = srv::parse_job_ref(req.get_param_value(key));
     if (!ref || ref->step) {
-      send(c.res, invalid_request("cursor must be a task id"));
+      send(c.res, invalid_request(std::string(key) + " must be a task id"));
       return;
     }
-    query.before = ref->id;
+    (std::string_view(key) == "cursor" ? query.before : query.after) = ref->id;
   }
+  query.count = true;
   srv::Result<srv::ListPage> page = jobs_.list(query);
   if (!page) {
     send(c.res, api_error(page.error()));
@@ -296,9 +356,15 @@ void Routes::list(Call& c) {
   json items = json::array();
   for (const srv::JobSummary& s : page->jobs)
     items.push_back(srv::summary_json(s));
+  const auto id_or_null = [](const std::optional<std::uint64_t>& id) {
+    return id ? json(srv::job_id_text(*id)) : json(nullptr);
+  };
   json body{{"tasks", std::move(items)}};
-  body["next_cursor"] =
-      page->next_cursor ? json(srv::job_id_text(*page->next_cursor)) : json(nullptr);
+  body["next_cursor"] = id_or_null(page->next_cursor);
+  body["prev_cursor"] = id_or_null(page->prev_cursor);
+  body["total"] = page->total;
+  body["total_capped"] = page->total_capped;
+  body["offset"] = page->offset ? json(*page->offset) : json(nullptr);
   send(c.res, 200, body);
 }
 
@@ -386,14 +452,66 @@ void Routes::output(Call& c) {
   streams_.serve(c.res, std::move(channel), false);
 }
 
+void Routes::bulk(Call& c) {
+  ApiError error;
+  std::optional<srv::BulkRequest> request = parse_bulk_request(c.body, error);
+  if (!request) {
+    send(c.res, error);
+    return;
+  }
+  srv::Result<srv::BulkResult> r = jobs_.bulk(*request);
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  send(c.res, 200, bulk_json(*request, r.value()));
+}
+
 void Routes::events(Call& c) {
   if (!streams_.open()) {
     send(c.res, {503, "unavailable", "too many open event streams"});
     return;
   }
   auto channel = std::make_shared<srv::SseChannel>();
-  jobs_.subscribe_events(channel);
-  streams_.serve(c.res, std::move(channel), true);
+  // The greeting names the stream, for PUT /api/events/{stream}/follow; it goes first.
+  const std::string id = random_stream_id();
+  channel->push_frame(srv::sse_frame("hello", {{"stream", id}, {"features", features_json()}}));
+  if (!jobs_.open_event_stream(id, channel)) {  // 128 random bits taken twice: never
+    streams_.cancel();
+    send(c.res, {500, "internal", "event stream id taken"});
+    return;
+  }
+  streams_.serve(c.res, std::move(channel), true, [this, id] { jobs_.close_event_stream(id); });
+}
+
+void Routes::follow(Call& c) {
+  const json& doc = c.body;
+  const auto refuse = [&](const std::string& message) { send(c.res, invalid_request(message)); };
+  if (!doc.is_object()) return refuse("$: expected an object");
+  for (const auto& [key, v] : doc.items()) {
+    if (key != "tasks") return refuse("$." + key + ": unknown key");
+  }
+  const json* tasks = doc.contains("tasks") ? &doc.at("tasks") : nullptr;
+  if (tasks == nullptr || !tasks->is_array()) {
+    return refuse("$.tasks: expected an array of task or step ids");
+  }
+  if (tasks->size() > srv::kMaxFollowed) {
+    return refuse("$.tasks: at most " + std::to_string(srv::kMaxFollowed) + " ids");
+  }
+  std::vector<srv::JobRef> refs;
+  for (std::size_t i = 0; i < tasks->size(); ++i) {
+    const json& v = (*tasks)[i];
+    std::optional<srv::JobRef> ref =
+        v.is_string() ? srv::parse_job_ref(v.get<std::string>()) : std::nullopt;
+    if (!ref) return refuse("$.tasks[" + std::to_string(i) + "]: not a task or step id");
+    refs.push_back(*ref);
+  }
+  srv::Result<srv::Following> r = jobs_.follow(c.id, refs);
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  send(c.res, 200, {{"following", r->following}, {"unknown", r->unknown}});
 }
 
 void Routes::stats(Call& c) {
@@ -412,7 +530,23 @@ void Routes::stats(Call& c) {
         {"retained", s.retained},
         {"loop_lag_seconds", s.loop_lag_seconds},
         {"uptime_seconds", s.uptime_seconds},
-        {"version", options_.version}});
+        {"version", options_.version},
+        {"max_running", options_.max_running},
+        {"keep_finished", options_.keep_finished},
+        {"features", features_json()}});
+}
+
+void Routes::history(Call& c) {
+  srv::Result<srv::FinishedHistory::Snapshot> r = jobs_.finished_history();
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  json finished = json::object();
+  for (std::size_t s = 0; s < srv::FinishedHistory::kFinalStates; ++s) {
+    finished[srv::state_name(srv::FinishedHistory::kStates[s])] = r->counts[s];
+  }
+  send(c.res, 200, {{"resolution", 1}, {"end", r->end}, {"finished", std::move(finished)}});
 }
 
 void Routes::health(Call& c) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <string>
-#include <thread>
 #include <utility>
 
 namespace uasyncd::api {
@@ -30,7 +29,7 @@ bool SseStreams::open() {
 }
 
 void SseStreams::serve(httplib::Response& res, std::shared_ptr<server::SseChannel> channel,
-                       bool batched) {
+                       bool batched, std::function<void()> on_end) {
   auto state = std::make_shared<State>();
   state->channel = std::move(channel);
   state->batched = batched;
@@ -41,8 +40,9 @@ void SseStreams::serve(httplib::Response& res, std::shared_ptr<server::SseChanne
   res.set_chunked_content_provider(
       "text/event-stream",
       [this, state](std::size_t, httplib::DataSink& sink) { return pump(*state, sink); },
-      [this, state](bool) {
+      [this, state, on_end = std::move(on_end)](bool) {
         state->channel->abandon();
+        if (on_end) on_end();
         --open_;
       });
 }
@@ -64,13 +64,24 @@ bool SseStreams::pump(State& st, httplib::DataSink& sink) {
     return true;
   }
   if (st.batched && now < st.next_batch) {
-    std::this_thread::sleep_until(std::min(st.next_batch, now + kSlice));
+    // Between batches, frames (followed output) still go out as they come.
+    server::SseChannel::Taken taken =
+        st.channel->take_frames(std::min(st.next_batch, now + kSlice));
+    std::string out;
+    if (taken.lost > 0) out += server::sse_frame("lost", {{"lost", taken.lost}});
+    out += taken.frames;
+    if (!out.empty()) {
+      if (!write(out)) return false;
+      st.last_write = Clock::now();
+    }
+    if (taken.closed) sink.done();
     return true;
   }
   server::SseChannel::Taken taken = st.channel->take(now + std::min(kSlice, options_.keepalive));
   now = Clock::now();
   std::string out;
   if (taken.lost > 0) out += server::sse_frame("lost", {{"lost", taken.lost}});
+  out += taken.frames;
   if (!taken.items.empty()) {
     if (st.batched) {
       out += "data: [";

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,8 +52,11 @@ class BackendConformance : public ::testing::Test {
     std::filesystem::remove_all(dir_, ec);
   }
   srv::JobBackend& open(srv::BackendOptions options = {}) {
-    options.on_removed = [this](std::span<const std::uint64_t> ids) {
-      removed_.insert(removed_.end(), ids.begin(), ids.end());
+    options.on_removed = [this](std::span<const srv::RemovedJob> jobs) {
+      for (const srv::RemovedJob& j : jobs) {
+        removed_.push_back(j.id);
+        removed_states_.push_back(j.state);
+      }
     };
     backend_.reset();
     backend_ = Factory::open(dir_, std::move(options));
@@ -70,7 +74,8 @@ class BackendConformance : public ::testing::Test {
 
   std::string dir_;
   std::unique_ptr<srv::JobBackend> backend_;
-  std::vector<std::uint64_t> removed_;  // written by the writer thread before a commit is seen
+  std::vector<std::uint64_t> removed_;    // written by the writer thread before a commit is seen
+  std::vector<JobState> removed_states_;  // the state each had
 };
 
 using Backends = ::testing::Types<MemoryBackendFactory, SqliteBackendFactory>;
@@ -177,6 +182,131 @@ TYPED_TEST(BackendConformance, ListsNewestFirstWithCursorAndFilters) {
   EXPECT_TRUE(b.list(nobody).jobs.empty());
 }
 
+TYPED_TEST(BackendConformance, SearchIsASubstringOfTheNameIgnoringAsciiCase) {
+  srv::JobBackend& b = this->open();
+  const std::vector<std::string> names{"Nightly JOB 1", "job-2",     "other",
+                                       "\xc3\x89JOB",   "100%_done", "1000 done"};
+  srv::WriteTicket last = 0;
+  for (const std::string& name : names) {
+    const std::uint64_t id = b.next_id();
+    const json spec = {{"name", name}, {"value", 1}};
+    b.insert(*make_job(id, spec));
+    last = b.update(*finished_job(id, spec, id % 2 == 0 ? JobState::failed : JobState::done),
+                    JobState::pending, false);
+  }
+  this->commit(last);
+  const auto search = [&](std::string text, std::optional<JobState> state = std::nullopt) {
+    srv::ListQuery q;
+    q.name_contains = std::move(text);
+    q.state = state;
+    q.count = true;
+    srv::ListPage page = b.list(q);
+    EXPECT_EQ(page.total, page.jobs.size());
+    return this->ids(page);
+  };
+  EXPECT_EQ(search("job"), (std::vector<std::uint64_t>{4, 2, 1}));
+  EXPECT_EQ(search("JoB-"), (std::vector<std::uint64_t>{2}));
+  // Only A-Z fold: the E with an accent matches itself, not its lower case.
+  EXPECT_EQ(search("\xc3\x89job"), (std::vector<std::uint64_t>{4}));
+  EXPECT_TRUE(search("\xc3\xa9job").empty());
+  // Pattern characters of LIKE are plain bytes here.
+  EXPECT_EQ(search("%_"), (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(search("0 d"), (std::vector<std::uint64_t>{6}));
+  EXPECT_EQ(search("job", JobState::failed), (std::vector<std::uint64_t>{4, 2}));
+  srv::ListQuery both;
+  both.name = "job-2";
+  both.name_contains = "JOB";
+  EXPECT_EQ(this->ids(b.list(both)), (std::vector<std::uint64_t>{2}));
+  both.name = "job";
+  EXPECT_TRUE(b.list(both).jobs.empty());
+}
+
+TYPED_TEST(BackendConformance, PagesAfterAnIdAndTheOldestPageWithTotalsAndOffsets) {
+  srv::JobBackend& b = this->open();
+  srv::WriteTicket last = 0;
+  for (int i = 1; i <= 131; ++i) {
+    const std::uint64_t id = b.next_id();
+    last = b.insert(*make_job(id, {{"name", i <= 130 ? "Page me" : "not me"}, {"value", i}}));
+  }
+  this->commit(last);
+  srv::ListQuery q;
+  q.name_contains = "page me";
+  q.limit = 50;
+  q.count = true;
+  const auto range = [](std::uint64_t from, std::uint64_t to) {  // from down to `to`
+    std::vector<std::uint64_t> out;
+    for (std::uint64_t i = from; i >= to; --i)
+      out.push_back(i);
+    return out;
+  };
+  srv::ListPage newest = b.list(q);
+  EXPECT_EQ(this->ids(newest), range(130, 81));
+  EXPECT_EQ(newest.total, 130u);
+  EXPECT_FALSE(newest.total_capped);
+  EXPECT_EQ(newest.offset, 0u);
+  EXPECT_FALSE(newest.prev_cursor);
+  EXPECT_EQ(newest.next_cursor, 81u);
+
+  srv::ListQuery older = q;
+  older.before = 81;
+  srv::ListPage second = b.list(older);
+  EXPECT_EQ(this->ids(second), range(80, 31));
+  EXPECT_EQ(second.offset, 50u);
+  EXPECT_EQ(second.prev_cursor, 80u);
+  EXPECT_EQ(second.next_cursor, 31u);
+
+  srv::ListQuery oldest = q;
+  oldest.last = true;
+  srv::ListPage last_page = b.list(oldest);
+  EXPECT_EQ(this->ids(last_page), range(30, 1));
+  EXPECT_EQ(last_page.offset, 100u);
+  EXPECT_EQ(last_page.total, 130u);
+  EXPECT_EQ(last_page.prev_cursor, 30u);
+  EXPECT_FALSE(last_page.next_cursor);
+
+  // "Newer" from the oldest page: the 50 just newer than it.
+  srv::ListQuery newer = q;
+  newer.after = 30;
+  srv::ListPage back = b.list(newer);
+  EXPECT_EQ(this->ids(back), range(80, 31));
+  EXPECT_EQ(back.offset, 50u);
+  EXPECT_EQ(back.prev_cursor, 80u);
+  EXPECT_EQ(back.next_cursor, 31u);
+  // Fewer than a page newer: the newest page, full.
+  newer.after = 100;
+  srv::ListPage top = b.list(newer);
+  EXPECT_EQ(this->ids(top), range(130, 81));
+  EXPECT_FALSE(top.prev_cursor);
+  EXPECT_EQ(top.offset, 0u);
+
+  // An empty page past the oldest: the offset counts every match at the cursor or newer.
+  srv::ListQuery past = q;
+  past.before = 1;
+  srv::ListPage empty = b.list(past);
+  EXPECT_TRUE(empty.jobs.empty());
+  EXPECT_EQ(empty.offset, 130u);
+  EXPECT_FALSE(empty.prev_cursor);
+
+  // Totals by state alone and of everything come from the kept counts.
+  srv::ListQuery all;
+  all.count = true;
+  all.limit = 10;
+  EXPECT_EQ(b.list(all).total, 131u);
+  all.state = JobState::pending;
+  EXPECT_EQ(b.list(all).total, 131u);
+  all.state = JobState::done;
+  srv::ListPage none = b.list(all);
+  EXPECT_EQ(none.total, 0u);
+  EXPECT_TRUE(none.jobs.empty());
+  // Without `count`, the positions are the same and the cursors too.
+  srv::ListQuery uncounted = older;
+  uncounted.count = false;
+  srv::ListPage same = b.list(uncounted);
+  EXPECT_EQ(this->ids(same), range(80, 31));
+  EXPECT_EQ(same.prev_cursor, 80u);
+  EXPECT_EQ(same.next_cursor, 31u);
+}
+
 TYPED_TEST(BackendConformance, EraseForgetsAJob) {
   srv::JobBackend& b = this->open();
   const json spec = {{"value", 1}};
@@ -229,6 +359,8 @@ TYPED_TEST(BackendConformance, RetentionKeepsTheNewestFinishedRows) {
   std::vector<std::uint64_t> removed = this->removed_;
   std::sort(removed.begin(), removed.end());
   EXPECT_EQ(removed, (std::vector<std::uint64_t>{1, 2, 3}));
+  // Each with the state it had, so that clients can be told (a "removed" event).
+  EXPECT_EQ(this->removed_states_, std::vector<JobState>(3, JobState::done));
   EXPECT_EQ(b.stats().removed, 3u);
 }
 

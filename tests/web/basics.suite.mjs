@@ -61,7 +61,7 @@ describe('dashboard without a token', () => {
     assert.equal(await page.textContent('#health-version'), stats.version);
     assert.match(await page.textContent('#health-uptime'), /^\d+ s$|min|h/);
     assert.match(await page.textContent('#health-lag'), /^\d+(\.\d)? ms$/);
-    assert.equal(await page.textContent('#health-running'), '0');
+    assert.equal(await page.textContent('#health-running'), '0 / no limit');
     assert.deepEqual(page.consoleErrors(expected), []);
     await page.close();
   });

@@ -11,6 +11,6 @@ import './live.suite.mjs';
 import './tabs.suite.mjs';
 import './detail.suite.mjs';
 import './screens.suite.mjs';
-import './pending-server.suite.mjs';
+import './dashboard-api.suite.mjs';
 
 after(closeBrowser);

@@ -22,7 +22,7 @@ export async function startDaemon(extraArgs = [], { dataDir, listen = '127.0.0.1
     { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${out}`)), 10000);
+    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${out}`)), 30000);
     child.stdout.on('data', (chunk) => {
       out += chunk;
       const m = /listening on [^:\s]+:(\d+)/.exec(out);

@@ -73,16 +73,29 @@ export async function horizontalOverflow(page) {
 
 export const rowSel = (id) => `#task-rows tr[data-id="${id}"]`;
 
-export async function waitForRowState(page, id, state, timeout = 10000) {
-  await page.waitForSelector(`${rowSel(id)}[data-state="${state}"]`, { timeout });
+export async function waitForRowState(page, id, state, timeout = 30000) {
+  try {
+    await page.waitForSelector(`${rowSel(id)}[data-state="${state}"]`, { timeout });
+  } catch (e) {
+    // Say what the page showed instead, so that a failure on CI can be told apart.
+    const seen = await page.evaluate((rowId) => ({
+      row: document.querySelector(`#task-rows tr[data-id="${rowId}"]`)?.dataset.state ?? 'no row',
+      connection: document.querySelector('#connection')?.dataset.state,
+      bar: document.querySelector('#new-tasks')?.textContent,
+      note: document.querySelector('#live-note')?.textContent,
+      scrollY,
+    }), id).catch(() => null);
+    e.message += `\n${id}: wanted ${state}, the page shows ${JSON.stringify(seen)}`;
+    throw e;
+  }
 }
 
-export async function waitForStepState(page, stepId, state, timeout = 10000) {
+export async function waitForStepState(page, stepId, state, timeout = 30000) {
   await page.waitForSelector(`#detail-body li[data-step-id="${stepId}"][data-state="${state}"]`,
     { timeout });
 }
 
-export async function waitForCount(page, state, n, timeout = 10000) {
+export async function waitForCount(page, state, n, timeout = 30000) {
   await page.waitForSelector(`#counts button[data-state="${state}"] .count-n:text-is("${n.toLocaleString('en')}")`,
     { timeout });
 }
@@ -100,7 +113,7 @@ export async function submit(base, spec, token) {
   return r.data;
 }
 
-export async function waitUntil(fn, { timeout = 10000, interval = 50, what = 'condition' } = {}) {
+export async function waitUntil(fn, { timeout = 30000, interval = 50, what = 'condition' } = {}) {
   const end = Date.now() + timeout;
   for (;;) {
     const v = await fn();
@@ -108,6 +121,21 @@ export async function waitUntil(fn, { timeout = 10000, interval = 50, what = 'co
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, interval));
   }
+}
+
+// Holds back the page's event stream (connected after the first render, from feed.js) in every
+// page of `context` until the returned function is called: what happens meanwhile reaches the
+// page only by fetching.
+export async function holdFeed(context) {
+  let release;
+  const gate = new Promise((resolve) => {
+    release = resolve;
+  });
+  await context.route(/\/feed\.js$/, async (route) => {
+    await gate;
+    await route.continue();
+  });
+  return release;
 }
 
 // Moves the pointer off the table (the page holds new rows back while it is over it).

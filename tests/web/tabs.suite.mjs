@@ -22,7 +22,7 @@ async function everyTabWorks(daemon, pages, ticker, alpha) {
   for (const page of pages) await waitForRowState(page, fresh.id, 'done');
   for (const page of pages) {
     await page.click(rowSel(ticker.id));
-    await page.waitForSelector('#detail-body .log:has-text("tick")', { timeout: 10000 });
+    await page.waitForSelector('#detail-body .log:has-text("tick")');
   }
   for (const page of pages) {
     await page.fill('#filter-name', 'alpha');
@@ -30,10 +30,10 @@ async function everyTabWorks(daemon, pages, ticker, alpha) {
     await page.waitForFunction(() => {
       const rows = [...document.querySelectorAll('#task-rows tr')];
       return rows.length > 0 && rows.every((tr) => tr.querySelector('td.name').textContent === 'alpha');
-    }, null, { timeout: 10000 });
+    }, null);
     await page.click(rowSel(alpha.id));
-    await page.waitForSelector(`#detail-body #detail-id:text-is("${alpha.id}")`, { timeout: 10000 });
-    await page.waitForSelector('#detail-body .result', { timeout: 10000 });
+    await page.waitForSelector(`#detail-body #detail-id:text-is("${alpha.id}")`);
+    await page.waitForSelector('#detail-body .result');
   }
 }
 

@@ -314,16 +314,53 @@ Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
 }
 
 Result<json> JobBridge::remove(const JobRef& ref) {
-  Result<WriteTicket> r = on_loop<WriteTicket>([ref](JobService& s) { return s.remove(ref); });
+  // A step ref is refused below (steps cannot be deleted); only a job is claimed.
+  DeleteClaims claims(*this);
+  if (!ref.step && !claims.claim(ref.id)) return no_such(ref);
+  Result<Removal> r = on_loop<Removal>([ref](JobService& s) { return s.remove(ref); });
   if (r.is(JobErrorCode::not_live)) r = stored_.remove(ref);
   if (!r) return r.error();
   // Answered only once the delete is committed and the cached body dropped: no read that starts
-  // after the answer can find the job.
-  if (!backend_.wait_committed(r.value(), options_.loop_reply_timeout)) {
+  // after the answer can find the job; its event goes out then too.
+  if (!backend_.wait_committed(r->ticket, options_.loop_reply_timeout)) {
     return JobError{JobErrorCode::unavailable, "the delete could not be stored in time"};
   }
   cache_.erase(ref.id);
+  const RemovedJob gone[] = {{ref.id, r->state}};
+  publish_removed(gone, "deleted");
   return json{{"id", job_id_text(ref.id)}, {"deleted", true}};
+}
+
+bool JobBridge::DeleteClaims::claim(std::uint64_t id) {
+  {
+    std::lock_guard lock(bridge_.deleting_mu_);
+    if (!bridge_.deleting_.insert(id).second) return false;
+  }
+  ids_.push_back(id);
+  return true;
+}
+
+JobBridge::DeleteClaims::~DeleteClaims() {
+  std::lock_guard lock(bridge_.deleting_mu_);
+  for (std::uint64_t id : ids_)
+    bridge_.deleting_.erase(id);
+}
+
+void JobBridge::publish_removed(std::span<const RemovedJob> jobs, const char* reason) {
+  if (!events_.active()) return;
+  const double time = static_cast<double>(wall_ms()) / 1000.0;
+  for (const RemovedJob& j : jobs) {
+    events_.publish({{"type", "removed"},
+                     {"id", job_id_text(j.id)},
+                     {"reason", reason},
+                     {"state", state_name(j.state)},
+                     {"time", time}});
+  }
+}
+
+Result<FinishedHistory::Snapshot> JobBridge::finished_history() {
+  return on_loop<FinishedHistory::Snapshot>(
+      [](JobService& s) -> Result<FinishedHistory::Snapshot> { return s.finished_history(); });
 }
 
 Result<json> JobBridge::output(const JobRef& ref) {
@@ -364,5 +401,12 @@ DaemonStats JobBridge::stats() const {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
   return s;
 }
+
+template Result<JobBridge::FollowRegistered> JobBridge::on_loop(
+    std::function<Result<JobBridge::FollowRegistered>(JobService&)>);
+template Result<JobBridge::DeleteOutcomes> JobBridge::on_loop(
+    std::function<Result<JobBridge::DeleteOutcomes>(JobService&)>);
+template Result<std::vector<BulkOutcome>> JobBridge::on_loop(
+    std::function<Result<std::vector<BulkOutcome>>(JobService&)>);
 
 }  // namespace uasyncd::server

@@ -32,7 +32,9 @@ void draw(const nlohmann::json& step, const std::string& prefix, const std::stri
   std::string line = prefix + printable(string_field(step, "id", "?")) + " " +
                      printable(string_field(step, "kind", "?"));
   if (const std::string name = string_field(step, "name"); !name.empty()) {
-    line += " " + truncate_to_width(printable(name), 40);
+    // Appended in two steps: g++ 12 -O3 warns falsely on " " + std::string (PR 105329).
+    line += ' ';
+    line += truncate_to_width(printable(name), 40);
   }
   line += "  " + out.paint(printable(state), state_color(state));
   if (is_final_state(state)) {

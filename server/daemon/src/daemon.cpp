@@ -16,6 +16,8 @@ api::RouteOptions route_options(const DaemonOptions& o) {
   api::RouteOptions r;
   r.token = o.token;
   r.version = kVersion;
+  r.max_running = o.max_running;
+  r.keep_finished = o.keep_finished;
   r.sse.max_streams = o.max_sse;
   r.sse.keepalive = o.sse_keepalive;
   r.on_request = [](const std::string& method, const std::string& path, int status,
@@ -38,7 +40,17 @@ std::unique_ptr<JobBackend> Daemon::make_backend() {
   BackendOptions backend;
   backend.retention = {options_.keep_finished, options_.keep_for};
   // A job retention removed must not be served from the cache either.
-  backend.on_removed = [this](std::span<const std::uint64_t> ids) { read_cache_.erase(ids); };
+  // Clients are told too ("removed" events), once the bridge is there to tell them.
+  backend.on_removed = [this](std::span<const RemovedJob> jobs) {
+    std::vector<std::uint64_t> ids;
+    ids.reserve(jobs.size());
+    for (const RemovedJob& j : jobs)
+      ids.push_back(j.id);
+    read_cache_.erase(ids);
+    if (JobBridge* bridge = removals_to_.load(std::memory_order_acquire)) {
+      bridge->publish_removed(jobs, "evicted");
+    }
+  };
   if (options_.data_dir.empty()) return make_memory_backend(std::move(backend));
   SqliteOptions sqlite;
   sqlite.dir = options_.data_dir;
@@ -94,11 +106,14 @@ void Daemon::start() {
   bridge.service.exec_kill_grace_ms = static_cast<std::int64_t>(options_.exec_kill_grace * 1000);
   bridge.virtual_clock = options_.virtual_clock;
   bridge.loop_reply_timeout = options_.loop_reply_timeout;
+  bridge.bulk_max_jobs = options_.bulk_max_jobs;
   if (!options_.exec_supervisor.empty()) {
     bridge.exec_supervisor =
         exec::SupervisorOptions{options_.exec_supervisor, exec_lock_ ? exec_lock_->fd() : -1, 64};
   }
   bridge_ = std::make_unique<JobBridge>(std::move(bridge), *backend_, read_cache_);
+  // Before the loop starts: the restore's writes may already evict.
+  removals_to_.store(bridge_.get(), std::memory_order_release);
   bridge_->start();
   started_ = true;
   routes_ = std::make_unique<api::Routes>(*bridge_, route_options(options_));

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 #include <utility>
 
 #include "uasyncd/job/job_json.hpp"
@@ -65,7 +66,7 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
     runner_.start(job);
     started(*job);
   } else {
-    pending_.push_back(job);
+    enqueue(job);
   }
   out.job = full_json(*job);
   return out;
@@ -75,7 +76,34 @@ Result<json> JobService::get(const JobRef& ref) const {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
-  return full_json(*job);
+  json out = full_json(*job);
+  if (job->state() == JobState::pending) add_queue_place(*job, out);
+  return out;
+}
+
+void JobService::enqueue(std::shared_ptr<Job> job) {
+  queued_at_ms_[job->id()] = wall_ms();
+  pending_.push_back(std::move(job));
+}
+
+void JobService::add_queue_place(const Job& job, json& out) const {
+  const std::int64_t now = ua::ticks_ms();
+  const bool waits_out_backoff = job.retry_at_ms() > now;
+  // 1 for the job that starts when a slot frees: only jobs that may start now count.
+  std::size_t ahead = 0;
+  for (const std::shared_ptr<Job>& p : pending_) {
+    if (p.get() == &job) break;
+    if (p->retry_at_ms() <= now) ++ahead;
+  }
+  out["queue_position"] = waits_out_backoff ? json(nullptr) : json(ahead + 1);
+  out["queue_length"] = pending_.size();
+  auto queued = queued_at_ms_.find(job.id());
+  out["queued_at"] = queued != queued_at_ms_.end()
+                         ? json(static_cast<double>(queued->second) / 1000.0)
+                         : json(nullptr);
+  out["retry_at"] = waits_out_backoff
+                        ? json(static_cast<double>(wall_ms() + (job.retry_at_ms() - now)) / 1000.0)
+                        : json(nullptr);
 }
 
 Result<json> JobService::cancel(const JobRef& ref) {
@@ -113,14 +141,14 @@ ua::Coro<void> JobService::watch_timeout(JobService* self, std::shared_ptr<Job> 
   }
 }
 
-Result<WriteTicket> JobService::remove(const JobRef& ref) {
+Result<Removal> JobService::remove(const JobRef& ref) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
   if (std::optional<JobError> refused = remove_error(*job, ref)) return *refused;
   live_.erase(job->id());
   unwritten_.erase(job->id());
-  return backend_.erase(job->id(), job->state());
+  return Removal{backend_.erase(job->id(), job->state()), job->state()};
 }
 
 Result<json> JobService::output(const JobRef& ref) const {
@@ -131,7 +159,8 @@ Result<json> JobService::output(const JobRef& ref) const {
   return output_json(*job, ref.step);
 }
 
-Result<Done> JobService::follow_output(const JobRef& ref, OutputFollower follower) {
+Result<Done> JobService::follow_output(const JobRef& ref, OutputFollower follower,
+                                       std::uint64_t key) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
@@ -140,9 +169,50 @@ Result<Done> JobService::follow_output(const JobRef& ref, OutputFollower followe
   if (is_final(job->state())) {
     follower.end({job->id_text(), job->state()});
   } else {
-    followers_[job->id()].push_back({std::move(follower), ref.step});
+    followers_[job->id()].push_back({std::move(follower), ref.step, key});
   }
   return Done{};
+}
+
+void JobService::unfollow_output(std::uint64_t job_id, std::uint64_t key) {
+  auto it = followers_.find(job_id);
+  if (it == followers_.end()) return;
+  std::erase_if(it->second, [key](const Follower& f) { return f.key == key; });
+  if (it->second.empty()) followers_.erase(it);
+}
+
+std::vector<BulkOutcome> JobService::cancel_each(std::span<const std::uint64_t> ids) {
+  std::vector<BulkOutcome> out(ids.size(), BulkOutcome::not_live);
+  std::unordered_map<std::uint64_t, std::size_t> pending;  // id -> its index in `ids`
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    auto it = live_.find(ids[i]);
+    if (it == live_.end()) continue;
+    const std::shared_ptr<Job>& job = it->second;
+    if (job->state() == JobState::pending) {
+      pending.emplace(ids[i], i);
+    } else {
+      out[i] = runner_.cancel(ids[i]) ? BulkOutcome::affected : BulkOutcome::skipped;
+    }
+  }
+  if (pending.empty()) return out;
+  std::vector<std::shared_ptr<Job>> taken;
+  std::erase_if(pending_, [&](const std::shared_ptr<Job>& p) {
+    if (!pending.contains(p->id())) return false;
+    taken.push_back(p);
+    return true;
+  });
+  for (const std::shared_ptr<Job>& job : taken) {
+    queued_at_ms_.erase(job->id());
+    job->finish_unstarted(JobState::cancelled, {"CancelledError", "cancelled while pending"},
+                          wall_ms());
+    finished(*job, JobState::pending);
+    out[pending.at(job->id())] = BulkOutcome::affected;
+  }
+  return out;
+}
+
+FinishedHistory::Snapshot JobService::finished_history() const {
+  return history_.snapshot(wall_ms() / 1000);
 }
 
 Result<FinishWatch> JobService::watch_finish(const JobRef& ref,
@@ -189,6 +259,7 @@ void JobService::start_pending() {
     }
     std::shared_ptr<Job> next = std::move(*it);
     it = pending_.erase(it);
+    queued_at_ms_.erase(next->id());
     runner_.start(next);
     started(*next);
   }
@@ -200,6 +271,7 @@ void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {
   if (it == pending_.end()) return;
   std::shared_ptr<Job> keep = std::move(*it);
   pending_.erase(it);
+  queued_at_ms_.erase(job.id());
   job.finish_unstarted(state, std::move(error), wall_ms());
   finished(job, JobState::pending);
 }
@@ -212,8 +284,11 @@ void JobService::finished(Job& job, JobState was) {
   // Written first: from here on a list, the counts and a read of the store see it finished.
   const WriteTicket ticket = write_now(job, was);
   if (options_.counted) options_.counted(job.state());
-  transition(job, "finished");
+  history_.count(job.state(), wall_ms() / 1000);
+  // Output followers first: on a shared event stream their end goes before the batched
+  // "finished", so a client that saw the end does not fetch the output once more.
   end_followers(job);
+  transition(job, "finished");
   if (auto it = watches_.find(job.id()); it != watches_.end()) {
     const auto watching = std::move(it->second);
     watches_.erase(it);
@@ -270,6 +345,7 @@ void JobService::release_all() {
   timeouts_.clear();
   runner_.abandon_all();
   pending_.clear();
+  queued_at_ms_.clear();
 }
 
 void JobService::transition(const Job& job, const char* type) {
@@ -339,7 +415,9 @@ void JobService::step_changed(Job& job, std::size_t index) {
 void JobService::step_output(Job& job, std::size_t index, bool is_stderr, std::string_view data) {
   auto it = followers_.find(job.id());
   if (it == followers_.end()) return;
-  const OutputChunk chunk{job.step_id(index), is_stderr, data};
+  // The runner has counted `data` as published already.
+  const std::size_t published = job.step(index).exec()->stream(is_stderr).published;
+  const OutputChunk chunk{job.step_id(index), is_stderr, data, published - data.size()};
   std::erase_if(it->second, [&](const Follower& f) {
     return (!f.step || *f.step == index) && !f.to.chunk(chunk);
   });

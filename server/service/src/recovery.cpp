@@ -25,13 +25,15 @@ void JobService::restore() {
       write_now(*job, JobState::running);
     }
     if (job->state() == JobState::pending) {
-      pending_.push_back(job);
+      enqueue(job);
       ++requeued;
     } else {
       // Not now: the daemon was down in between, and the run ended when it died.
       job->interrupt(job->last_recorded_ms());
       release_when_committed(job->id(), write_now(*job, JobState::running));
       if (options_.counted) options_.counted(job->state());
+      // No "finished" event (no client is connected yet), but it finished now.
+      history_.count(JobState::interrupted, wall_ms() / 1000);
       ++interrupted;
     }
   }

@@ -49,12 +49,12 @@ Result<nlohmann::json> StoredJobs::set_timeout(const JobRef& ref) {
   return JobError{JobErrorCode::finished, ref_text(ref) + " has finished"};
 }
 
-Result<WriteTicket> StoredJobs::remove(const JobRef& ref) {
+Result<Removal> StoredJobs::remove(const JobRef& ref) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = find(ref, error);
   if (!job) return *error;
   if (std::optional<JobError> refused = remove_error(*job, ref)) return *refused;
-  return backend_.erase(job->id(), job->state());
+  return Removal{backend_.erase(job->id(), job->state()), job->state()};
 }
 
 Result<nlohmann::json> StoredJobs::output(const JobRef& ref) {

@@ -1,14 +1,18 @@
 // The --ephemeral backend: rows in RAM, indexed by id, state, name and finish time, so that
-// every list and every retention step costs O(page) or O(removed), never O(retained).
+// every list by state or name and every retention step costs O(page) or O(removed), never
+// O(retained); only a name_contains filter and the counts of a list walk the matching rows.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
 #include "state_tally.hpp"
 #include "uasyncd/store/job_backend.hpp"
+#include "uasyncd/store/list_pager.hpp"
 
 namespace uasyncd::server {
 namespace {
@@ -25,9 +29,9 @@ class MemoryBackend final : public JobBackend {
 
   WriteTicket insert(const Job& job) override {
     JobRow row = row_of(job, true);
-    std::vector<std::uint64_t> removed;
+    std::vector<RemovedJob> removed;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = lock_to_write();
       const std::uint64_t id = row.id;
       by_state_[index(row.state)].insert(id);
       by_name_[row.name].insert(id);
@@ -42,9 +46,9 @@ class MemoryBackend final : public JobBackend {
 
   WriteTicket update(const Job& job, JobState, bool with_output) override {
     JobRow row = row_of(job, false, with_output);
-    std::vector<std::uint64_t> removed;
+    std::vector<RemovedJob> removed;
     {
-      std::lock_guard lock(mu_);
+      std::unique_lock lock = lock_to_write();
       auto it = rows_.find(row.id);
       if (it == rows_.end()) return 0;
       JobRow& stored = it->second;
@@ -66,7 +70,7 @@ class MemoryBackend final : public JobBackend {
   }
 
   WriteTicket erase(std::uint64_t id, JobState) override {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock = lock_to_write();
     drop(id);
     ++stats_.rows;
     return 0;
@@ -90,39 +94,8 @@ class MemoryBackend final : public JobBackend {
   }
 
   ListPage list(const ListQuery& q) override {
-    std::lock_guard lock(mu_);
-    const std::set<std::uint64_t>* by_state = q.state ? &by_state_[index(*q.state)] : nullptr;
-    const std::set<std::uint64_t>* by_name = nullptr;
-    if (q.name) {
-      auto it = by_name_.find(*q.name);
-      if (it == by_name_.end()) return {};
-      by_name = &it->second;
-    }
-    ListPage page;
-    const auto take = [&](std::uint64_t id) {
-      const JobRow& row = rows_.at(id);
-      if (q.state && row.state != *q.state) return true;
-      if (q.name && row.name != *q.name) return true;
-      if (page.jobs.size() == q.limit) {
-        page.next_cursor = page.jobs.back().id;
-        return false;
-      }
-      page.jobs.push_back(summary_of(row));
-      return true;
-    };
-    // Walk the smallest index that answers the query, newest first, from the cursor.
-    const std::set<std::uint64_t>* walk = by_state;
-    if (by_name && (!walk || by_name->size() < walk->size())) walk = by_name;
-    if (walk) {
-      auto it = q.before ? walk->lower_bound(*q.before) : walk->end();
-      while (it != walk->begin() && take(*--it)) {
-      }
-    } else {
-      auto it = q.before ? rows_.lower_bound(*q.before) : rows_.end();
-      while (it != rows_.begin() && take((--it)->first)) {
-      }
-    }
-    return page;
+    Source source(*this, q);
+    return list_page(q, source);
   }
 
   StateCounts counts() const override { return tally_.get(); }
@@ -138,6 +111,134 @@ class MemoryBackend final : public JobBackend {
 
  private:
   static std::size_t index(JobState s) { return static_cast<std::size_t>(s); }
+
+  // Writers say that they wait, so that a long walk of a list lets them in between its chunks:
+  // a search of 100,000 rows must not hold the loop thread's writes for its whole length.
+  std::unique_lock<std::mutex> lock_to_write() {
+    writers_waiting_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    writers_waiting_.fetch_sub(1, std::memory_order_relaxed);
+    return lock;
+  }
+
+  // The rows of a list. Each walk goes over the smallest index that answers the filter, in id
+  // order from the range's end, and stops after what it needs; it holds mu_ for at most
+  // kWalkChunk rows at a time (so a page and its counts may see writes made in between).
+  class Source final : public ListSource {
+   public:
+    Source(MemoryBackend& b, const ListQuery& q) : b_(b) {
+      if (q.name_contains) folded_ = fold_ascii(*q.name_contains);
+    }
+
+    std::vector<JobSummary> scan(const ListQuery& q, IdRange range, bool newest_first,
+                                 std::size_t limit) override {
+      std::vector<JobSummary> out;
+      walk(q, range, newest_first, [&](std::uint64_t id, const JobRow* row) {
+        out.push_back(summary_of(row != nullptr ? *row : b_.rows_.at(id)));
+        return out.size() < limit;
+      });
+      return out;
+    }
+
+    std::uint64_t count(const ListQuery& q, IdRange range, std::uint64_t cap) override {
+      std::uint64_t n = 0;
+      walk(q, range, true, [&](std::uint64_t, const JobRow*) { return ++n <= cap; });
+      return n;
+    }
+
+    std::optional<std::uint64_t> kept_count(const ListQuery& q) override {
+      if (q.name_contains || (q.state && q.name)) return std::nullopt;
+      std::lock_guard lock(b_.mu_);
+      if (q.state) return b_.by_state_[index(*q.state)].size();
+      if (q.name) {
+        auto it = b_.by_name_.find(*q.name);
+        return it == b_.by_name_.end() ? 0 : it->second.size();
+      }
+      return b_.rows_.size();
+    }
+
+   private:
+    static constexpr std::size_t kWalkChunk = 4096;
+
+    bool matches(const ListQuery& q, const JobRow& row) const {
+      return (!q.state || row.state == *q.state) && (!q.name || row.name == *q.name) &&
+             (!q.name_contains || name_contains(row.name, folded_));
+    }
+
+    // Calls visit(id, row) with each matching row in `range` until it returns false; `row` is
+    // null when the index alone answered the filter (the row was not looked up).
+    template <class Visit>
+    void walk(const ListQuery& q, IdRange range, bool newest_first, Visit visit) {
+      std::unique_lock lock(b_.mu_);
+      for (;;) {
+        // Picked again after each pause: the set of a name may have gone meanwhile.
+        const std::set<std::uint64_t>* ids = q.state ? &b_.by_state_[index(*q.state)] : nullptr;
+        if (q.name) {
+          auto it = b_.by_name_.find(*q.name);
+          if (it == b_.by_name_.end()) return;
+          if (!ids || it->second.size() < ids->size()) ids = &it->second;
+        }
+        const bool exact = ids != nullptr && !q.name_contains && !(q.state && q.name);
+        Chunk chunk;
+        if (ids) {
+          chunk = walk_chunk(
+              *ids, range, newest_first,
+              [&](std::uint64_t id) -> const JobRow* { return exact ? nullptr : &b_.rows_.at(id); },
+              [](std::uint64_t id) { return id; }, q, visit);
+        } else {
+          chunk = walk_chunk(
+              b_.rows_, range, newest_first,
+              [](const std::pair<const std::uint64_t, JobRow>& e) { return &e.second; },
+              [](const std::pair<const std::uint64_t, JobRow>& e) { return e.first; }, q, visit);
+        }
+        if (!chunk.more) return;
+        (newest_first ? range.below : range.above) = chunk.last;
+        if (b_.writers_waiting_.load(std::memory_order_relaxed) > 0) {
+          lock.unlock();
+          while (b_.writers_waiting_.load(std::memory_order_relaxed) > 0)
+            std::this_thread::yield();
+          lock.lock();
+        }
+      }
+    }
+
+    struct Chunk {
+      bool more = false;       // stopped at kWalkChunk rows: go on past `last`
+      std::uint64_t last = 0;  // the last id looked at
+    };
+
+    template <class Sorted, class RowOf, class IdOf, class Visit>
+    Chunk walk_chunk(const Sorted& sorted, IdRange range, bool newest_first, RowOf row_of,
+                     IdOf id_of, const ListQuery& q, Visit& visit) {
+      std::size_t seen = 0;
+      const auto look = [&](const auto& entry, Chunk& out) {
+        const std::uint64_t id = id_of(entry);
+        if (newest_first ? id <= range.above : id >= range.below) return false;
+        const JobRow* row = row_of(entry);
+        out.last = id;
+        if ((row == nullptr || matches(q, *row)) && !visit(id, row)) return false;
+        if (++seen == kWalkChunk) {
+          out.more = true;
+          return false;
+        }
+        return true;
+      };
+      Chunk out;
+      if (newest_first) {
+        for (auto it = sorted.lower_bound(range.below); it != sorted.begin();) {
+          if (!look(*--it, out)) break;
+        }
+      } else {
+        for (auto it = sorted.upper_bound(range.above); it != sorted.end(); ++it) {
+          if (!look(*it, out)) break;
+        }
+      }
+      return out;
+    }
+
+    MemoryBackend& b_;
+    std::string folded_;
+  };
 
   void drop(std::uint64_t id) {
     auto it = rows_.find(id);
@@ -157,16 +258,16 @@ class MemoryBackend final : public JobBackend {
   }
 
   // Under mu_: removes up to a batch of finished rows past the retention limits.
-  std::vector<std::uint64_t> retain() {
-    std::vector<std::uint64_t> removed;
+  std::vector<RemovedJob> retain() {
+    std::vector<RemovedJob> removed;
     const Retention& r = options_.retention;
     const std::int64_t cutoff =
         r.keep_for ? wall_ms() - static_cast<std::int64_t>(r.keep_for->count()) : INT64_MIN;
     while (!finished_.empty() && removed.size() < kRetentionBatch &&
            (finished_.size() > r.keep_finished || finished_.begin()->first < cutoff)) {
       const std::uint64_t id = finished_.begin()->second;
+      removed.push_back({id, rows_.at(id).state});
       drop(id);
-      removed.push_back(id);
     }
     stats_.removed += removed.size();
     ++stats_.commits;
@@ -174,7 +275,7 @@ class MemoryBackend final : public JobBackend {
     return removed;
   }
 
-  WriteTicket after_write(const std::vector<std::uint64_t>& removed) {
+  WriteTicket after_write(const std::vector<RemovedJob>& removed) {
     if (!removed.empty() && options_.on_removed) options_.on_removed(removed);
     return 0;
   }
@@ -182,6 +283,7 @@ class MemoryBackend final : public JobBackend {
   BackendOptions options_;
   std::uint64_t last_id_ = 0;  // loop thread only
   mutable std::mutex mu_;
+  std::atomic<int> writers_waiting_{0};
   std::map<std::uint64_t, JobRow> rows_;
   std::array<std::set<std::uint64_t>, kAllJobStates.size()> by_state_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_name_;

@@ -74,7 +74,7 @@ class SqliteBackend final : public JobBackend {
   }
 
   std::optional<JobRow> get(std::uint64_t id) override { return readers_->get(id); }
-  ListPage list(const ListQuery& query) override { return readers_->list(query); }
+  ListPage list(const ListQuery& query) override { return readers_->list(query, tally_.get()); }
   std::optional<std::uint64_t> find_by_key(const std::string& key) override {
     return readers_->find_by_key(key);
   }

@@ -33,10 +33,7 @@ struct RetentionStep {
   std::size_t limit = 1000;
 };
 
-struct RemovedRow {
-  std::uint64_t id;
-  JobState state;
-};
+using RemovedRow = RemovedJob;
 
 class SqliteFile {
  public:

@@ -1,16 +1,55 @@
 #include "sqlite_readers.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
+
+#include "uasyncd/store/list_pager.hpp"
 
 namespace uasyncd::server {
 namespace {
 
-std::string list_sql(bool by_state, bool by_name) {
-  std::string sql = std::string("SELECT ") + sqlite::kSummaryColumns + " FROM tasks WHERE seq < ?1";
-  if (by_state) sql += " AND state = ?2";
-  if (by_name) sql += " AND name = ?3";
-  return sql + " ORDER BY seq DESC LIMIT ?4";
+// Which filters and order a list statement has: one prepared statement per combination.
+constexpr unsigned kByState = 1;
+constexpr unsigned kByName = 2;
+constexpr unsigned kByNamePart = 4;
+constexpr unsigned kOldestFirst = 8;
+
+unsigned filter_bits(const ListQuery& q) {
+  return (q.state ? kByState : 0U) | (q.name ? kByName : 0U) | (q.name_contains ? kByNamePart : 0U);
+}
+
+std::string where_sql(unsigned bits) {
+  std::string sql = " FROM tasks WHERE seq > ?1 AND seq < ?2";
+  if (bits & kByState) sql += " AND state = ?3";
+  if (bits & kByName) sql += " AND name = ?4";
+  // SQLite's LIKE folds A-Z only (no ICU here): the rule of ListQuery::name_contains. Twice as
+  // fast as instr(lower(name), ?) on 100,000 rows; the part is escaped (like_pattern).
+  if (bits & kByNamePart) sql += " AND name LIKE ?5 ESCAPE '\\'";
+  return sql;
+}
+
+std::string scan_sql(unsigned bits) {
+  return std::string("SELECT ") + sqlite::kSummaryColumns + where_sql(bits) + " ORDER BY seq " +
+         ((bits & kOldestFirst) ? "ASC" : "DESC") + " LIMIT ?6";
+}
+
+std::string count_sql(unsigned bits) {
+  return "SELECT count(*) FROM (SELECT 1" + where_sql(bits) + " LIMIT ?6)";
+}
+
+// "%part%", with LIKE's own characters in `part` taken literally.
+std::string like_pattern(std::string_view part) {
+  std::string out = "%";
+  for (char c : part) {
+    if (c == '%' || c == '_' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "%";
+}
+
+std::int64_t bound(std::uint64_t id) {
+  return static_cast<std::int64_t>(std::min<std::uint64_t>(id, INT64_MAX));
 }
 
 }  // namespace
@@ -19,14 +58,19 @@ struct SqliteReaders::Connection {
   sqlite3* db = nullptr;
   sqlite::Stmt get;
   sqlite::Stmt by_key;
-  sqlite::Stmt list[2][2];  // [by state][by name]
+  sqlite::Stmt begin;
+  sqlite::Stmt commit;
+  sqlite::Stmt scan[16];  // by the k* bits above, each prepared when first used
+  sqlite::Stmt count[8];
   ~Connection() {
     get = {};
     by_key = {};
-    for (auto& row : list) {
-      for (auto& s : row)
-        s = {};
-    }
+    begin = {};
+    commit = {};
+    for (auto& s : scan)
+      s = {};
+    for (auto& s : count)
+      s = {};
     sqlite3_close_v2(db);
   }
 };
@@ -50,6 +94,7 @@ class SqliteReaders::Lease {
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
   Connection* operator->() const { return c_; }
+  Connection& operator*() const { return *c_; }
 
  private:
   SqliteReaders& pool_;
@@ -70,10 +115,8 @@ SqliteReaders::SqliteReaders(const std::string& path, std::size_t count) : path_
         c->db, (std::string("SELECT ") + sqlite::kRowColumns + " FROM tasks WHERE seq = ?").c_str(),
         path_);
     c->by_key = sqlite::Stmt(c->db, "SELECT seq FROM tasks WHERE idempotency_key = ?", path_);
-    for (int s = 0; s < 2; ++s) {
-      for (int n = 0; n < 2; ++n)
-        c->list[s][n] = sqlite::Stmt(c->db, list_sql(s == 1, n == 1).c_str(), path_);
-    }
+    c->begin = sqlite::Stmt(c->db, "BEGIN", path_);
+    c->commit = sqlite::Stmt(c->db, "COMMIT", path_);
     free_.push_back(c.get());
     all_.push_back(std::move(c));
   }
@@ -101,29 +144,87 @@ std::optional<std::uint64_t> SqliteReaders::find_by_key(const std::string& key) 
   return std::nullopt;
 }
 
-ListPage SqliteReaders::list(const ListQuery& q) {
-  Lease c(*this);
-  sqlite::Use use(c->list[q.state ? 1 : 0][q.name ? 1 : 0]);
-  sqlite3_stmt* s = use.get();
-  sqlite3_bind_int64(s, 1,
-                     q.before
-                         ? static_cast<std::int64_t>(std::min<std::uint64_t>(*q.before, INT64_MAX))
-                         : INT64_MAX);
-  if (q.state) sqlite3_bind_text(s, 2, state_name(*q.state), -1, SQLITE_STATIC);
-  if (q.name) sqlite::bind_text(s, 3, *q.name);
-  // One more than the page: whether another page follows.
-  sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(q.limit) + 1);
-  ListPage page;
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-    if (page.jobs.size() == q.limit) {
-      page.next_cursor = page.jobs.back().id;
-      break;
-    }
-    page.jobs.push_back(sqlite::read_summary(s));
+// A list's rows and counts through one connection, in one read transaction: the page and its
+// counts see the same commit.
+class SqliteReaders::Source final : public ListSource {
+ public:
+  Source(SqliteReaders& pool, Connection& c, const ListQuery& q, const StateCounts& counts)
+      : pool_(pool), c_(c), counts_(counts) {
+    if (q.name_contains) pattern_ = like_pattern(*q.name_contains);
+    step_once(c_.begin, "cannot read the tasks");
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) sqlite::fail(c->db, path_, "cannot list the tasks");
-  return page;
+  // A read transaction changes nothing: its end cannot fail in a way that matters.
+  ~Source() override { (void)step_commit(); }
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  std::vector<JobSummary> scan(const ListQuery& q, IdRange range, bool newest_first,
+                               std::size_t limit) override {
+    const unsigned bits = filter_bits(q) | (newest_first ? 0U : kOldestFirst);
+    sqlite::Use use(prepared(c_.scan[bits], scan_sql(bits)));
+    bind(use.get(), q, range, limit);
+    std::vector<JobSummary> out;
+    int rc = SQLITE_ROW;
+    while ((rc = sqlite3_step(use.get())) == SQLITE_ROW)
+      out.push_back(sqlite::read_summary(use.get()));
+    if (rc != SQLITE_DONE) sqlite::fail(c_.db, pool_.path_, "cannot list the tasks");
+    return out;
+  }
+
+  std::uint64_t count(const ListQuery& q, IdRange range, std::uint64_t cap) override {
+    const unsigned bits = filter_bits(q);
+    sqlite::Use use(prepared(c_.count[bits], count_sql(bits)));
+    bind(use.get(), q, range, cap + 1);
+    if (sqlite3_step(use.get()) != SQLITE_ROW) {
+      sqlite::fail(c_.db, pool_.path_, "cannot count the tasks");
+    }
+    return static_cast<std::uint64_t>(sqlite3_column_int64(use.get(), 0));
+  }
+
+  std::optional<std::uint64_t> kept_count(const ListQuery& q) override {
+    if (q.name || q.name_contains) return std::nullopt;
+    if (q.state) return counts_[static_cast<std::size_t>(*q.state)];
+    std::uint64_t all = 0;
+    for (std::uint64_t n : counts_)
+      all += n;
+    return all;
+  }
+
+ private:
+  const sqlite::Stmt& prepared(sqlite::Stmt& s, const std::string& sql) {
+    if (s.get() == nullptr) s = sqlite::Stmt(c_.db, sql.c_str(), pool_.path_);
+    return s;
+  }
+
+  void bind(sqlite3_stmt* s, const ListQuery& q, IdRange range, std::uint64_t limit) {
+    sqlite3_bind_int64(s, 1, bound(range.above));
+    sqlite3_bind_int64(s, 2, bound(range.below));
+    if (q.state) sqlite3_bind_text(s, 3, state_name(*q.state), -1, SQLITE_STATIC);
+    if (q.name) sqlite::bind_text(s, 4, *q.name);
+    if (q.name_contains) sqlite::bind_text(s, 5, pattern_);
+    sqlite3_bind_int64(s, 6, bound(limit));
+  }
+
+  void step_once(const sqlite::Stmt& stmt, const char* what) {
+    sqlite::Use use(stmt);
+    if (sqlite3_step(use.get()) != SQLITE_DONE) sqlite::fail(c_.db, pool_.path_, what);
+  }
+
+  int step_commit() {
+    sqlite::Use use(c_.commit);
+    return sqlite3_step(use.get());
+  }
+
+  SqliteReaders& pool_;
+  Connection& c_;
+  const StateCounts& counts_;
+  std::string pattern_;
+};
+
+ListPage SqliteReaders::list(const ListQuery& q, const StateCounts& counts) {
+  Lease c(*this);
+  Source source(*this, *c, q, counts);
+  return list_page(q, source);
 }
 
 }  // namespace uasyncd::server

@@ -26,14 +26,16 @@ class SqliteReaders {
   SqliteReaders(const SqliteReaders&) = delete;
   SqliteReaders& operator=(const SqliteReaders&) = delete;
 
-  // Any thread. Throw StoreError when the file cannot be read.
+  // Any thread. Throw StoreError when the file cannot be read. `counts`: the jobs per state the
+  // backend keeps (a list's total by state alone needs no count).
   std::optional<JobRow> get(std::uint64_t id);
-  ListPage list(const ListQuery& query);
+  ListPage list(const ListQuery& query, const StateCounts& counts);
   std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key);
 
  private:
   struct Connection;
   class Lease;
+  class Source;
 
   std::string path_;
   std::mutex mu_;

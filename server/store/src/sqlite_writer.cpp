@@ -27,7 +27,7 @@ constexpr std::chrono::seconds kIdleRetention{1};
 
 SqliteWriter::SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id,
                            Retention retention, StateTally& tally,
-                           std::function<void(std::span<const std::uint64_t>)> on_removed)
+                           std::function<void(std::span<const RemovedJob>)> on_removed)
     : file_(std::move(file)),
       retention_(retention),
       tally_(tally),
@@ -179,12 +179,9 @@ void SqliteWriter::run() {
     ops.clear();
     inserted_max = batch_max;
     more_retention = written.removed.size() >= retention.limit;
-    std::vector<std::uint64_t> removed;
-    removed.reserve(written.removed.size());
-    for (const RemovedRow& r : written.removed) {
+    const std::vector<RemovedRow>& removed = written.removed;
+    for (const RemovedRow& r : removed)
       tally_.add(r.state, -1);
-      removed.push_back(r.id);
-    }
     written.fenced += fenced;
     if (written.fenced > 0) spdlog::warn("task store: {} stale writes dropped", written.fenced);
     // Told before the commit is published: whoever waits for it then sees the removals too.

@@ -26,7 +26,7 @@ class SqliteWriter {
   // Starts the writer thread, which owns `file` from now on. `max_id`: already handed out.
   // `tally` is kept right when retention removes rows; `on_removed` is told of them.
   SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id, Retention retention,
-               StateTally& tally, std::function<void(std::span<const std::uint64_t>)> on_removed);
+               StateTally& tally, std::function<void(std::span<const RemovedJob>)> on_removed);
   ~SqliteWriter();  // stop()
 
   // Any thread. Each returns the write's ticket.
@@ -61,7 +61,7 @@ class SqliteWriter {
   std::unique_ptr<SqliteFile> file_;
   Retention retention_;
   StateTally& tally_;
-  std::function<void(std::span<const std::uint64_t>)> on_removed_;
+  std::function<void(std::span<const RemovedJob>)> on_removed_;
 
   mutable std::mutex mu_;
   std::condition_variable work_cv_;

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <regex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,12 +29,19 @@ namespace uasyncd::api {
 struct RouteOptions {
   std::string token;    // empty: no authentication
   std::string version;  // shown by GET /api/stats
+  // Shown by GET /api/stats, for the dashboard's health panel.
+  std::size_t max_running = 0;  // 0: no limit
+  std::size_t keep_finished = 0;
   SseOptions sse;
   // Told about every answered request (for the access log).
   std::function<void(const std::string& method, const std::string& path, int status,
                      std::int64_t micros)>
       on_request;
 };
+
+// What this daemon serves beyond the base API (GET /api/stats "features", and the event
+// stream's greeting): the feature strings of docs/dashboard-api.md.
+std::span<const char* const> features();
 
 class Routes {
  public:
@@ -78,8 +86,11 @@ class Routes {
   void cancel(Call& c);
   void set_timeout(Call& c);
   void output(Call& c);
+  void bulk(Call& c);
   void events(Call& c);
+  void follow(Call& c);
   void stats(Call& c);
+  void history(Call& c);
   void health(Call& c);
   void metrics(Call& c);
 

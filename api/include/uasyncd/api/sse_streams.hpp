@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 
 #include "uasyncd/bridge/sse_channel.hpp"
@@ -32,10 +33,12 @@ class SseStreams {
   bool open();
   // Gives back a slot claimed by open() that is not served after all.
   void cancel() { --open_; }
-  // Serves `channel` on `res` (the slot from open() is given back when the stream ends).
-  // `batched`: items are JSON values, sent as arrays, at most one per batch interval; else items
-  // are SSE frames, sent as they come.
-  void serve(httplib::Response& res, std::shared_ptr<server::SseChannel> channel, bool batched);
+  // Serves `channel` on `res` (the slot from open() is given back when the stream ends, and
+  // `on_end` called). `batched`: items are JSON values, sent as arrays, at most one per batch
+  // interval, and the channel's frames as they come; else items are SSE frames, sent as they
+  // come.
+  void serve(httplib::Response& res, std::shared_ptr<server::SseChannel> channel, bool batched,
+             std::function<void()> on_end = {});
   // Ends every open stream within a fraction of a second, and refuses new ones: call before
   // stopping the server, which waits for its handler threads.
   void close_all() { closed_ = true; }

@@ -5,13 +5,15 @@
 //   thread        | may touch
 //   --------------+------------------------------------------------------------------------
 //   HTTP threads  | JobBridge's public calls; the backend's reads, erase and commit waits;
-//                 | FinishedJobCache; EventHub::subscribe; a finish watch it registered; its own
-//                 | SseChannel's reader side
+//                 | FinishedJobCache; EventHub::subscribe and publish (removals); EventStreams;
+//                 | a finish watch it registered; its own SseChannel's reader side; the
+//                 | producer side of a channel it replays a stored job's output into
 //   loop thread   | JobService and the live jobs (inside LoopThread::call/post only); the
 //                 | backend's writes; EventHub::publish; SseChannel's producer side;
-//                 | finish watch callbacks
+//                 | finish watch callbacks; each event stream's follow set
 //   writer thread | the SQLite file (inside the backend); FinishedJobCache::erase of jobs
-//                 | retention removed (BackendOptions::on_removed)
+//                 | retention removed and their "removed" events (publish_removed, through
+//                 | BackendOptions::on_removed)
 //
 // Per call (all from an HTTP thread):
 //   submit         with an Idempotency-Key: keys_in_flight_, then the store's key index (a
@@ -26,8 +28,15 @@
 //   cancel, set_timeout, output, follow_output
 //                  loop first; StoredJobs (the store) when the job is not live
 //   remove         loop first, else StoredJobs; waits for the erase's commit, then drops the
-//                  cached body, then answers
-//   subscribe_events  EventHub (no loop)
+//                  cached body, publishes the "removed" event, then answers
+//   bulk           reads pages of matches from the store, then acts on them on the loop in
+//                  chunks of kBulkChunk jobs per loop turn (a delete of a job that is not live:
+//                  the store, on this thread), as cancel and remove do one by one
+//   subscribe_events, open_event_stream, close_event_stream
+//                  EventHub and EventStreams (no loop; close unfollows on the loop)
+//   follow         loop: the stream's follow set and the live jobs' followers, in one turn;
+//                  then the stored output of jobs that are not live, on this thread
+//   finished_history  loop: a copy of the service's ring
 // A loop that does not answer within loop_reply_timeout gives JobErrorCode::unavailable.
 //
 // Lifetime: start() before the first call, stop() after the HTTP server has stopped; the backend
@@ -43,10 +52,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "uasyncd/bridge/event_hub.hpp"
+#include "uasyncd/bridge/event_streams.hpp"
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/loop_thread.hpp"
 #include "uasyncd/bridge/sse_channel.hpp"
@@ -55,15 +68,6 @@
 #include "uasyncd/service/stored_jobs.hpp"
 
 namespace uasyncd::server {
-
-struct BridgeOptions {
-  ServiceOptions service;  // its publish/events_wanted are set by the bridge
-  bool virtual_clock = false;
-  std::chrono::milliseconds loop_reply_timeout{5000};
-  // The exec supervisor of the loop's exec steps (exec/supervisor_client.hpp); none: exec steps
-  // fail ("exec steps need the exec supervisor"). Started with the loop when service.allow_exec.
-  std::optional<exec::SupervisorOptions> exec_supervisor;
-};
 
 // A JSON document: parsed, or already serialized (a cached finished job, sent as it is).
 struct JsonDoc {
@@ -79,6 +83,44 @@ struct Waited {
 struct Submission {
   nlohmann::json job;     // the full record
   bool replayed = false;  // an earlier submit with the same Idempotency-Key made it
+// POST /api/tasks/bulk: cancel or delete jobs named by id or matching a filter.
+enum class BulkAction { cancel, remove };
+inline constexpr std::uint64_t kBulkMaxJobs = 100'000;  // matches handled per request
+inline constexpr std::size_t kBulkChunk = 1000;         // jobs per loop turn
+
+struct BulkRequest {
+  BulkAction action = BulkAction::cancel;
+  std::vector<std::uint64_t> ids;  // job ids, or (when empty) `filter`
+  // The jobs `filter` lists (its state, name and name_contains; `before`: only older ones),
+  // newest first.
+  ListQuery filter;
+  std::optional<std::uint64_t> at_most;  // act on at most this many matches, newest first
+};
+
+struct BulkResult {
+  std::uint64_t matched = 0;   // jobs the ids or the filter selected (capped by at_most)
+  std::uint64_t affected = 0;  // cancelled (or asked to) or deleted
+  std::uint64_t skipped = 0;   // finished (cancel), not finished (delete), or unknown
+  // kBulkMaxJobs were handled and older matches remain: pass `next_cursor` as the filter's
+  // `before` to go on.
+  bool more = false;
+  std::optional<std::uint64_t> next_cursor;
+};
+
+struct BridgeOptions {
+  ServiceOptions service;  // its publish/events_wanted are set by the bridge
+  bool virtual_clock = false;
+  std::chrono::milliseconds loop_reply_timeout{5000};
+  std::uint64_t bulk_max_jobs = kBulkMaxJobs;  // matches per bulk request (tests lower it)
+  // The exec supervisor of the loop's exec steps (exec/supervisor_client.hpp); none: exec steps
+  // fail ("exec steps need the exec supervisor"). Started with the loop when service.allow_exec.
+  std::optional<exec::SupervisorOptions> exec_supervisor;
+};
+
+// PUT /api/events/{stream}/follow.
+struct Following {
+  std::vector<std::string> following;  // the ids now followed
+  std::vector<std::string> unknown;    // no such job, or a step that is not an exec step
 };
 
 struct DaemonStats {
@@ -121,12 +163,26 @@ class JobBridge {
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
   Result<nlohmann::json> remove(const JobRef& ref);
+  Result<BulkResult> bulk(const BulkRequest& request);
   Result<nlohmann::json> output(const JobRef& ref);
   // Fills `channel` with the output so far, each chunk as it comes, then an end item, and closes
   // it. Items are SSE frames ("output" and "end" events).
   Result<Done> follow_output(const JobRef& ref, std::shared_ptr<SseChannel> channel);
   // `channel` gets every job transition (JSON items) until it is abandoned or the bridge stops.
   void subscribe_events(std::shared_ptr<SseChannel> channel);
+  // subscribe_events, and the stream is known by `id` for follow() until close_event_stream.
+  // False (nothing done) when `id` is already taken.
+  bool open_event_stream(const std::string& id, std::shared_ptr<SseChannel> channel);
+  // The stream has ended: its follow set goes with it.
+  void close_event_stream(const std::string& id);
+  // Makes `refs` (jobs: all their exec steps; exec steps) the output stream `stream` follows,
+  // at most kMaxFollowed: for each one new in the set, its output so far, then each chunk as it
+  // comes ("output" frames), then its end ("output-end"); a finished job's at once.
+  Result<Following> follow(const std::string& stream, const std::vector<JobRef>& refs);
+  // Tells the event streams that jobs are gone ("removed" events): `reason` is "deleted" or
+  // "evicted". Any thread; call once the removal is visible to reads.
+  void publish_removed(std::span<const RemovedJob> jobs, const char* reason);
+  Result<FinishedHistory::Snapshot> finished_history();
   DaemonStats stats() const;
 
  private:
@@ -135,12 +191,45 @@ class JobBridge {
   std::optional<Result<Submission>> replay(std::uint64_t id, const nlohmann::json& spec_json);
   template <class T>
   Result<T> on_loop(std::function<Result<T>(JobService&)> fn);
+  // Deletes under way: a second delete of a job while the first is being committed finds it
+  // gone (no second erase, no second event). Claims last as long as the object.
+  class DeleteClaims {
+   public:
+    explicit DeleteClaims(JobBridge& bridge) : bridge_(bridge) {}
+    ~DeleteClaims();
+    DeleteClaims(const DeleteClaims&) = delete;
+    DeleteClaims& operator=(const DeleteClaims&) = delete;
+    // False when another delete of `id` is under way.
+    bool claim(std::uint64_t id);
+
+   private:
+    JobBridge& bridge_;
+    std::vector<std::uint64_t> ids_;
+  };
+  // What follow() did on the loop: ids of jobs that are not live (their output comes from the
+  // store), and ids that name nothing.
+  struct FollowRegistered {
+    std::vector<JobRef> stored;
+    std::vector<std::string> unknown;
+  };
+  // What delete_chunk() did on the loop, per job: nullopt when it is not live.
+  using DeleteOutcomes = std::vector<std::optional<Result<Removal>>>;
+  // bulk_actions.cpp: one chunk of jobs; `states` (same order), when known from a list, lets a
+  // delete of a job that is not live skip reading it back.
+  Result<Done> cancel_chunk(std::span<const std::uint64_t> ids, BulkResult& out);
+  Result<Done> delete_chunk(std::span<const std::uint64_t> ids,
+                            std::span<const std::optional<JobState>> states, BulkResult& out);
+  OutputFollower output_frames(const std::shared_ptr<SseChannel>& channel) const;
 
   BridgeOptions options_;
   JobBackend& backend_;
   FinishedJobCache& cache_;
   StoredJobs stored_;
   EventHub events_;
+  EventStreams streams_;
+  std::uint64_t follow_keys_ = 0;  // loop thread only
+  std::mutex deleting_mu_;
+  std::unordered_set<std::uint64_t> deleting_;
   // The loop thread's client of the exec supervisor, created before the service (restored jobs
   // may run exec steps) and destroyed after it, which kills every exec process left. Created,
   // used and destroyed on the loop thread only.
@@ -156,5 +245,13 @@ class JobBridge {
   std::atomic<bool> stopping_{false};
   std::chrono::steady_clock::time_point started_at_;
 };
+
+// on_loop is defined in job_bridge.cpp, for these results of the calls in other files too.
+extern template Result<JobBridge::FollowRegistered> JobBridge::on_loop(
+    std::function<Result<JobBridge::FollowRegistered>(JobService&)>);
+extern template Result<JobBridge::DeleteOutcomes> JobBridge::on_loop(
+    std::function<Result<JobBridge::DeleteOutcomes>(JobService&)>);
+extern template Result<std::vector<BulkOutcome>> JobBridge::on_loop(
+    std::function<Result<std::vector<BulkOutcome>>(JobService&)>);
 
 }  // namespace uasyncd::server

@@ -2,6 +2,8 @@
 // and never waits; the HTTP thread serving the connection blocks in take(). Shared (shared_ptr)
 // by the two sides; either may outlive the other. The queue is
 // bounded: a reader that falls behind loses items (counted) rather than growing the daemon.
+// It carries items (JSON values a batched stream sends as arrays, or frames of a stream that is
+// not batched) and frames (ready SSE events a batched stream sends at once, between batches).
 #pragma once
 
 #include <chrono>
@@ -24,17 +26,22 @@ class SseChannel {
 
   // Producer side. push() returns false once the reader has gone: the producer drops the channel.
   bool push(std::string item);
+  bool push_frame(std::string frame);
   // No more items: the reader sees the stream end after the ones queued.
   void close();
   bool abandoned() const;
 
   struct Taken {
     std::vector<std::string> items;
+    std::string frames;    // every frame taken, in order
     std::size_t lost = 0;  // items dropped since the last take because the reader was too slow
     bool closed = false;   // close() was called and every item has now been taken
   };
   // Reader side: waits until `deadline` for an item or the close, then takes everything queued.
   Taken take(std::chrono::steady_clock::time_point deadline);
+  // Waits until `deadline` for a frame or the close, then takes the frames only (items wait for
+  // the next take()).
+  Taken take_frames(std::chrono::steady_clock::time_point deadline);
   // The reader hung up (or the server is stopping): pushes are refused, take() returns at once.
   void abandon();
 
@@ -42,7 +49,14 @@ class SseChannel {
   const std::size_t max_pending_bytes_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::string> items_;
+  struct Item {
+    std::string text;
+    bool frame = false;
+  };
+  bool add(std::string text, bool frame);
+
+  std::vector<Item> items_;
+  std::size_t frames_ = 0;  // of items_
   std::size_t pending_bytes_ = 0;
   std::size_t lost_ = 0;
   bool closed_ = false;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ struct DaemonOptions {
   std::chrono::milliseconds loop_reply_timeout{5000};
   // Finished jobs whose GET body is kept serialized for the HTTP threads (0: none).
   std::size_t read_cache_size = 4096;
+  // Tasks one POST /api/tasks/bulk handles before it answers "more" (tests lower it).
+  std::uint64_t bulk_max_jobs = kBulkMaxJobs;
 };
 
 class Daemon {
@@ -76,6 +79,8 @@ class Daemon {
   // (exec/exec_lock.hpp). The supervisor inherits it, so it stays held while any exec runs.
   std::optional<exec::ExecLock> exec_lock_;
   std::unique_ptr<JobBridge> bridge_;
+  // Where retention's removals are told (the bridge, once made): read by the writer thread.
+  std::atomic<JobBridge*> removals_to_{nullptr};
   std::unique_ptr<api::Routes> routes_;
   std::unique_ptr<httplib::Server> http_;
   std::thread http_thread_;

@@ -10,11 +10,17 @@
 #include "uasyncd/job/job.hpp"
 #include "uasyncd/job/job_id.hpp"
 #include "uasyncd/service/job_error.hpp"
+#include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
 
 std::string ref_text(const JobRef& ref);
 JobError no_such(const JobRef& ref);
+// A delete done: the erase's ticket and the final state the job had (for its "removed" event).
+struct Removal {
+  WriteTicket ticket = 0;
+  JobState state = JobState::done;
+};
 // not_found when there is no job, or the step is out of its range.
 std::optional<JobError> find_error(const Job* job, const JobRef& ref);
 JobError not_running(const JobRef& ref);
@@ -30,6 +36,7 @@ struct OutputChunk {
   std::string step_id;
   bool is_stderr = false;
   std::string_view data;
+  std::size_t offset = 0;  // of `data` in the step's kept stream
 };
 struct OutputEnd {
   std::string job_id;

@@ -19,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -27,6 +28,7 @@
 #include "uasyncd/job/job.hpp"
 #include "uasyncd/job/job_id.hpp"
 #include "uasyncd/runner/job_runner.hpp"
+#include "uasyncd/service/finished_history.hpp"
 #include "uasyncd/service/job_error.hpp"
 #include "uasyncd/service/job_rules.hpp"
 #include "uasyncd/store/job_backend.hpp"
@@ -62,6 +64,13 @@ struct Submitted {
   nlohmann::json job;      // its full record
 };
 
+// What a bulk request did to one job (POST /api/tasks/bulk).
+enum class BulkOutcome {
+  affected,  // cancelled (or asked to, if running), or deleted
+  skipped,   // not in a state the action applies to
+  not_live,  // not in the loop's RAM: the caller asks the store
+};
+
 class JobService {
  public:
   JobService(ServiceOptions options, JobBackend& backend);
@@ -72,17 +81,26 @@ class JobService {
   // `idempotency_key`: stored with the job (the bridge keeps keys unique).
   Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json,
                            std::string idempotency_key = {});
-  // The full record of a live job (a step ref gives its job).
+  // The full record of a live job (a step ref gives its job); a pending one with its place in
+  // the queue (queue_position, queue_length, queued_at, retry_at: O(pending)).
   Result<nlohmann::json> get(const JobRef& ref) const;
   // 202-style answers: the job's summary after the request took effect.
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
-  // The erase's ticket.
-  Result<WriteTicket> remove(const JobRef& ref);
+  // The erase's ticket and the state the job had.
+  Result<Removal> remove(const JobRef& ref);
   Result<nlohmann::json> output(const JobRef& ref) const;
   // Replays the output so far, then (registered in the same loop turn: no gap) passes on each
-  // chunk as it comes, then the end. A finished job gets its end at once.
-  Result<Done> follow_output(const JobRef& ref, OutputFollower follower);
+  // chunk as it comes, then the end. A finished job gets its end at once. `key` names the
+  // follower for unfollow_output (0: none).
+  Result<Done> follow_output(const JobRef& ref, OutputFollower follower, std::uint64_t key = 0);
+  // Forgets the follower of job `job_id` registered with `key`: it is told nothing more.
+  void unfollow_output(std::uint64_t job_id, std::uint64_t key);
+  // Bulk cancel: each job as cancel() does (pending ones taken off the queue in one pass, not
+  // one search each), an outcome per id in order.
+  std::vector<BulkOutcome> cancel_each(std::span<const std::uint64_t> ids);
+  // Jobs finished per second and final state, the last 15 minutes (the current second left out).
+  FinishedHistory::Snapshot finished_history() const;
   // A finished job's record at once; else `on_finish` is registered and called once with the
   // record when the job ends, unless cancel_watch(ref.id, watch) comes first. Every watch of a
   // job gets the same body, made once.
@@ -107,6 +125,9 @@ class JobService {
   void runner_finished(Job& job);
   void start_pending();
   void finish_pending(Job& job, JobState state, ErrorInfo error);
+  // Puts a job at the end of the queue, noting when (its queued_at).
+  void enqueue(std::shared_ptr<Job> job);
+  void add_queue_place(const Job& job, nlohmann::json& out) const;
   // retry.cpp: a failed or timed-out job with retries left goes back to pending after its
   // backoff; false when it has none left.
   bool retry_later(Job& job);
@@ -134,6 +155,7 @@ class JobService {
   JobRunner runner_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
   std::deque<std::shared_ptr<Job>> pending_;
+  std::unordered_map<std::uint64_t, std::int64_t> queued_at_ms_;  // pending id -> wall ms
   std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
   bool release_queued_ = false;
   std::unordered_map<std::uint64_t, uasyncio::AnyTask> timeouts_;
@@ -146,10 +168,12 @@ class JobService {
   struct Follower {
     OutputFollower to;
     std::optional<std::size_t> step;  // only this step's output
+    std::uint64_t key = 0;            // for unfollow_output
   };
   std::unordered_map<std::uint64_t, std::vector<Follower>> followers_;
   std::unordered_map<std::uint64_t, bool> unwritten_;  // id -> with_output
   bool flush_queued_ = false;
+  FinishedHistory history_;
 };
 
 }  // namespace uasyncd::server

@@ -28,7 +28,7 @@ class StoredJobs {
   Result<nlohmann::json> get(const JobRef& ref);
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref);
-  Result<WriteTicket> remove(const JobRef& ref);
+  Result<Removal> remove(const JobRef& ref);
   Result<nlohmann::json> output(const JobRef& ref);
   Result<Done> follow_output(const JobRef& ref, const OutputFollower& follower);
 

@@ -39,17 +39,42 @@ namespace uasyncd::server {
 using WriteTicket = std::uint64_t;  // 0: nothing to wait for
 using StateCounts = std::array<std::uint64_t, kAllJobStates.size()>;
 
-// GET /api/tasks: newest first, optionally filtered; `before` is the cursor (exclusive).
+// Counts of matches (a list's total and offset) stop here: past it a total is "at least" and
+// an offset unknown, so a count never costs more than this many matches, whatever is retained.
+inline constexpr std::uint64_t kListCountCap = 100'000;
+
+// GET /api/tasks: newest first, optionally filtered (every filter given must match), at one of
+// four positions: the newest page (none given), `before` (older than that id: the cursor),
+// `after` (the `limit` matches just newer than that id; the newest page when fewer than `limit`
+// are), or `last` (the oldest page).
 struct ListQuery {
   std::optional<JobState> state;
   std::optional<std::string> name;
+  // A substring of the name, ignoring ASCII case (A-Z match a-z; other bytes exactly).
+  std::optional<std::string> name_contains;
   std::size_t limit = 100;
   std::optional<std::uint64_t> before;
+  std::optional<std::uint64_t> after;
+  bool last = false;
+  // Fill ListPage::total and offset (a count of matches, up to kListCountCap).
+  bool count = false;
 };
 
 struct ListPage {
   std::vector<JobSummary> jobs;
-  std::optional<std::uint64_t> next_cursor;  // the last id listed, when more follow
+  std::optional<std::uint64_t> next_cursor;  // the last id listed, when an older match exists
+  std::optional<std::uint64_t> prev_cursor;  // the first id listed, when a newer match exists
+  // With ListQuery::count: the matches in all (at least kListCountCap when `total_capped`), and
+  // how many matches are newer than the first listed (nullopt past kListCountCap).
+  std::uint64_t total = 0;
+  bool total_capped = false;
+  std::optional<std::uint64_t> offset;
+};
+
+// A job a backend removed (retention), with the state it had.
+struct RemovedJob {
+  std::uint64_t id = 0;
+  JobState state = JobState::done;
 };
 
 // How long finished jobs are kept: at most `keep_finished` rows (the longest finished go first),
@@ -61,9 +86,11 @@ struct Retention {
 
 struct BackendOptions {
   Retention retention;
-  // Told of jobs retention removed (not of erase()), so caches of them can be dropped. Called on
-  // the thread that applied it (the writer's, or the caller's for the memory backend).
-  std::function<void(std::span<const std::uint64_t> ids)> on_removed;
+  // Told of jobs retention removed (not of erase()), so caches of them can be dropped and
+  // clients told. Called on the thread that applied it (the writer's, or the caller's for the
+  // memory backend), once the removal is visible to reads; not for the retention applied when
+  // the backend opens (no one can be told then).
+  std::function<void(std::span<const RemovedJob> jobs)> on_removed;
 };
 
 struct BackendStats {
@@ -96,6 +123,9 @@ class JobBackend {
 
   // ---- reads: any thread; they see committed writes ----
   virtual std::optional<JobRow> get(std::uint64_t id) = 0;
+  // One page of matches, newest first. Costs O(page) for the newest page by state or name; a
+  // `name_contains` filter and the counts of `count` walk the matches (counts up to
+  // kListCountCap), never the loop thread's time.
   virtual ListPage list(const ListQuery& query) = 0;
   // The retained job a submit with this Idempotency-Key made (an indexed lookup).
   virtual std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key) = 0;
