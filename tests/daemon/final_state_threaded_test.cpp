@@ -37,6 +37,7 @@ void expect_settled(const json& task) {
 std::vector<json> events_of(const std::string& text, const std::string& id) {
   std::vector<json> out;
   for (const SseEvent& e : parse_sse(text)) {
+    if (e.event != "message") continue;  // the stream's greeting ("hello") is not a batch
     for (const json& item : e.data) {
       if (item["id"] == id) out.push_back(item);
     }

@@ -83,6 +83,8 @@ struct Waited {
 struct Submission {
   nlohmann::json job;     // the full record
   bool replayed = false;  // an earlier submit with the same Idempotency-Key made it
+};
+
 // POST /api/tasks/bulk: cancel or delete jobs named by id or matching a filter.
 enum class BulkAction { cancel, remove };
 inline constexpr std::uint64_t kBulkMaxJobs = 100'000;  // matches handled per request
