@@ -22,10 +22,6 @@ using nlohmann::json;
 constexpr const char* kTaskPath = R"(/api/tasks/([^/]+))";
 constexpr double kMaxWaitSeconds = 300;
 
-// Start of the request being handled on this thread (cpp-httplib runs a request, from routing
-// to the logger, on one thread).
-thread_local std::chrono::steady_clock::time_point request_start;
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
@@ -99,6 +95,16 @@ const char* code_for(int status) {
   }
 }
 
+// Answers a parked long-poll (from the loop thread): the transport writes it.
+struct DeferredWaiter final : TaskWaiter {
+  void answer(Reply reply) override {
+    Response res;
+    send(res, reply);
+    deferred->complete(res);
+  }
+  std::shared_ptr<DeferredResponse> deferred;  // set before the waiter is handed to the service
+};
+
 // How long an SSE handler blocks at most before it looks at the stop flag again.
 constexpr std::chrono::milliseconds kSseSlice{200};
 
@@ -133,10 +139,8 @@ bool Routes::authorized(const Request& req) const {
   return constant_time_equal(std::string_view(header).substr(prefix.size()), options_.token);
 }
 
-void Routes::install(httplib::Server& server) {
-  server.set_payload_max_length(kMaxBodyBytes);
+void Routes::install(HttpServer& server) {
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
-    request_start = std::chrono::steady_clock::now();
     if (req.path.rfind("/api/", 0) == 0 && !authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
       send(res, error_reply(401, "unauthorized", "a valid bearer token is required"));
@@ -169,7 +173,8 @@ void Routes::install(httplib::Server& server) {
     }
     send(res, error_reply(500, "internal", what));
   });
-  server.set_logger([this](const Request& req, const Response& res) { answered(req, res); });
+  server.set_access_log([this](const Request& req, const Response& res,
+                               std::chrono::microseconds elapsed) { answered(req, res, elapsed); });
 
   server.Post("/api/tasks", [this](const Request& req, Response& res) { submit(req, res); });
   server.Get("/api/tasks", [this](const Request& req, Response& res) { list(req, res); });
@@ -275,7 +280,25 @@ void Routes::wait(const Request& req, Response& res) {
     }
     timeout = std::min(*t, kMaxWaitSeconds);
   }
-  send(res, service_.wait(req.matches[1], timeout));
+  // The request is parked in the transport: no thread waits for the task. The service answers
+  // the waiter when the task ends; the transport's timeout asks it for the task as it is.
+  const std::string id = req.matches[1];
+  auto waiter = std::make_shared<DeferredWaiter>();
+  const std::weak_ptr<TaskWaiter> weak = waiter;
+  DeferredResponse::Options options;
+  options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000));
+  options.on_timeout = [this, id, weak] {
+    if (std::shared_ptr<TaskWaiter> w = weak.lock()) service_.end_wait(id, std::move(w), true);
+  };
+  options.on_gone = [this, id, weak] {
+    if (std::shared_ptr<TaskWaiter> w = weak.lock()) service_.end_wait(id, std::move(w), false);
+  };
+  waiter->deferred = HttpServer::defer(req, std::move(options));
+  if (!waiter->deferred) {
+    send(res, error_reply(503, "unavailable", "too many requests are waiting (--max-waiters)"));
+    return;
+  }
+  service_.wait(id, std::move(waiter));
 }
 
 void Routes::set_timeout(const Request& req, Response& res) {
@@ -435,17 +458,12 @@ std::string Routes::http_metrics() const {
   return out.str();
 }
 
-void Routes::answered(const Request& req, const Response& res) {
+void Routes::answered(const Request& req, const Response& res, std::chrono::microseconds elapsed) {
   {
     std::lock_guard lock(mu_);
     ++by_status_[res.status];
   }
-  if (options_.on_request) {
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - request_start)
-                            .count();
-    options_.on_request(req.method, req.path, res.status, micros);
-  }
+  if (options_.on_request) options_.on_request(req.method, req.path, res.status, elapsed.count());
 }
 
 }  // namespace uasyncd::api

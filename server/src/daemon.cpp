@@ -3,11 +3,12 @@
 #include <spdlog/spdlog.h>
 #include <uasyncio/uasyncio.hpp>
 
-#include <sys/socket.h>
-
+#include <algorithm>
+#include <chrono>
 #include <stdexcept>
 #include <utility>
 
+#include "uasyncd/api/log_escape.hpp"
 #include "uasyncd/server/task_snapshot.hpp"
 #include "uasyncd/server/version.hpp"
 
@@ -35,9 +36,21 @@ api::RouteOptions route_options(const DaemonOptions& o) {
   r.sse_keepalive = o.sse_keepalive;
   r.on_request = [](const std::string& method, const std::string& path, int status,
                     std::int64_t micros) {
-    spdlog::info("{} {} {} {}us", method, path, status, micros);
+    spdlog::info("{} {} {} {}us", api::escape_for_log(method), api::escape_for_log(path), status,
+                 micros);
   };
   return r;
+}
+
+api::HttpServerOptions http_options(const DaemonOptions& o) {
+  api::HttpServerOptions h;
+  // An open SSE stream holds a thread for as long as it is open: the pool has one per allowed
+  // stream on top of the threads for ordinary requests, which streams can then never starve.
+  // Long-polls hold none.
+  h.worker_threads = o.http_threads + o.max_sse;
+  h.max_deferred = o.max_waiters;
+  h.max_body_bytes = api::kMaxBodyBytes;
+  return h;
 }
 
 }  // namespace
@@ -45,6 +58,7 @@ api::RouteOptions route_options(const DaemonOptions& o) {
 Daemon::Daemon(DaemonOptions options)
     : options_(std::move(options)),
       read_cache_(options_.read_cache_size),
+      http_(http_options(options_)),
       routes_(*this, route_options(options_)) {}
 
 Daemon::~Daemon() {
@@ -94,39 +108,15 @@ void Daemon::start() {
         ua::get_event_loop().reset();
         tasks_.reset();
       });
-  // An open SSE stream holds a thread for as long as it is open: the pool has one per allowed
-  // stream on top of the threads for ordinary requests, which streams can then never starve.
-  const std::size_t threads = options_.http_threads + options_.max_sse;
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http_.set_tcp_nodelay(true);
-  http_.set_keep_alive_timeout(5);
-  http_.set_read_timeout(5);
   routes_.install(http_);
-  // cpp-httplib listens with a backlog of 5, so a burst of clients gets connections reset;
-  // Linux lets a second listen() on the bound socket raise it, which needs the socket's fd.
-  int listen_fd = -1;
-  http_.set_socket_options([&listen_fd](socket_t fd) {
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_fd = fd;
-  });
-  if (options_.port == 0) {
-    port_ = http_.bind_to_any_port(options_.host);
-  } else {
-    port_ = http_.bind_to_port(options_.host, options_.port) ? options_.port : -1;
-  }
-  if (port_ <= 0) {
+  try {
+    port_ = http_.start(options_.host, options_.port);
+  } catch (const std::exception&) {
     stopped_ = true;
     loop_.post([this] { loop_.stop_from_loop(); });
     loop_.join();
-    throw std::runtime_error("cannot listen on " + options_.host + ":" +
-                             std::to_string(options_.port));
+    throw;
   }
-  if (listen_fd >= 0) ::listen(listen_fd, SOMAXCONN);
-  http_thread_ = std::thread([this] { http_.listen_after_bind(); });
-  // A stop() before listen_after_bind got going would be ignored by cpp-httplib.
-  while (!http_.is_running())
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   spdlog::info("uasyncd {} listening on {}:{}", kVersion, options_.host, port_);
 }
 
@@ -135,9 +125,15 @@ void Daemon::stop() {
   spdlog::info("shutting down");
   routes_.close_streams();
   events_.close_all();
-  http_.stop();
-  if (http_thread_.joinable()) http_thread_.join();
-  const auto grace_ms = static_cast<std::int64_t>(options_.shutdown_grace * 1000);
+  // One grace for both: requests in flight, then the tasks.
+  const auto grace =
+      std::chrono::milliseconds(static_cast<std::int64_t>(options_.shutdown_grace * 1000));
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  http_.stop(grace);
+  const std::int64_t grace_ms =
+      std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
   loop_.post([this, grace_ms] {
     tasks_->cancel_all();
     ua::create_task(drain_then_stop(tasks_.get(), &loop_, grace_ms));
@@ -180,29 +176,30 @@ api::Reply Daemon::get(const std::string& id) {
   return on_loop([id](TaskService& t) { return t.get(id); });
 }
 
-api::Reply Daemon::wait(const std::string& id, double timeout_s) {
-  auto waiter = std::make_shared<FinishWaiter>();
-  std::optional<std::optional<api::Reply>> first = loop_.call<std::optional<api::Reply>>(
-      [this, id, waiter] { return tasks_->finished_or_subscribe(id, waiter); },
-      options_.loop_reply_timeout);
-  if (!first) return api::error_reply(503, "unavailable", "the task loop did not answer in time");
-  if (*first) return std::move(**first);
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000));
-  // In slices, so that a shutdown does not wait for long polls to run out.
-  while (!stopped_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    if (auto reply = waiter->wait(std::min(left, std::chrono::milliseconds(100)))) return *reply;
+void Daemon::wait(const std::string& id, std::shared_ptr<api::TaskWaiter> waiter) {
+  const bool posted = loop_.post([this, id, waiter] {
+    if (std::optional<api::Reply> now = tasks_->finished_or_subscribe(id, waiter)) {
+      waiter->answer(std::move(*now));
+    }
+  });
+  if (!posted) waiter->answer(api::error_reply(503, "unavailable", "the task loop is stopping"));
+}
+
+void Daemon::end_wait(const std::string& id, std::shared_ptr<api::TaskWaiter> waiter,
+                      bool answer_now) {
+  const bool posted = loop_.post([this, id, waiter, answer_now] {
+    if (!tasks_->drop_waiter(id, waiter) || !answer_now) return;
+    api::Reply now = tasks_->get(id);
+    // A serialized body is a finished task's.
+    if (now.status == 200 && !now.raw_body && now.body.value("state", "") != "" &&
+        !api::is_final(*api::parse_state(now.body.at("state").get<std::string>()))) {
+      now.status = 202;
+    }
+    waiter->answer(std::move(now));
+  });
+  if (!posted && answer_now) {
+    waiter->answer(api::error_reply(503, "unavailable", "the task loop is stopping"));
   }
-  api::Reply now = get(id);
-  // A serialized body is a finished task's.
-  if (now.status == 200 && !now.raw_body && now.body.value("state", "") != "" &&
-      !api::is_final(*api::parse_state(now.body.at("state").get<std::string>()))) {
-    now.status = 202;
-  }
-  return now;
 }
 
 api::Reply Daemon::cancel(const std::string& id) {

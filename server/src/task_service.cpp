@@ -13,20 +13,6 @@ namespace uasyncd::server {
 using api::Reply;
 using api::State;
 
-void FinishWaiter::deliver(Reply reply) {
-  {
-    std::lock_guard lock(mu_);
-    reply_ = std::move(reply);
-  }
-  cv_.notify_all();
-}
-
-std::optional<Reply> FinishWaiter::wait(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return reply_.has_value(); });
-  return reply_;
-}
-
 TaskService::TaskService(ServiceOptions options, std::unique_ptr<TaskRegistry> registry)
     : options_(options), registry_(std::move(registry)) {}
 
@@ -101,13 +87,27 @@ Reply TaskService::get(const std::string& id) const {
 }
 
 std::optional<Reply> TaskService::finished_or_subscribe(const std::string& id,
-                                                        std::shared_ptr<FinishWaiter> waiter) {
+                                                        std::shared_ptr<api::TaskWaiter> waiter) {
   Reply reply;
   TaskPtr task = lookup(id, reply);
   if (!task) return reply;
   if (api::is_final(task->state)) return Reply{200, task->full_json()};
   waiters_[task->seq].push_back(std::move(waiter));
   return std::nullopt;
+}
+
+bool TaskService::drop_waiter(const std::string& id,
+                              const std::shared_ptr<api::TaskWaiter>& waiter) {
+  const std::optional<api::TaskRef> ref = api::parse_task_ref(id);
+  if (!ref) return false;
+  const auto it = waiters_.find(ref->seq);
+  if (it == waiters_.end()) return false;
+  std::vector<std::shared_ptr<api::TaskWaiter>>& list = it->second;
+  const auto found = std::find(list.begin(), list.end(), waiter);
+  if (found == list.end()) return false;
+  list.erase(found);
+  if (list.empty()) waiters_.erase(it);
+  return true;
 }
 
 Reply TaskService::cancel(const std::string& id) {
@@ -232,10 +232,13 @@ void TaskService::finished(api::TaskRecord& task) {
   end_followers(task);
   journal_now(task);
   if (auto it = waiters_.find(task.seq); it != waiters_.end()) {
-    const Reply reply{200, task.full_json()};
-    for (const auto& w : it->second)
-      w->deliver(reply);
+    // Serialized once for every waiter. Taken out of the map first: an answer may end a wait.
+    const Reply reply = Reply::serialized(std::make_shared<const std::string>(
+        task.full_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    const std::vector<std::shared_ptr<api::TaskWaiter>> waiting = std::move(it->second);
     waiters_.erase(it);
+    for (const auto& w : waiting)
+      w->answer(reply);
   }
   finished_order_.push_back(task.seq);
   evict_finished();

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/service.hpp"
 
 namespace uasyncd::api {
@@ -26,7 +27,8 @@ struct RouteOptions {
   std::chrono::milliseconds sse_keepalive{15000};
   // GET /api/events sends at most one batch per interval.
   std::chrono::milliseconds event_batch_interval{100};
-  // Told about every answered request (for the access log).
+  // Told about every answered request (for the access log). The method and path are the
+  // client's, as decoded: escape them (escape_for_log) to log them.
   std::function<void(const std::string& method, const std::string& path, int status,
                      std::int64_t micros)>
       on_request;
@@ -35,7 +37,7 @@ struct RouteOptions {
 class Routes {
  public:
   Routes(Service& service, RouteOptions options);
-  void install(httplib::Server& server);
+  void install(HttpServer& server);
   // Prometheus lines counting answered requests by status.
   std::string http_metrics() const;
   // Ends every open SSE stream (within a fraction of a second): call before stopping the server,
@@ -64,7 +66,8 @@ class Routes {
   void serve_sse(httplib::Response& res, std::shared_ptr<SseChannel> channel, bool batched);
   struct SseState;
   bool pump_sse(SseState& state, httplib::DataSink& sink);
-  void answered(const httplib::Request& req, const httplib::Response& res);
+  void answered(const httplib::Request& req, const httplib::Response& res,
+                std::chrono::microseconds elapsed);
 
   Service& service_;
   RouteOptions options_;

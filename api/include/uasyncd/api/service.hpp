@@ -50,14 +50,28 @@ struct TaskRef {
 };
 std::optional<TaskRef> parse_task_ref(std::string_view id);
 
+// A long-poll waiting for a task's end. The service answers it once, on whatever thread it is
+// on (the loop thread, mostly): answer() must not block.
+class TaskWaiter {
+ public:
+  virtual ~TaskWaiter() = default;
+  virtual void answer(Reply reply) = 0;
+};
+
 class Service {
  public:
   virtual ~Service() = default;
   virtual Reply submit(Spec spec, nlohmann::json spec_json) = 0;
   virtual Reply list(const ListQuery& query) = 0;
   virtual Reply get(const std::string& id) = 0;
-  // 200 with the finished task, or 202 with the task as it is once `timeout_s` has passed.
-  virtual Reply wait(const std::string& id, double timeout_s) = 0;
+  // Long-poll, without blocking: `waiter` is answered with the finished task (200) as soon as it
+  // is finished (at once if it is), or with the refusal (404, 503).
+  virtual void wait(const std::string& id, std::shared_ptr<TaskWaiter> waiter) = 0;
+  // Ends a wait() early, without blocking. `answer_now`: the poll's time is up, `waiter` is
+  // answered with the task as it is (202 while unfinished); otherwise its client left and it is
+  // forgotten unanswered. Nothing happens if it was answered already.
+  virtual void end_wait(const std::string& id, std::shared_ptr<TaskWaiter> waiter,
+                        bool answer_now) = 0;
   virtual Reply cancel(const std::string& id) = 0;
   virtual Reply set_timeout(const std::string& id, double timeout_s) = 0;
   virtual Reply remove(const std::string& id) = 0;

@@ -2,15 +2,13 @@
 // those tasks only through the loop thread's command queue.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
-#include <thread>
 
+#include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/routes.hpp"
 #include "uasyncd/api/service.hpp"
 #include "uasyncd/server/durable_writer.hpp"
@@ -31,8 +29,9 @@ struct DaemonOptions {
   bool full_sync = true;  // fsync every commit (see TaskStore::open)
   double shutdown_grace = 10;
   bool virtual_clock = false;
-  std::size_t http_threads = 16;  // for ordinary requests; each open SSE stream gets its own
-  std::size_t max_sse = 32;       // SSE streams open at once (503 past it)
+  std::size_t http_threads = 16;   // for ordinary requests; each open SSE stream gets its own
+  std::size_t max_sse = 32;        // SSE streams open at once (503 past it)
+  std::size_t max_waiters = 1024;  // long-polls (GET .../wait) waiting at once (503 past it)
   std::chrono::milliseconds sse_keepalive{15000};
   // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
   double exec_kill_grace = 5;
@@ -55,7 +54,9 @@ class Daemon final : public api::Service {
   api::Reply submit(api::Spec spec, nlohmann::json spec_json) override;
   api::Reply list(const api::ListQuery& query) override;
   api::Reply get(const std::string& id) override;
-  api::Reply wait(const std::string& id, double timeout_s) override;
+  void wait(const std::string& id, std::shared_ptr<api::TaskWaiter> waiter) override;
+  void end_wait(const std::string& id, std::shared_ptr<api::TaskWaiter> waiter,
+                bool answer_now) override;
   api::Reply cancel(const std::string& id) override;
   api::Reply set_timeout(const std::string& id, double timeout_s) override;
   api::Reply remove(const std::string& id) override;
@@ -75,9 +76,8 @@ class Daemon final : public api::Service {
   FinishedTaskCache read_cache_;
   std::unique_ptr<TaskService> tasks_;  // created, used and destroyed on the loop thread only
   LoopThread loop_;
-  httplib::Server http_;
+  api::HttpServer http_;
   api::Routes routes_;
-  std::thread http_thread_;
   int port_ = 0;
   std::atomic<bool> stopped_{false};
   std::chrono::steady_clock::time_point started_at_;

@@ -2,13 +2,11 @@
 // wait FIFO), cancels, times out, lists and forgets tasks. Never called from another thread.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,19 +31,6 @@ struct ServiceOptions {
   FinishedTaskCache* read_cache = nullptr;
 };
 
-// A long-poll in an HTTP thread, waiting for the loop thread to report a task's end.
-class FinishWaiter {
- public:
-  void deliver(api::Reply reply);
-  // The reply, or nullopt when `timeout` passed first.
-  std::optional<api::Reply> wait(std::chrono::milliseconds timeout);
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<api::Reply> reply_;
-};
-
 class TaskService final : public api::TaskObserver {
  public:
   TaskService(ServiceOptions options, std::unique_ptr<TaskRegistry> registry);
@@ -63,7 +48,9 @@ class TaskService final : public api::TaskObserver {
   std::string metrics() const;
   // The finished task's reply now, or nullopt after registering `waiter` for its end.
   std::optional<api::Reply> finished_or_subscribe(const std::string& id,
-                                                  std::shared_ptr<FinishWaiter> waiter);
+                                                  std::shared_ptr<api::TaskWaiter> waiter);
+  // Forgets `waiter` (its poll ended); false if it was not waiting (answered already).
+  bool drop_waiter(const std::string& id, const std::shared_ptr<api::TaskWaiter>& waiter);
 
   // Start-up (task_recovery.cpp): stored tasks come back as history, queued again, or
   // interrupted; ids continue after `max_seq`.
@@ -116,7 +103,7 @@ class TaskService final : public api::TaskObserver {
   std::deque<TaskPtr> pending_;
   std::deque<std::uint64_t> finished_order_;
   std::map<api::State, std::size_t> counts_;
-  std::unordered_map<std::uint64_t, std::vector<std::shared_ptr<FinishWaiter>>> waiters_;
+  std::unordered_map<std::uint64_t, std::vector<std::shared_ptr<api::TaskWaiter>>> waiters_;
   struct Follower {
     std::shared_ptr<api::SseChannel> channel;
     std::optional<std::size_t> step;  // only this step's output
