@@ -1,11 +1,26 @@
 #include "uasyncd/api/connection.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <array>
+#include <cerrno>
 
 namespace uasyncd::api {
 
 Connection::~Connection() {
   if (fd >= 0) ::close(fd);
+}
+
+ssize_t Connection::receive() {
+  // Read into a fixed buffer, then append what came: no zero-filled room in `in`.
+  std::array<char, 16 * 1024> buf;
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf.data(), buf.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) in.append(buf.data(), static_cast<std::size_t>(n));
+  return n;
 }
 
 void Connection::compact() {

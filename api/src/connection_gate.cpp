@@ -295,13 +295,7 @@ void ConnectionGate::on_event(std::uint64_t id, std::uint32_t events) {
 
 void ConnectionGate::read_head(const ConnectionPtr& c) {
   c->compact();
-  const std::size_t old = c->in.size();
-  c->in.resize(old + kReadChunk);
-  ssize_t n;
-  do {
-    n = ::recv(c->fd, c->in.data() + old, kReadChunk, 0);
-  } while (n < 0 && errno == EINTR);
-  c->in.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+  const ssize_t n = c->receive();
   if (n < 0 && would_block()) {
     arm(c, EPOLLIN | EPOLLRDHUP);
     return;

@@ -11,7 +11,6 @@
 namespace uasyncd::api {
 namespace {
 
-constexpr std::size_t kReadChunk = 16 * 1024;
 // A collected response is sent as it grows past this, so a large body is not copied whole.
 constexpr std::size_t kMaxCollected = 64 * 1024;
 
@@ -118,10 +117,7 @@ bool ConnectionStream::fill() {
     const int ready = ::poll(&p, 1, poll_ms(left));
     if (ready < 0 && errno != EINTR) return false;
     if (ready <= 0) continue;
-    const std::size_t old = conn_.in.size();
-    conn_.in.resize(old + kReadChunk);
-    const ssize_t n = ::recv(conn_.fd, conn_.in.data() + old, kReadChunk, 0);
-    conn_.in.resize(old + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+    const ssize_t n = conn_.receive();
     if (n > 0) {
       counters_.bytes_received += static_cast<std::uint64_t>(n);
       return true;

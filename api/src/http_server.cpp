@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -249,9 +250,19 @@ void HttpServer::serve(std::shared_ptr<Connection> conn) {
     const std::optional<Connection::Then> then = serve_one(conn);
     if (!then) return;  // parked in the gate by a deferred request
     if (*then == Connection::Then::keep_alive && conn->out.empty() && !stopping_) {
-      // A pipelined request already here is served at once.
-      if (const std::optional<std::size_t> head = conn->find_head();
-          head && *head <= options_.max_head_bytes) {
+      // A pipelined request already here is served at once, and so is one that comes within
+      // keep_alive_wait.
+      std::optional<std::size_t> head = conn->find_head();
+      if (!head && conn->unread().empty() && options_.keep_alive_wait.count() > 0) {
+        pollfd p{conn->fd, POLLIN, 0};
+        if (::poll(&p, 1, static_cast<int>(options_.keep_alive_wait.count())) > 0) {
+          if (const ssize_t n = conn->receive(); n > 0) {
+            counters_.bytes_received += static_cast<std::uint64_t>(n);
+            head = conn->find_head();
+          }
+        }
+      }
+      if (head && *head <= options_.max_head_bytes) {
         conn->head_size = *head;
         conn->head_at = std::chrono::steady_clock::now();
         continue;

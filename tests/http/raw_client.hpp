@@ -19,12 +19,6 @@
 #include <string>
 #include <string_view>
 
-// libcpp-httplib is a prebuilt, uninstrumented library: ThreadSanitizer does not see the
-// synchronisation of its inlined atomics. Only races inside that library are silenced.
-extern "C" const char* __tsan_default_suppressions() {
-  return "race:libcpp-httplib.so\n";
-}
-
 struct RawResponse {
   int status = 0;
   std::map<std::string, std::string> headers;  // names in lower case

@@ -9,6 +9,8 @@
 // is closed by the gate or, at the latest, by the destructor.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +38,8 @@ struct Connection {
   void consume(std::size_t n) { in_pos += n; }
   // Drops consumed bytes once they are the larger part of the buffer.
   void compact();
+  // One recv() from the socket onto `in`: bytes read, 0 at the end of the stream, -1 with errno.
+  ssize_t receive();
   // The head at in_pos was consumed: look for the next one.
   void next_request();
   // The length of the head at in_pos once it has arrived in full (empty lines before it are

@@ -1,9 +1,10 @@
 // The HTTP server of the daemon: cpp-httplib's parser, routing and handlers behind a transport
 // of our own that holds before any handler runs.
 //
-// - A connection occupies a worker thread only while a complete request is served. Until its
-//   head has arrived, between keep-alive requests, while its response drains to a slow reader,
-//   and while a deferred request waits, it is held by the connection gate (one epoll thread).
+// - A connection occupies a worker thread only while a complete request is served (and for
+//   keep_alive_wait after it, for the next one). Until its head has arrived, between keep-alive
+//   requests, while its response drains to a slow reader, and while a deferred request waits,
+//   it is held by the connection gate (one epoll thread).
 // - Request heads are capped (max_head_bytes, 431) and must arrive in full within head_timeout
 //   (408); idle keep-alive connections close after idle_timeout.
 // - Bodies: Content-Length over the limit is refused (413) before a byte is read, a chunked body
@@ -57,6 +58,10 @@ struct HttpServerOptions {
   std::size_t max_deferred = 1024;  // requests waiting in defer() at once; defer() fails past it
   std::size_t max_connections = 4096;
   std::size_t max_requests_per_connection = 100;
+  // After a response, the worker waits this long for the same client's next request before
+  // handing the connection to the gate: a busy client's next request usually comes within a
+  // moment, and serving it at once saves two thread hand-offs. 0: hand it over at once.
+  std::chrono::milliseconds keep_alive_wait{2};
 };
 
 class HttpServer : public httplib::Server {
