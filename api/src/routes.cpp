@@ -53,15 +53,12 @@ bool bodyless_post(const Request& req) {
          !req.has_header("Transfer-Encoding");
 }
 
+// Seconds as plain decimal ("30", "0.25"): not hex ("0x1"), exponents, "inf" or a sign, which
+// std::stod would take.
 std::optional<double> seconds_param(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-    return v;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  static const std::regex decimal(R"([0-9]{1,9}(\.[0-9]{1,9})?)");
+  if (!std::regex_match(text, decimal)) return std::nullopt;
+  return std::stod(text);
 }
 
 bool known_path(const std::string& path) {
@@ -275,7 +272,7 @@ void Routes::wait(const Request& req, Response& res) {
   if (req.has_param("timeout")) {
     std::optional<double> t = seconds_param(req.get_param_value("timeout"));
     if (!t) {
-      send(res, error_reply(400, "bad_request", "timeout must be a non-negative number"));
+      send(res, error_reply(400, "bad_request", "timeout must be a decimal number of seconds"));
       return;
     }
     timeout = std::min(*t, kMaxWaitSeconds);
