@@ -288,6 +288,10 @@ std::optional<Connection::Then> HttpServer::serve_one(const std::shared_ptr<Conn
                          [this, &ex](httplib::Request& req) { check_request(req, ex); });
   } catch (const TransportRefusal& refusal) {
     ex.refusal = refusal;
+  } catch (const std::exception& e) {
+    // From the checks of the head, outside cpp-httplib's own handler guard (a regex, memory):
+    // answered, and the worker thread lives on.
+    ex.refusal = TransportRefusal{500, "internal", e.what()};
   }
   current_ = nullptr;
   ++conn->requests;

@@ -41,6 +41,17 @@ std::string gzip_of_zeros(std::size_t size) {
 
 }  // namespace
 
+class HttpFramingTest : public HttpServerTest {
+ protected:
+  // The status of a POST /echo with these header lines (and body), on a fresh connection.
+  int status_of_post(const std::string& headers, const std::string& body = "") {
+    RawClient c(port_);
+    if (!c.send(post_head("/echo", headers) + body)) return -1;
+    const auto r = c.read_response();
+    return r ? r->status : -1;
+  }
+};
+
 TEST_F(HttpServerTest, HeadersPastTheCapGet431AndTheConnectionCloses) {
   start();
   RawClient c(port_);
@@ -214,40 +225,25 @@ TEST_F(HttpServerTest, ContentLengthWithTransferEncodingIs400) {
   EXPECT_TRUE(c.closed_within(2000ms));
 }
 
-TEST_F(HttpServerTest, TwoContentLengthsAre400WhetherOrNotTheyAgree) {
+TEST_F(HttpFramingTest, TwoContentLengthsAre400WhetherOrNotTheyAgree) {
   start();
-  for (const char* second : {"5", "3"}) {
-    RawClient c(port_);
-    ASSERT_TRUE(c.send(
-        post_head("/echo", "Content-Length: 5\r\nContent-Length: " + std::string(second) + "\r\n") +
-        "hello"));
-    const auto r = c.read_response();
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->status, 400) << second;
+  EXPECT_EQ(status_of_post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello"), 400);
+  EXPECT_EQ(status_of_post("Content-Length: 5\r\nContent-Length: 3\r\n", "hello"), 400);
+  EXPECT_EQ(echo_calls_, 0);
+}
+
+TEST_F(HttpFramingTest, MalformedContentLengthIs400) {
+  start();
+  for (const std::string value : {"-1", "0x10", "1 0", "5,5", "+5", "99999999999999999999999"}) {
+    EXPECT_EQ(status_of_post("Content-Length: " + value + "\r\n"), 400) << value;
   }
   EXPECT_EQ(echo_calls_, 0);
 }
 
-TEST_F(HttpServerTest, MalformedContentLengthIs400) {
+TEST_F(HttpFramingTest, TransferCodingsOtherThanChunkedAre501) {
   start();
-  for (const char* value : {"-1", "0x10", "1 0", "5,5", "+5", "99999999999999999999999"}) {
-    RawClient c(port_);
-    ASSERT_TRUE(c.send(post_head("/echo", "Content-Length: " + std::string(value) + "\r\n")));
-    const auto r = c.read_response();
-    ASSERT_TRUE(r) << value;
-    EXPECT_EQ(r->status, 400) << value;
-  }
-  EXPECT_EQ(echo_calls_, 0);
-}
-
-TEST_F(HttpServerTest, TransferCodingsOtherThanChunkedAre501) {
-  start();
-  for (const char* coding : {"gzip", "gzip, chunked", "identity", "chunked, chunked"}) {
-    RawClient c(port_);
-    ASSERT_TRUE(c.send(post_head("/echo", "Transfer-Encoding: " + std::string(coding) + "\r\n")));
-    const auto r = c.read_response();
-    ASSERT_TRUE(r) << coding;
-    EXPECT_EQ(r->status, 501) << coding;
+  for (const std::string coding : {"gzip", "gzip, chunked", "identity", "chunked, chunked"}) {
+    EXPECT_EQ(status_of_post("Transfer-Encoding: " + coding + "\r\n"), 501) << coding;
   }
   EXPECT_EQ(echo_calls_, 0);
 }
@@ -290,6 +286,29 @@ TEST_F(HttpServerTest, ABodyForARouteWithoutOneIsRefusedUnread) {
     EXPECT_EQ(r->status, path == "/hello" ? 405 : 404) << path;
   }
   EXPECT_EQ(server_->stats().body_bytes_read, 0u);
+}
+
+TEST_F(HttpServerTest, ARequestRefusedBeforeRoutingHasItsBodyLeftUnread) {
+  start();
+  const std::string body(500000, 'u');
+  RawClient c(port_);
+  ASSERT_TRUE(
+      c.send(post_head("/guarded", "Content-Length: " + std::to_string(body.size()) + "\r\n")));
+  c.send(body, 500ms);
+  const auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_TRUE(c.closed_within(2000ms));  // the body was never read: the connection cannot go on
+  EXPECT_EQ(server_->stats().body_bytes_read, 0u);
+  EXPECT_EQ(echo_calls_, 0);
+  // With credentials the same body is read.
+  RawClient ok(port_);
+  ASSERT_TRUE(ok.send(post_head("/guarded", "Authorization: x\r\nContent-Length: " +
+                                                std::to_string(body.size()) + "\r\n") +
+                      body));
+  const auto r2 = ok.read_response();
+  ASSERT_TRUE(r2);
+  EXPECT_EQ(r2->body, std::to_string(body.size()));
 }
 
 TEST_F(HttpServerTest, ControlCharactersInThePathAre400AndStillLogged) {

@@ -68,6 +68,19 @@ class HttpServerTest : public ::testing::Test {
       ++echo_calls_;
       res.set_content(std::to_string(req.body.size()), "text/plain");
     });
+    // Refused before routing without credentials, as the daemon's API is with --token.
+    server_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (req.path != "/guarded" || req.has_header("Authorization")) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      res.status = 401;
+      res.set_content("unauthorized", "text/plain");
+      return httplib::Server::HandlerResponse::Handled;
+    });
+    server_->Post("/guarded", [this](const httplib::Request& req, httplib::Response& res) {
+      ++echo_calls_;
+      res.set_content(std::to_string(req.body.size()), "text/plain");
+    });
     server_->Get("/big", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(big_body(), "application/json");
     });

@@ -51,8 +51,8 @@ struct HttpServerOptions {
   std::chrono::milliseconds head_timeout{10000};
   std::chrono::milliseconds idle_timeout{5000};
   std::chrono::milliseconds body_timeout{30000};
-  std::chrono::milliseconds write_timeout{10000};
-  std::chrono::milliseconds linger_timeout{2000};
+  std::chrono::milliseconds write_timeout{10000};  // without progress: a reader that stalls
+  std::chrono::milliseconds linger_timeout{2000};  // reading and dropping after a refusal
   // A parked request told that its time is up gets this long to be answered, then is dropped.
   std::chrono::milliseconds answer_grace{5000};
   std::size_t max_deferred = 1024;  // requests waiting in defer() at once; defer() fails past it
@@ -99,7 +99,8 @@ class HttpServer : public httplib::Server {
   Stats stats() const;
 
   // As cpp-httplib's, and remembered, so that a body for a route that has none is refused
-  // before it is read.
+  // before it is read. Register through HttpServer, not through an httplib::Server reference:
+  // a POST route the transport does not know of gets its bodies refused (404).
   HttpServer& Get(const std::string& pattern, Handler handler);
   HttpServer& Post(const std::string& pattern, Handler handler);
   HttpServer& Put(const std::string& pattern, Handler handler);
