@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <memory>
+#include <regex>
 #include <sstream>
 #include <utility>
 
@@ -19,10 +21,6 @@ using nlohmann::json;
 namespace srv = server;
 
 constexpr double kMaxWaitSeconds = 300;
-
-// Start of the request being handled on this thread (cpp-httplib runs a request, from routing
-// to the logger, on one thread).
-thread_local std::chrono::steady_clock::time_point request_start;
 
 // Compares every byte whatever the input, so the time taken does not tell how much matched.
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -43,15 +41,12 @@ bool bodyless_post(const Request& req) {
          !req.has_header("Transfer-Encoding");
 }
 
+// Seconds as plain decimal ("30", "0.25"): not hex ("0x1"), exponents, "inf" or a sign, which
+// std::stod would take.
 std::optional<double> seconds_param(const std::string& text) {
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(v) || v < 0) return std::nullopt;
-    return v;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+  static const std::regex decimal(R"([0-9]{1,9}(\.[0-9]{1,9})?)");
+  if (!std::regex_match(text, decimal)) return std::nullopt;
+  return std::stod(text);
 }
 
 void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
@@ -61,6 +56,17 @@ void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
   } else {
     send(res, status, doc.json);
   }
+}
+
+// A long-poll's answer, given to the transport that parked its request.
+void answer_wait(DeferredResponse& deferred, const srv::Result<srv::Waited>& r) {
+  Response res;
+  if (r) {
+    send_doc(res, r.value().finished ? 200 : 202, r.value().job);
+  } else {
+    send(res, api_error(r.error()));
+  }
+  deferred.complete(res);
 }
 
 // The job or step a path names; answers 404 (and returns nullopt) for anything else.
@@ -153,10 +159,8 @@ void Routes::dispatch(const Route& route, Call& call) {
   (this->*route.handler)(call);
 }
 
-void Routes::install(httplib::Server& server) {
-  server.set_payload_max_length(kMaxBodyBytes);
+void Routes::install(HttpServer& server) {
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
-    request_start = std::chrono::steady_clock::now();
     if (req.path.rfind("/api/", 0) == 0 && !authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
       send(res, {401, "unauthorized", "a valid bearer token is required"});
@@ -198,7 +202,8 @@ void Routes::install(httplib::Server& server) {
     }
     send(res, {500, "internal", what});
   });
-  server.set_logger([this](const Request& req, const Response& res) { answered(req, res); });
+  server.set_access_log([this](const Request& req, const Response& res,
+                               std::chrono::microseconds elapsed) { answered(req, res, elapsed); });
   for (const Route& route : table()) {
     const httplib::Server::Handler handler = [this, &route](const Request& req, Response& res) {
       Call call{req, res, req.matches.size() > 1 ? req.matches[1].str() : std::string(), json()};
@@ -288,20 +293,29 @@ void Routes::wait(Call& c) {
   if (c.req.has_param("timeout")) {
     std::optional<double> t = seconds_param(c.req.get_param_value("timeout"));
     if (!t) {
-      send(c.res, invalid_request("timeout must be a non-negative number"));
+      send(c.res, invalid_request("timeout must be a decimal number of seconds, e.g. 30 or 0.5"));
       return;
     }
     timeout = std::min(*t, kMaxWaitSeconds);
   }
   std::optional<srv::JobRef> ref = job_ref(c.res, c.id);
   if (!ref) return;
-  srv::Result<srv::Waited> r =
-      jobs_.wait(*ref, std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)));
-  if (!r) {
-    send(c.res, api_error(r.error()));
+  // The request is parked in the transport: no thread waits for the job. The loop answers the
+  // wait when the job ends; when the poll's time is up, the transport asks for the job as it is.
+  // The handle is set before the wait starts, so before any thread can answer it.
+  auto deferred = std::make_shared<std::shared_ptr<DeferredResponse>>();
+  auto wait = std::make_shared<srv::JobWait>(
+      *ref, [deferred](srv::Result<srv::Waited> r) { answer_wait(**deferred, r); });
+  DeferredResponse::Options options;
+  options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000));
+  options.on_timeout = [this, wait] { jobs_.end_wait(wait, true); };
+  options.on_gone = [this, wait] { jobs_.end_wait(wait, false); };
+  *deferred = HttpServer::defer(c.req, std::move(options));
+  if (!*deferred) {
+    send(c.res, {503, "unavailable", "too many requests are waiting (--max-waiters)"});
     return;
   }
-  send_doc(c.res, r->finished ? 200 : 202, r->job);
+  jobs_.start_wait(wait);
 }
 
 void Routes::cancel(Call& c) {
@@ -409,17 +423,12 @@ std::string Routes::http_metrics() const {
   return out.str();
 }
 
-void Routes::answered(const Request& req, const Response& res) {
+void Routes::answered(const Request& req, const Response& res, std::chrono::microseconds elapsed) {
   {
     std::lock_guard lock(mu_);
     ++by_status_[res.status];
   }
-  if (options_.on_request) {
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - request_start)
-                            .count();
-    options_.on_request(req.method, req.path, res.status, micros);
-  }
+  if (options_.on_request) options_.on_request(req.method, req.path, res.status, elapsed.count());
 }
 
 }  // namespace uasyncd::api

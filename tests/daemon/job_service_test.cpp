@@ -253,8 +253,10 @@ TEST_F(Service, WaitersHearTheEndAndFollowersGetTheReplayThenTheEnd) {
   start();
   const std::uint64_t id = submit({{"sleep", 1}});
   json heard;
-  ASSERT_FALSE(
-      service_->finished_or_subscribe({id, std::nullopt}, [&](const json& body) { heard = body; }));
+  srv::Result<srv::FinishWatch> watch = service_->watch_finish(
+      {id, std::nullopt}, [&](const srv::JobBody& body) { heard = json::parse(*body); });
+  ASSERT_TRUE(watch);
+  EXPECT_FALSE(watch->finished);
   std::vector<std::string> ends;
   srv::OutputFollower follower{[](const srv::OutputChunk&) { return true; },
                                [&](const srv::OutputEnd& e) { ends.push_back(e.job_id); }};
@@ -262,4 +264,31 @@ TEST_F(Service, WaitersHearTheEndAndFollowersGetTheReplayThenTheEnd) {
   run_for(1000);
   EXPECT_EQ(heard.value("state", ""), "done");
   EXPECT_EQ(ends, (std::vector<std::string>{"t" + std::to_string(id)}));
+  EXPECT_EQ(service_->watches(), 0u);
+}
+
+// A poll that ends takes its watch with it: 30,000 polls of a running job leave nothing behind,
+// and the watches that remain when it ends share one body.
+TEST_F(Service, CancelledWatchesAreGoneAndTheRestShareOneBody) {
+  start();
+  const std::uint64_t id = submit({{"sleep", 1}});
+  for (int i = 0; i < 30000; ++i) {
+    srv::Result<srv::FinishWatch> w =
+        service_->watch_finish({id, std::nullopt}, [](const srv::JobBody&) { FAIL(); });
+    ASSERT_TRUE(w);
+    service_->cancel_watch(id, w->watch);
+  }
+  EXPECT_EQ(service_->watches(), 0u);
+  std::vector<srv::JobBody> bodies;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(service_->watch_finish({id, std::nullopt},
+                                       [&](const srv::JobBody& b) { bodies.push_back(b); }));
+  }
+  EXPECT_EQ(service_->watches(), 3u);
+  run_for(1000);
+  ASSERT_EQ(bodies.size(), 3u);
+  EXPECT_EQ(bodies[0].get(), bodies[1].get());
+  EXPECT_EQ(bodies[0].get(), bodies[2].get());
+  EXPECT_EQ(json::parse(*bodies[0])["state"], "done");
+  EXPECT_EQ(service_->watches(), 0u);
 }

@@ -82,6 +82,10 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
   app.add_option("--max-sse", o.max_sse, "event streams open at once (each holds a thread)")
       ->envname("UASYNCD_MAX_SSE")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--max-waiters", o.max_waiters,
+                 "long-polls (GET /api/tasks/{id}/wait) waiting at once; they hold no thread")
+      ->envname("UASYNCD_MAX_WAITERS")
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--exec-kill-grace", o.exec_kill_grace,
                  "seconds a cancelled exec step's processes get between SIGTERM and SIGKILL")
       ->envname("UASYNCD_EXEC_KILL_GRACE")

@@ -5,9 +5,11 @@
 namespace uasyncd::server {
 namespace {
 
+// Decimal digits in their one canonical form: "7", never "07" or "+7", so that one job has one
+// id.
 template <class N>
 bool parse_number(std::string_view s, N& out) {
-  if (s.empty() || s.size() > 19) return false;
+  if (s.empty() || s.size() > 19 || (s.size() > 1 && s[0] == '0')) return false;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && end == s.data() + s.size();
 }

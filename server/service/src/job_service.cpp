@@ -144,14 +144,27 @@ Result<Done> JobService::follow_output(const JobRef& ref, OutputFollower followe
   return Done{};
 }
 
-std::optional<Result<json>> JobService::finished_or_subscribe(
-    const JobRef& ref, std::function<void(const json&)> on_finish) {
+Result<FinishWatch> JobService::watch_finish(const JobRef& ref,
+                                             std::function<void(const JobBody&)> on_finish) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
-  if (!job) return Result<json>(*error);
-  if (is_final(job->state())) return Result<json>(full_json(*job));
-  waiters_[job->id()].push_back(std::move(on_finish));
-  return std::nullopt;
+  if (!job) return *error;
+  FinishWatch out;
+  if (is_final(job->state())) {
+    out.finished = std::make_shared<const std::string>(json_text(full_json(*job)));
+    return out;
+  }
+  out.watch = ++last_watch_;
+  watches_[job->id()].emplace(out.watch, std::move(on_finish));
+  ++watch_count_;
+  return out;
+}
+
+void JobService::cancel_watch(std::uint64_t job_id, std::uint64_t watch) {
+  auto it = watches_.find(job_id);
+  if (it == watches_.end() || it->second.erase(watch) == 0) return;
+  --watch_count_;
+  if (it->second.empty()) watches_.erase(it);
 }
 
 void JobService::started(Job& job) {
@@ -199,11 +212,13 @@ void JobService::finished(Job& job, JobState was) {
   const WriteTicket ticket = write_now(job, was);
   transition(job, "finished");
   end_followers(job);
-  if (auto it = waiters_.find(job.id()); it != waiters_.end()) {
-    const json body = full_json(job);
-    for (const auto& w : it->second)
-      w(body);
-    waiters_.erase(it);
+  if (auto it = watches_.find(job.id()); it != watches_.end()) {
+    const auto watching = std::move(it->second);
+    watches_.erase(it);
+    watch_count_ -= watching.size();
+    const JobBody body = std::make_shared<const std::string>(json_text(full_json(job)));
+    for (const auto& [watch, on_finish] : watching)
+      on_finish(body);
   }
   release_when_committed(job.id(), ticket);
 }

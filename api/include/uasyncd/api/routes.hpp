@@ -3,7 +3,8 @@
 // POST sent without any body. Handlers parse and check the request, call the JobBridge, and turn
 // its typed result or JobError into JSON (api_error.hpp holds the one mapping to statuses).
 //
-// Threads: install() once before the server listens; handlers run on cpp-httplib's threads.
+// Threads: install() once before the server starts; handlers run on the HttpServer's worker
+// threads; a long-poll's answer comes from the loop thread (or the transport's gate thread).
 #pragma once
 
 #include <httplib.h>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "uasyncd/api/api_error.hpp"
+#include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/sse_streams.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
 
@@ -29,7 +31,8 @@ struct RouteOptions {
   std::string token;    // empty: no authentication
   std::string version;  // shown by GET /api/stats
   SseOptions sse;
-  // Told about every answered request (for the access log).
+  // Told about every answered request (for the access log). The method and path are the
+  // client's, as decoded: escape them (escape_for_log) to log them.
   std::function<void(const std::string& method, const std::string& path, int status,
                      std::int64_t micros)>
       on_request;
@@ -38,7 +41,7 @@ struct RouteOptions {
 class Routes {
  public:
   Routes(server::JobBridge& jobs, RouteOptions options);
-  void install(httplib::Server& server);
+  void install(HttpServer& server);
   // Prometheus lines counting answered requests by status.
   std::string http_metrics() const;
   // Ends every open SSE stream (within a fraction of a second): call before stopping the server.
@@ -66,7 +69,8 @@ class Routes {
   const Route* find(const std::string& method, const std::string& path, std::smatch& m) const;
   bool known_path(const std::string& path) const;
   bool authorized(const httplib::Request& req) const;
-  void answered(const httplib::Request& req, const httplib::Response& res);
+  void answered(const httplib::Request& req, const httplib::Response& res,
+                std::chrono::microseconds elapsed);
 
   void submit(Call& c);
   void list(Call& c);

@@ -5,11 +5,10 @@
 //   thread        | may touch
 //   --------------+------------------------------------------------------------------------
 //   HTTP threads  | JobBridge's public calls; the backend's reads, erase and commit waits;
-//                 | FinishedJobCache; EventHub::subscribe; a FinishWaiter it created; its own
-//                 | SseChannel's reader side
+//                 | FinishedJobCache; EventHub::subscribe; its own SseChannel's reader side
 //   loop thread   | JobService and the live jobs (inside LoopThread::call/post only); the
-//                 | backend's writes; EventHub::publish; SseChannel's producer side;
-//                 | FinishWaiter::deliver
+//                 | backend's writes; EventHub::publish; SseChannel's producer side; a JobWait's
+//                 | watch, and its answer (the backend's reads when the job has just left RAM)
 //   writer thread | the SQLite file (inside the backend); FinishedJobCache::erase of jobs
 //                 | retention removed (BackendOptions::on_removed)
 //
@@ -17,7 +16,10 @@
 //   submit         loop: JobService::submit; then waits (on its thread) for the insert's commit
 //   list, counts   the backend's readers only (no loop)
 //   get            cache, else the store (finished jobs: cached), else the loop
-//   wait           loop: subscribe a FinishWaiter; waits on it; the store if the job is not live
+//   start_wait     cache or store (a finished job: answered at once), else posted to the loop,
+//                  which registers a watch and answers when the job ends: no thread blocks
+//   end_wait       posted to the loop: the watch is cancelled, and answered with the job as it
+//                  is when the poll's time is up
 //   cancel, set_timeout, output, follow_output
 //                  loop first; StoredJobs (the store) when the job is not live
 //   remove         loop first, else StoredJobs; waits for the erase's commit, then drops the
@@ -64,6 +66,33 @@ struct Waited {
   bool finished = false;  // false: the wait timed out; `job` is the job as it is
 };
 
+// One long-poll's wait for a job's end, which no thread blocks on: made by its caller, started
+// by JobBridge::start_wait, ended early by JobBridge::end_wait. Its answer is given exactly once,
+// on whichever thread has it (the caller's for a job that has finished already, else the loop's),
+// or never if end_wait says its client has gone.
+// Threads: answer_once is safe from any thread; `watch` and `ref` belong to the loop thread
+// after start_wait. Lifetime: shared by the bridge's posted commands and the caller.
+class JobWait {
+ public:
+  // Must not block: it runs on the loop thread.
+  using Answer = std::function<void(Result<Waited>)>;
+  JobWait(JobRef ref, Answer answer) : ref_(ref), answer_(std::move(answer)) {}
+
+  const JobRef& ref() const { return ref_; }
+  // Gives `r` if no answer was given yet (and drops the callback); false if one was.
+  bool answer_once(Result<Waited> r);
+  // Drops the callback unanswered; false if it was answered already.
+  bool forget() { return !answered_.exchange(true); }
+  bool answered() const { return answered_.load(); }
+
+  std::uint64_t watch = 0;  // the service's registration (loop thread)
+
+ private:
+  const JobRef ref_;
+  Answer answer_;
+  std::atomic<bool> answered_{false};
+};
+
 struct DaemonStats {
   StateCounts counts{};
   std::uint64_t retained = 0;         // jobs the store holds
@@ -87,7 +116,14 @@ class JobBridge {
   Result<nlohmann::json> submit(JobSpec spec, nlohmann::json spec_json);
   Result<ListPage> list(const ListQuery& query);
   Result<JsonDoc> get(const JobRef& ref);
-  Result<Waited> wait(const JobRef& ref, std::chrono::milliseconds timeout);
+  // Starts waiting for the job's end without blocking: `wait` is answered once with the finished
+  // job (at once, on this thread, when it has finished already), or with an error (no such job:
+  // not_found; a stopping loop: unavailable), unless end_wait drops it first. Once.
+  void start_wait(const std::shared_ptr<JobWait>& wait);
+  // Ends a wait early, without blocking. `answer_now`: the poll's time is up, the wait is answered
+  // with the job as it is (finished=false while it runs); otherwise its client has gone and it
+  // is never answered. Nothing happens once it was answered.
+  void end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now);
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
   Result<nlohmann::json> remove(const JobRef& ref);
@@ -102,6 +138,11 @@ class JobBridge {
  private:
   template <class T>
   Result<T> on_loop(std::function<Result<T>(JobService&)> fn);
+  // The job from the store, on any thread: nullopt when it is not stored (or, `finished_only`,
+  // not stored as finished); a finished job's body is cached.
+  std::optional<Result<JsonDoc>> from_store(const JobRef& ref, bool finished_only);
+  // Loop thread: registers `wait`'s watch, or answers it.
+  void watch_on_loop(const std::shared_ptr<JobWait>& wait);
 
   BridgeOptions options_;
   JobBackend& backend_;

@@ -43,6 +43,16 @@ struct ServiceOptions {
   std::function<bool()> events_wanted;
 };
 
+// A finished job's full record as JSON text, made once and shared by everyone who gets it (every
+// long-poll waiting for the job, and the read cache): immutable, any thread.
+using JobBody = std::shared_ptr<const std::string>;
+
+// A job's end, or a registered wish to hear of it.
+struct FinishWatch {
+  JobBody finished;         // set: the job has finished (nothing was registered)
+  std::uint64_t watch = 0;  // else: the registration, for cancel_watch
+};
+
 struct Submitted {
   std::uint64_t id = 0;
   WriteTicket ticket = 0;  // the insert: committed before the job may be called accepted
@@ -68,9 +78,14 @@ class JobService {
   // Replays the output so far, then (registered in the same loop turn: no gap) passes on each
   // chunk as it comes, then the end. A finished job gets its end at once.
   Result<Done> follow_output(const JobRef& ref, OutputFollower follower);
-  // The finished job's record now, or nullopt after registering `on_finish` for its end.
-  std::optional<Result<nlohmann::json>> finished_or_subscribe(
-      const JobRef& ref, std::function<void(const nlohmann::json&)> on_finish);
+  // A finished job's record at once; else `on_finish` is registered and called once with the
+  // record when the job ends, unless cancel_watch(ref.id, watch) comes first. Every watch of a
+  // job gets the same body, made once.
+  Result<FinishWatch> watch_finish(const JobRef& ref,
+                                   std::function<void(const JobBody&)> on_finish);
+  // Forgets a watch whose waiter has gone (its poll timed out); a no-op once it was called.
+  void cancel_watch(std::uint64_t job_id, std::uint64_t watch);
+  std::size_t watches() const { return watch_count_; }
 
   // Start-up (recovery.cpp): the backend's live jobs are queued again or interrupted.
   void restore();
@@ -117,8 +132,12 @@ class JobService {
   std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
   bool release_queued_ = false;
   std::unordered_map<std::uint64_t, uasyncio::AnyTask> timeouts_;
-  std::unordered_map<std::uint64_t, std::vector<std::function<void(const nlohmann::json&)>>>
-      waiters_;
+  // job id -> watch id -> callback
+  std::unordered_map<std::uint64_t,
+                     std::unordered_map<std::uint64_t, std::function<void(const JobBody&)>>>
+      watches_;
+  std::uint64_t last_watch_ = 0;
+  std::size_t watch_count_ = 0;
   struct Follower {
     OutputFollower to;
     std::optional<std::size_t> step;  // only this step's output
