@@ -57,21 +57,8 @@ void print(const Args&... args) {
 
 // The Python name of an exception and its message ("" when it has none).
 inline std::pair<std::string, std::string> describe(std::exception_ptr e) {
-  try {
-    std::rethrow_exception(e);
-  } catch (const uasyncio::CancelledError&) {
-    return {"CancelledError", ""};
-  } catch (const uasyncio::TimeoutError&) {
-    return {"TimeoutError", ""};
-  } catch (const uasyncio::RuntimeError& x) {
-    return {"RuntimeError", x.what()};
-  } catch (const uasyncio::EOFError& x) {
-    return {"EOFError", x.what()};
-  } catch (const std::exception& x) {
-    return {"Exception", x.what()};
-  } catch (...) {
-    return {"BaseException", ""};
-  }
+  const uasyncio::ErrorClass error = uasyncio::classify(e);
+  return {error.name, std::string(error.message())};
 }
 
 // MicroPython's repr of an exception object: CancelledError(), RuntimeError('x',).

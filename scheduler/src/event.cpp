@@ -5,9 +5,7 @@ namespace uasyncio {
 void Event::set() {
   set_ = true;
   if (waiters_.empty()) return;
-  Loop& loop = detail::current_loop();
-  while (detail::Waiter* w = waiters_.front())
-    loop.wake(w);
+  detail::wake_all(detail::current_scheduler(), waiters_);
 }
 
 }  // namespace uasyncio

@@ -30,35 +30,27 @@ bool GatherCore::await_ready() {
 }
 
 void GatherCore::await_suspend(std::coroutine_handle<> h) {
-  Loop& loop = current_loop();
-  TaskHeader* self = loop.current();
-  waiter_.task = self;
-  waiting_.push_back(&waiter_);
-  self->waiting_on = &waiter_;
-  self->resume_point = h;
+  park(waiting_, h);
   listening_ = true;
 }
 
 void GatherCore::child_done(TaskHeader* child) {
   // Not linked any more: a cancel already woke the gathering task (MicroPython's done() sees
   // `gather_task.data is not _Remove`); its await_resume deals with the children.
-  if (!listening_ || !waiter_.linked()) return;
+  if (!listening_ || !node_.linked()) return;
   if (child->error && !return_exceptions_) {
     first_error_ = child->error;
   } else if (--remaining_ != 0) {
     return;
   }
   listening_ = false;
-  current_loop().wake(&waiter_);
+  current_scheduler().wake(&node_);
 }
 
 void GatherCore::await_resume() {
   listening_ = false;
   std::exception_ptr cancelled;
-  if (waiter_.task != nullptr) {
-    TaskHeader* self = current_loop().current();
-    cancelled = std::exchange(self->error, nullptr);
-  }
+  if (parked()) cancelled = std::exchange(current_scheduler().current()->error, nullptr);
   // §10.7: children still running are left to run, detached; §10.8: cancelling the gather
   // cancels them.
   deregister(count_, cancelled != nullptr);
@@ -71,7 +63,7 @@ void GatherCore::deregister(std::size_t upto, bool cancel) {
     TaskHeader* t = child(i);
     if (!t->in_gather || t->gather != this) continue;
     t->clear_gather();
-    if (cancel) current_loop().cancel(t);
+    if (cancel) current_scheduler().cancel(t);
   }
 }
 

@@ -14,17 +14,17 @@ void Lock::release() {
   // The waiter owns the lock from here on, so no task that runs before it can take it.
   static_cast<Node*>(next)->granted = true;
   state_ = State::handed_off;
-  detail::current_loop().wake(next);
+  detail::current_scheduler().wake(next);
 }
 
 void Lock::finish_wait(Node& node) {
-  Loop& loop = detail::current_loop();
+  detail::Scheduler& s = detail::current_scheduler();
   if (node.granted) {
     state_ = State::locked;
     // §6.9: cancelled after the lock was handed over: pass it on before raising.
-    if (loop.current()->error) release();
+    if (s.current()->error) release();
   }
-  detail::throw_if_pending(loop);
+  detail::throw_if_pending();
 }
 
 }  // namespace uasyncio

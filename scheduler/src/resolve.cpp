@@ -2,8 +2,7 @@
 
 #include <cstring>
 
-#include "uasyncio/detail/io_wait.hpp"
-#include "uasyncio/loop.hpp"
+#include "stream_core.hpp"
 #include "uasyncio/os_error.hpp"
 
 namespace uasyncio::detail {
@@ -13,7 +12,7 @@ namespace {
 // (which always comes, with UV_EAI_CANCELED at worst) frees it.
 struct ResolveOp {
   uv_getaddrinfo_t req{};
-  Loop* loop = nullptr;
+  Scheduler* scheduler = nullptr;
   WaitList waiters;
   std::vector<sockaddr_storage> result;
   int status = 0;
@@ -35,7 +34,7 @@ void on_resolved(uv_getaddrinfo_t* req, int status, addrinfo* res) {
   if (op->abandoned) {
     delete op;
   } else {
-    wake_all(*op->loop, op->waiters);
+    wake_all(*op->scheduler, op->waiters);
   }
 }
 
@@ -57,17 +56,17 @@ Coro<std::vector<sockaddr_storage>> resolve(std::string host, int port, bool pas
   sockaddr_storage numeric;
   if (parse_numeric(host, port, numeric)) co_return std::vector<sockaddr_storage>{numeric};
 
-  Loop& loop = current_loop();
+  Scheduler& scheduler = current_scheduler();
   auto* op = new ResolveOp;
-  op->loop = &loop;
+  op->scheduler = &scheduler;
   op->req.data = op;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   const std::string service = std::to_string(port);
-  if (int rc = uv_getaddrinfo(loop.uv_loop(), &op->req, on_resolved, host.c_str(), service.c_str(),
-                              &hints);
+  if (int rc = uv_getaddrinfo(scheduler.uv_loop(), &op->req, on_resolved, host.c_str(),
+                              service.c_str(), &hints);
       rc != 0) {
     delete op;
     throw_os_error(rc, "getaddrinfo " + host_port(host, port));

@@ -3,7 +3,8 @@
 #include <memory>
 
 #include "resolve.hpp"
-#include "uasyncio/detail/io_wait.hpp"
+#include "stream_core.hpp"
+#include "uasyncio/detail/uv_close.hpp"
 #include "uasyncio/errors.hpp"
 #include "uasyncio/sleep.hpp"
 #include "uasyncio/task.hpp"
@@ -14,13 +15,11 @@ namespace detail {
 // Lives while a Server handle refers to it or its listening handle is open (a server serves
 // until closed, handle or no handle).
 struct ServerCore {
-  ServerCore(Loop& l, ServerCallback cb) : loop(&l), callback(std::move(cb)) {}
+  ServerCore(Scheduler& s, ServerCallback cb) : scheduler(&s), callback(std::move(cb)) {}
   void close();
-  void release() {
-    if (--refs == 0 && !handle_open) delete this;
-  }
+  static void on_closed(ServerCore* s);
 
-  Loop* loop;
+  Scheduler* scheduler;
   ServerCallback callback;
   uv_tcp_t tcp{};
   std::uint32_t refs = 0;
@@ -29,29 +28,36 @@ struct ServerCore {
   WaitList closers;
 };
 
-namespace {
+void intrusive_add_ref(ServerCore* s) noexcept {
+  ++s->refs;
+}
+void intrusive_release(ServerCore* s) noexcept {
+  if (--s->refs == 0 && !s->handle_open) delete s;
+}
 
-void on_server_close(uv_handle_t* h) {
-  auto* s = static_cast<ServerCore*>(h->data);
+void ServerCore::on_closed(ServerCore* s) {
   s->handle_open = false;
-  wake_all(*s->loop, s->closers);
+  wake_all(*s->scheduler, s->closers);
   if (s->refs == 0) delete s;
 }
+
+namespace {
 
 void on_connection(uv_stream_t* listener, int status) {
   auto* s = static_cast<ServerCore*>(listener->data);
   if (status < 0) return;  // e.g. EMFILE: libuv already dropped that connection
   auto tcp = std::make_unique<uv_tcp_t>();
-  if (uv_tcp_init(s->loop->uv_loop(), tcp.get()) != 0) return;
+  if (uv_tcp_init(s->scheduler->uv_loop(), tcp.get()) != 0) return;
   Stream stream = Stream::adopt(std::move(tcp));
   if (uv_accept(listener, stream.uv_stream()) != 0) return;  // dropping the stream closes it
   uv_tcp_nodelay(reinterpret_cast<uv_tcp_t*>(stream.uv_stream()), 1);
   // Calling the callback only creates the coroutine (its body runs once the task is scheduled),
   // so this callback still only enqueues. It must not throw into libuv's C frames.
+  Loop& loop = s->scheduler->loop();
   try {
-    s->loop->create_task(s->callback(stream, stream));
+    loop.create_task(s->callback(stream, stream));
   } catch (...) {
-    s->loop->call_exception_handler(
+    loop.call_exception_handler(
         {"start_server: connection callback failed", std::current_exception(), {}});
   }
 }
@@ -61,20 +67,10 @@ void on_connection(uv_stream_t* listener, int status) {
 void ServerCore::close() {
   if (closing || !handle_open) return;
   closing = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp), on_server_close);
+  close_handle<ServerCore, &ServerCore::on_closed>(&tcp);
 }
 
 }  // namespace detail
-
-Server::Server(detail::ServerCore* core) noexcept : core_(core) {
-  ++core_->refs;
-}
-Server::Server(const Server& o) noexcept : core_(o.core_) {
-  if (core_ != nullptr) ++core_->refs;
-}
-Server::~Server() {
-  if (core_ != nullptr) core_->release();
-}
 
 void Server::close() {
   core_->close();
@@ -104,11 +100,13 @@ Coro<void> Server::wait_closed_impl(Server s) {
 
 Coro<Server> start_server(ServerCallback callback, std::string host, int port, int backlog) {
   std::vector<sockaddr_storage> addresses = co_await detail::resolve(host, port, true);
-  Loop& loop = detail::current_loop();
-  Server server(new detail::ServerCore(loop, std::move(callback)));
+  detail::Scheduler& scheduler = detail::current_scheduler();
+  Server server(new detail::ServerCore(scheduler, std::move(callback)));
   detail::ServerCore& core = *server.core_;
   const std::string where = "start_server: cannot listen on " + detail::host_port(host, port);
-  if (int rc = uv_tcp_init(loop.uv_loop(), &core.tcp); rc != 0) detail::throw_os_error(rc, where);
+  if (int rc = uv_tcp_init(scheduler.uv_loop(), &core.tcp); rc != 0) {
+    detail::throw_os_error(rc, where);
+  }
   core.tcp.data = &core;
   core.handle_open = true;
   // libuv reports EADDRINUSE from listen, not bind: both are checked.

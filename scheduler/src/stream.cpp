@@ -1,13 +1,16 @@
 #include "uasyncio/stream.hpp"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <csignal>
+#include <cerrno>
 #include <cstring>
-#include <mutex>
 
 #include "resolve.hpp"
+#include "sigpipe_block.hpp"
 #include "stream_core.hpp"
-#include "uasyncio/detail/io_wait.hpp"
+#include "uasyncio/detail/uv_close.hpp"
 #include "uasyncio/sleep.hpp"
 
 namespace uasyncio {
@@ -38,25 +41,14 @@ void on_read(uv_stream_t* h, ssize_t nread, const uv_buf_t* buf) {
   } else {
     return;  // EAGAIN: nothing happened
   }
-  wake_all(*c->loop, c->readers);
-}
-
-void on_close(uv_handle_t* h) {
-  auto* c = static_cast<StreamCore*>(h->data);
-  c->free_handle(h);
-  c->handle = nullptr;
-  c->handle_open = false;
-  wake_all(*c->loop, c->readers);
-  wake_all(*c->loop, c->writers);
-  wake_all(*c->loop, c->closers);
-  if (c->refs == 0) delete c;
+  wake_all(*c->scheduler, c->readers);
 }
 
 void on_shutdown(uv_shutdown_t* req, int) {
   auto* c = static_cast<StreamCore*>(req->data);
   if (!c->close_issued) {
     c->close_issued = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(c->handle), on_close);
+    close_handle<StreamCore, &StreamCore::on_closed>(c->handle);
   }
 }
 
@@ -72,27 +64,24 @@ struct WriteReq {
 void on_write(uv_write_t* req, int status) {
   auto* w = reinterpret_cast<WriteReq*>(req);
   StreamCore* c = w->core;
-  c->write_pending -= w->len;
+  c->set_write_pending(c->write_pending - w->len);
   ::operator delete(w);
   if (status < 0 && status != UV_ECANCELED && c->write_error == 0) c->write_error = status;
-  if (c->write_pending <= c->low_water || c->write_error != 0) wake_all(*c->loop, c->writers);
+  if (c->write_pending <= c->low_water || c->write_error != 0) wake_all(*c->scheduler, c->writers);
 }
 
 void on_connect(uv_connect_t* req, int status) {
   auto* c = static_cast<StreamCore*>(req->data);
   c->connect_status = status;
-  wake_all(*c->loop, c->writers);
+  wake_all(*c->scheduler, c->writers);
 }
 
-// Writing to a socket whose peer is gone must fail with EPIPE, not kill the process.
-void ignore_sigpipe() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction old {};
-    if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
-      std::signal(SIGPIPE, SIG_IGN);
-    }
-  });
+bool is_socket_handle(uv_stream_t* h) {
+  if (h->type == UV_TCP) return true;
+  uv_os_fd_t fd = -1;
+  struct stat st {};
+  return uv_fileno(reinterpret_cast<uv_handle_t*>(h), &fd) == 0 && ::fstat(fd, &st) == 0 &&
+         S_ISSOCK(st.st_mode);
 }
 
 std::string describe(const StreamCore& c, const char* what) {
@@ -111,6 +100,56 @@ std::string describe(const StreamCore& c, const char* what) {
 }
 
 }  // namespace
+
+StreamCore::StreamCore(Scheduler& s, uv_stream_t* h, void (*free)(uv_handle_t*)) noexcept
+    : scheduler(&s), handle(h), free_handle(free) {
+  h->data = this;
+}
+
+void StreamCore::on_closed(StreamCore* c) {
+  c->free_handle(as_uv_handle(c->handle));
+  c->handle = nullptr;
+  c->handle_open = false;
+  c->set_write_pending(0);  // libuv cancelled what was still queued
+  wake_all(*c->scheduler, c->readers);
+  wake_all(*c->scheduler, c->writers);
+  wake_all(*c->scheduler, c->closers);
+  if (c->refs == 0) delete c;
+}
+
+void intrusive_add_ref(StreamCore* c) noexcept {
+  ++c->refs;
+}
+
+void intrusive_release(StreamCore* c) noexcept {
+  if (--c->refs != 0) return;
+  if (!c->handle_open) {
+    delete c;
+  } else {
+    c->start_close();  // the last handle is gone: close, queued data still goes out
+  }
+}
+
+void StreamCore::set_write_pending(std::size_t n) noexcept {
+  if ((write_pending == 0) != (n == 0)) scheduler->count_queued_writer(n == 0 ? -1 : 1);
+  write_pending = n;
+}
+
+int StreamCore::write_now(const char* p, std::size_t n) {
+  if (is_socket) {
+    uv_os_fd_t fd = -1;
+    uv_fileno(reinterpret_cast<uv_handle_t*>(handle), &fd);
+    for (;;) {
+      const ssize_t sent = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (sent >= 0) return static_cast<int>(sent);
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? UV_EAGAIN : -errno;
+    }
+  }
+  const SigpipeBlock block;
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(p), static_cast<unsigned>(n));
+  return uv_try_write(handle, &buf, 1);
+}
 
 void ByteBuffer::append(const char* p, std::size_t n) {
   // Drop consumed bytes once they are the larger part, so the vector does not creep forward.
@@ -156,11 +195,11 @@ void StreamCore::consume(std::size_t n) {
   if (read_started) ensure_reading();
 }
 
-void StreamCore::close() {
+void StreamCore::start_close() {
   if (closing) return;
   closing = true;
   stop_reading();
-  wake_all(*loop, readers);
+  wake_all(*scheduler, readers);
   // Queued data is sent first; uv_shutdown then closes our side of the connection, and its
   // callback closes the handle.
   if (write_pending > 0) {
@@ -168,7 +207,7 @@ void StreamCore::close() {
     if (uv_shutdown(&shutdown_req, handle, on_shutdown) == 0) return;
   }
   close_issued = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), on_close);
+  close_handle<StreamCore, &StreamCore::on_closed>(handle);
 }
 
 void StreamCore::abort() {
@@ -177,19 +216,11 @@ void StreamCore::abort() {
   stop_reading();
   close_issued = true;
   if (handle->type == UV_TCP &&
-      uv_tcp_close_reset(reinterpret_cast<uv_tcp_t*>(handle), on_close) == 0) {
+      uv_tcp_close_reset(reinterpret_cast<uv_tcp_t*>(handle),
+                         owner_closed<StreamCore, &StreamCore::on_closed>) == 0) {
     return;
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(handle), on_close);
-}
-
-void StreamCore::release() {
-  if (--refs != 0) return;
-  if (!handle_open) {
-    delete this;
-  } else {
-    close();  // the last handle is gone: close as close() would, queued data still goes out
-  }
+  close_handle<StreamCore, &StreamCore::on_closed>(handle);
 }
 
 }  // namespace detail
@@ -200,19 +231,10 @@ IncompleteReadError::IncompleteReadError(std::string partial, std::size_t expect
       partial_(std::move(partial)),
       expected_(expected) {}
 
-Stream::Stream(detail::StreamCore* core) noexcept : core_(core) {
-  ++core_->refs;
-}
-Stream::Stream(const Stream& o) noexcept : core_(o.core_) {
-  if (core_ != nullptr) ++core_->refs;
-}
-Stream::~Stream() {
-  if (core_ != nullptr) core_->release();
-}
-
 Stream Stream::adopt_handle(uv_stream_t* handle, void (*free_handle)(uv_handle_t*)) {
-  detail::ignore_sigpipe();
-  return Stream(new detail::StreamCore(detail::current_loop(), handle, free_handle));
+  auto* core = new detail::StreamCore(detail::current_scheduler(), handle, free_handle);
+  core->is_socket = detail::is_socket_handle(handle);
+  return Stream(core);
 }
 
 uv_stream_t* Stream::uv_stream() const noexcept {
@@ -316,8 +338,7 @@ void Stream::write(std::string_view data) {
   if (data.empty()) return;
   if (c.write_pending == 0) {
     // The common case: the kernel takes it all now, and nothing is copied or allocated.
-    uv_buf_t buf = uv_buf_init(const_cast<char*>(data.data()), static_cast<unsigned>(data.size()));
-    const int n = uv_try_write(c.handle, &buf, 1);
+    const int n = c.write_now(data.data(), data.size());
     if (n > 0) {
       data.remove_prefix(static_cast<std::size_t>(n));
       if (data.empty()) return;
@@ -332,12 +353,18 @@ void Stream::write(std::string_view data) {
   w->len = data.size();
   std::memcpy(w->bytes(), data.data(), data.size());
   uv_buf_t buf = uv_buf_init(w->bytes(), static_cast<unsigned>(data.size()));
-  if (int rc = uv_write(&w->req, c.handle, &buf, 1, detail::on_write); rc != 0) {
+  int rc = 0;
+  {
+    // uv_write may write at once, with write(): no SIGPIPE from that either.
+    const detail::SigpipeBlock block_sigpipe;
+    rc = uv_write(&w->req, c.handle, &buf, 1, detail::on_write);
+  }
+  if (rc != 0) {
     ::operator delete(block);
     c.write_error = rc;
     detail::throw_os_error(rc, detail::describe(c, "write"));
   }
-  c.write_pending += data.size();
+  c.set_write_pending(c.write_pending + data.size());
 }
 
 Coro<void> Stream::drain() {
@@ -365,13 +392,13 @@ Coro<void> Stream::awrite(std::string data) {
 // ---- Closing ----
 
 void Stream::close() {
-  core_->close();
+  core_->close_called = true;
 }
 void Stream::abort() {
   core_->abort();
 }
 bool Stream::is_closing() const noexcept {
-  return core_->closing;
+  return core_->close_called || core_->closing;
 }
 bool Stream::at_eof() const noexcept {
   return core_->eof && core_->rbuf.empty();
@@ -383,7 +410,8 @@ Coro<void> Stream::wait_closed() {
 
 Coro<void> Stream::wait_closed_impl(Stream s) {
   detail::StreamCore& c = *s.core_;
-  c.close();
+  c.close_called = true;
+  c.start_close();
   while (c.handle_open)
     co_await detail::IoWait(c.closers);
 }
@@ -446,7 +474,7 @@ Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, in
   int error = UV_EAI_NODATA;
   for (const sockaddr_storage& address : addresses) {
     auto tcp = std::make_unique<uv_tcp_t>();
-    if (int rc = uv_tcp_init(detail::current_loop().uv_loop(), tcp.get()); rc != 0) {
+    if (int rc = uv_tcp_init(detail::current_scheduler().uv_loop(), tcp.get()); rc != 0) {
       detail::throw_os_error(rc, "open_connection " + detail::host_port(host, port));
     }
     Stream s = Stream::adopt(std::move(tcp));

@@ -1,4 +1,5 @@
-// The shared state behind Stream handles (library-internal).
+// The shared state behind Stream handles, and the I/O wait every stream, server and name
+// resolution uses (library-internal).
 //
 // Lifetime: the core lives while any Stream handle refers to it AND while its libuv handle is
 // open. libuv runs every request's callback (writes, connect, shutdown: with UV_ECANCELED if
@@ -7,14 +8,30 @@
 
 #include <uv.h>
 
+#include <coroutine>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "uasyncio/detail/parking.hpp"
+#include "uasyncio/detail/scheduler.hpp"
 #include "uasyncio/detail/wait_list.hpp"
-#include "uasyncio/loop.hpp"
 
 namespace uasyncio::detail {
+
+// A task waiting for a libuv callback about a socket, pipe or name: MicroPython polls for such
+// waits before every step, and so does the scheduler while one is parked (§4.3). A wake only
+// means "look again": the caller re-checks its condition.
+class IoWait : public Parking<> {
+ public:
+  explicit IoWait(WaitList& list) noexcept : list_(list) {}
+  bool await_ready() const noexcept { return false; }
+  void await_suspend(std::coroutine_handle<> h) { park(list_, h, ParkKind::io); }
+  void await_resume() { raise_if_cancelled(); }
+
+ private:
+  WaitList& list_;
+};
 
 // Received bytes not yet consumed: appended at the back, consumed from the front.
 class ByteBuffer {
@@ -31,10 +48,7 @@ class ByteBuffer {
 };
 
 struct StreamCore {
-  StreamCore(Loop& l, uv_stream_t* h, void (*free)(uv_handle_t*)) noexcept
-      : loop(&l), handle(h), free_handle(free) {
-    h->data = this;
-  }
+  StreamCore(Scheduler& s, uv_stream_t* h, void (*free)(uv_handle_t*)) noexcept;
 
   // False when no read can bring data any more (error or EOF seen, or closing); otherwise
   // starts reading if it is paused. A reader waits while rbuf is empty and this is true.
@@ -42,16 +56,24 @@ struct StreamCore {
   void ensure_reading();
   void stop_reading();
   void consume(std::size_t n);
-  void close();
+  // Closes the handle once the data already queued is sent (wait_closed, the last handle).
+  void start_close();
   void abort();
-  void release();
+  // Writes what the kernel takes now, without ever raising SIGPIPE: the byte count, or a libuv
+  // error code (UV_EAGAIN when nothing fit).
+  int write_now(const char* p, std::size_t n);
+  // write_pending went from 0 to n or back: the scheduler blocks SIGPIPE while libuv writes.
+  void set_write_pending(std::size_t n) noexcept;
+  static void on_closed(StreamCore* c);
 
-  Loop* loop;
+  Scheduler* scheduler;
   uv_stream_t* handle;
   void (*free_handle)(uv_handle_t*);
   std::uint32_t refs = 0;
+  bool is_socket = false;  // written with send(MSG_NOSIGNAL); otherwise a pipe or a tty
   bool handle_open = true;
-  bool closing = false;       // close() or abort() was called
+  bool close_called = false;  // close() was called (MicroPython: a no-op; is_closing() says so)
+  bool closing = false;       // wait_closed(), abort() or the last handle started the close
   bool close_issued = false;  // uv_close was called
   bool read_started = false;  // a read asked for data once: keep the pipe flowing from then on
   bool reading = false;       // uv_read_start is in effect

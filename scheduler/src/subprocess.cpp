@@ -11,9 +11,9 @@
 #include <system_error>
 #include <utility>
 
+#include "uasyncio/detail/uv_close.hpp"
 #include "uasyncio/errors.hpp"
 #include "uasyncio/gather.hpp"
-#include "uasyncio/loop.hpp"
 
 extern char** environ;
 
@@ -26,7 +26,7 @@ namespace detail {
 // handle is closed, and the state freed, from the exit callback. The pipes are Streams, which
 // look after their own handles.
 struct ProcessState {
-  Loop* loop = nullptr;
+  Scheduler* scheduler = nullptr;
   uv_process_t handle{};
   int refs = 0;
   int pid = 0;
@@ -39,37 +39,28 @@ struct ProcessState {
   Stream err;
 };
 
-namespace {
-
-void hold(ProcessState* s) {
+void intrusive_add_ref(ProcessState* s) noexcept {
   ++s->refs;
 }
-void drop(ProcessState* s) {
+void intrusive_release(ProcessState* s) noexcept {
   if (--s->refs == 0) delete s;
 }
 
-void close_handle(ProcessState* s, uv_handle_t* h) {
-  h->data = s;
-  uv_close(h, [](uv_handle_t* closed) { drop(static_cast<ProcessState*>(closed->data)); });
+namespace {
+
+// The process handle holds a reference to the state until libuv has closed it.
+void close_process_handle(ProcessState* s) {
+  close_handle<ProcessState, &intrusive_release>(&s->handle);
 }
 
 void on_exit(uv_process_t* h, std::int64_t exit_status, int term_signal) {
   auto* s = static_cast<ProcessState*>(h->data);
   s->exited = true;
   s->status = ExitStatus{static_cast<int>(exit_status), term_signal};
-  while (Waiter* w = s->waiters.front())
-    s->loop->wake(w);
+  wake_all(*s->scheduler, s->waiters);
   // The pid is reaped: the handle has nothing left to do.
-  close_handle(s, reinterpret_cast<uv_handle_t*>(h));
+  close_process_handle(s);
 }
-
-struct StateRef {
-  explicit StateRef(ProcessState* s) : s(s) { hold(s); }
-  StateRef(const StateRef&) = delete;
-  StateRef& operator=(const StateRef&) = delete;
-  ~StateRef() { drop(s); }
-  ProcessState* s;
-};
 
 std::vector<std::string> child_environment(const SubprocessOptions& o) {
   std::map<std::string, std::string> vars;
@@ -119,7 +110,7 @@ uv_file make_pipe(Stream& stream, bool child_reads, ChildEnds& ends) {
   const uv_file child = child_reads ? fds[0] : fds[1];
   ends.keep(child);
   auto handle = std::make_unique<uv_pipe_t>();
-  uv_pipe_init(current_loop().uv_loop(), handle.get(), 0);
+  uv_pipe_init(current_scheduler().uv_loop(), handle.get(), 0);
   // Adopted before opening, so that the stream closes the handle if opening fails.
   stream = Stream::adopt(std::move(handle));
   if (const int orc = uv_pipe_open(reinterpret_cast<uv_pipe_t*>(stream.uv_stream()), parent);
@@ -188,7 +179,7 @@ void prepare_stdio(ProcessState* s, const SubprocessOptions& o, uv_stdio_contain
 
 Process spawn(const std::vector<std::string>& argv, const SubprocessOptions& o) {
   if (argv.empty()) throw std::invalid_argument("create_subprocess_exec: empty argv");
-  Loop& loop = current_loop();
+  Scheduler& scheduler = current_scheduler();
 
   std::vector<char*> args;
   for (const std::string& a : argv)
@@ -204,16 +195,15 @@ Process spawn(const std::vector<std::string>& argv, const SubprocessOptions& o) 
     env.push_back(nullptr);
   }
 
-  auto* s = new ProcessState;
-  s->loop = &loop;
-  s->refs = 1;  // the Process's (or, while spawning, this function's)
+  IntrusivePtr<ProcessState> state(new ProcessState);  // the Process's, once it is made
+  ProcessState* s = state.get();
+  s->scheduler = &scheduler;
   ChildEnds ends;
   uv_stdio_container_t stdio[3]{};
   try {
     prepare_stdio(s, o, stdio, ends);
   } catch (...) {
     close_pipes(s);
-    drop(s);
     throw;
   }
 
@@ -228,18 +218,17 @@ Process spawn(const std::vector<std::string>& argv, const SubprocessOptions& o) 
   opts.stdio = stdio;
 
   s->handle.data = s;
-  hold(s);  // the process handle's, until it is closed
-  const int rc = uv_spawn(loop.uv_loop(), &s->handle, &opts);
+  intrusive_add_ref(s);  // the process handle's, until it is closed
+  const int rc = uv_spawn(scheduler.uv_loop(), &s->handle, &opts);
   if (rc != 0) {
     // uv_spawn initialised the handle even though it failed: it must still be closed.
-    close_handle(s, reinterpret_cast<uv_handle_t*>(&s->handle));
+    close_process_handle(s);
     close_pipes(s);
-    drop(s);
     throw SpawnError(argv[0], o.cwd, -rc);
   }
   s->pid = s->handle.pid;
   s->group_leader = o.new_process_group;
-  return Process(s);
+  return Process(std::move(state));
 }
 
 }  // namespace
@@ -252,20 +241,16 @@ SpawnError::SpawnError(std::string program, std::string cwd, int error_code)
       program_(std::move(program)),
       error_code_(error_code) {}
 
-Process::Process(Process&& o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
-
 Process& Process::operator=(Process&& o) noexcept {
   if (this != &o) {
     Process old(std::move(*this));
-    s_ = std::exchange(o.s_, nullptr);
+    s_ = std::move(o.s_);
   }
   return *this;
 }
 
 Process::~Process() {
-  if (s_ == nullptr) return;
-  detail::close_pipes(s_);
-  detail::drop(s_);
+  if (s_) detail::close_pipes(s_.get());
 }
 
 int Process::pid() const noexcept {
@@ -335,8 +320,7 @@ Coro<void> feed(Stream in, std::string input) {
   } catch (const BrokenPipeError&) {  // the child does not want its input: as CPython, not an error
   } catch (const ConnectionResetError&) {
   }
-  in.close();
-  co_await in.wait_closed();
+  co_await in.wait_closed();  // EOF for the child
 }
 
 Coro<std::string> read_all(Stream s) {
@@ -344,43 +328,36 @@ Coro<std::string> read_all(Stream s) {
   co_return co_await s.read(-1);
 }
 
-Coro<std::pair<std::string, std::string>> communicate_impl(ProcessState* s, std::string input) {
-  StateRef keep(s);
-  auto [fed, out, err] =
-      co_await gather(feed(s->in, std::move(input)), read_all(s->out), read_all(s->err));
+// Everything it needs is a parameter, held from the call on (a coroutine's parameters are
+// copied into its frame when it is called, not when it starts): the state, and the pipes, which
+// the Process releases when it goes.
+Coro<std::pair<std::string, std::string>> communicate_impl(IntrusivePtr<ProcessState> s, Stream in,
+                                                           Stream out, Stream err,
+                                                           std::string input) {
+  auto [fed, out_text, err_text] = co_await gather(
+      feed(std::move(in), std::move(input)), read_all(std::move(out)), read_all(std::move(err)));
   (void)fed;
-  co_await Process::WaitAwaiter(s);
-  co_return std::pair<std::string, std::string>(std::move(out), std::move(err));
+  co_await Process::WaitAwaiter(std::move(s));
+  co_return std::pair<std::string, std::string>(std::move(out_text), std::move(err_text));
 }
 }  // namespace
 }  // namespace detail
 
 Coro<std::pair<std::string, std::string>> Process::communicate(const std::string& input) {
-  return detail::communicate_impl(s_, input);
+  return detail::communicate_impl(s_, s_->in, s_->out, s_->err, input);
 }
 Coro<std::pair<std::string, std::string>> Process::communicate() {
-  return detail::communicate_impl(s_, std::string());
+  return communicate(std::string());
 }
 
-Process::WaitAwaiter::WaitAwaiter(detail::ProcessState* s) noexcept : s_(s) {
-  detail::hold(s_);
-}
-Process::WaitAwaiter::~WaitAwaiter() {
-  if (waiter_.linked()) waiter_.list->remove(&waiter_);  // before the state can go
-  detail::drop(s_);
-}
 bool Process::WaitAwaiter::await_ready() const noexcept {
   return s_->exited;
 }
 void Process::WaitAwaiter::await_suspend(std::coroutine_handle<> h) {
-  detail::TaskHeader* self = s_->loop->current();
-  waiter_.task = self;
-  s_->waiters.push_back(&waiter_);
-  self->waiting_on = &waiter_;
-  self->resume_point = h;
+  park(s_->waiters, h);
 }
 int Process::WaitAwaiter::await_resume() {
-  if (waiter_.task != nullptr) detail::throw_if_pending(*s_->loop);
+  raise_if_cancelled();
   return s_->status.returncode();
 }
 

@@ -2,46 +2,58 @@
 
 #include <string>
 
+#include "uasyncio/detail/uv_close.hpp"
 #include "uasyncio/errors.hpp"
 
 namespace uasyncio {
 
-namespace {
-uv_handle_t* as_handle(uv_async_t* a) {
-  return reinterpret_cast<uv_handle_t*>(a);
-}
-}  // namespace
-
-ThreadSafeFlag::ThreadSafeFlag() : loop_(detail::current_loop()), async_(new uv_async_t) {
-  if (int rc = uv_async_init(loop_.uv_loop(), async_, &ThreadSafeFlag::on_async); rc != 0) {
+ThreadSafeFlag::ThreadSafeFlag() : scheduler_(detail::current_scheduler()), async_(new uv_async_t) {
+  if (int rc = uv_async_init(scheduler_.uv_loop(), async_, &ThreadSafeFlag::on_async); rc != 0) {
     delete async_;
     throw RuntimeError(std::string("uv_async_init: ") + uv_strerror(rc));
   }
   async_->data = this;
-  uv_unref(as_handle(async_));
+  uv_unref(detail::as_uv_handle(async_));
+  watch_.poll = &ThreadSafeFlag::poll;
+  watch_.flag = this;
 }
 
 ThreadSafeFlag::~ThreadSafeFlag() {
+  scheduler_.unwatch(watch_);
   async_->data = nullptr;
-  uv_close(as_handle(async_), [](uv_handle_t* h) { delete reinterpret_cast<uv_async_t*>(h); });
+  detail::close_and_delete(async_);
 }
 
 void ThreadSafeFlag::set() noexcept {
-  // The store comes first: the callback this send triggers is then sure to see the flag, and a
-  // waiter registering meanwhile either sees it in try_consume or is woken by that callback.
+  // The store comes first: the poll (or the callback this send triggers) is then sure to see
+  // the flag, and a waiter registering meanwhile either sees it in try_consume or is woken by it.
   flag_.store(true, std::memory_order_release);
+  if (detail::this_thread_scheduler == &scheduler_ && scheduler_.current() != nullptr) {
+    // From a task of the loop: the scheduler looks at the flag before its next step.
+    if (!waiting_.empty()) scheduler_.poll_before_next_step();
+    return;
+  }
+  // From another thread, or from a libuv callback while the loop may be about to block.
   uv_async_send(async_);
 }
 
 void ThreadSafeFlag::on_async(uv_async_t* handle) {
-  auto* self = static_cast<ThreadSafeFlag*>(handle->data);
-  if (self == nullptr || self->waiting_.empty()) return;
-  // A set() undone by clear() before the loop polled wakes nobody (as MicroPython's poll finds
+  if (auto* self = static_cast<ThreadSafeFlag*>(handle->data)) self->wake_if_set();
+}
+
+void ThreadSafeFlag::poll(detail::PollSource* source) {
+  static_cast<Watch*>(source)->flag->wake_if_set();
+}
+
+void ThreadSafeFlag::wake_if_set() noexcept {
+  if (waiting_.empty()) return;
+  // A set() undone by clear() before the loop looked wakes nobody (as MicroPython's poll finds
   // the flag down).
-  if (!self->flag_.exchange(false, std::memory_order_acquire)) return;
-  auto* node = static_cast<Node*>(self->waiting_.front());
+  if (!flag_.exchange(false, std::memory_order_acquire)) return;
+  auto* node = static_cast<Node*>(waiting_.front());
   node->woken = true;
-  self->loop_.wake(node);
+  scheduler_.wake(node);
+  scheduler_.unwatch(watch_);
 }
 
 bool ThreadSafeFlag::try_consume() {
@@ -49,22 +61,24 @@ bool ThreadSafeFlag::try_consume() {
   return flag_.exchange(false, std::memory_order_acquire);
 }
 
-void ThreadSafeFlag::start_waiting(Node& node, std::coroutine_handle<> h) {
-  detail::park(waiting_, node, h);
-  uv_ref(as_handle(async_));
+void ThreadSafeFlag::start_waiting(Awaiter& awaiter, std::coroutine_handle<> h) {
+  awaiter.park(waiting_, h);
+  uv_ref(detail::as_uv_handle(async_));
+  scheduler_.watch(watch_);
 }
 
 void ThreadSafeFlag::stop_waiting() noexcept {
-  uv_unref(as_handle(async_));
+  uv_unref(detail::as_uv_handle(async_));
+  scheduler_.unwatch(watch_);
 }
 
 void ThreadSafeFlag::finish_wait(Node& node) {
   stop_waiting();
-  detail::TaskHeader* self = loop_.current();
+  detail::TaskHeader* self = scheduler_.current();
   // Woken by a set() but cancelled before running: the set() is not lost, the next wait() sees
   // it (MicroPython clears the flag only when wait() returns normally).
   if (node.woken && self->error) flag_.store(true, std::memory_order_relaxed);
-  detail::throw_if_pending(loop_);
+  detail::throw_if_pending();
 }
 
 }  // namespace uasyncio

@@ -216,3 +216,26 @@ TEST_F(Sleep, PortOfAsyncioMicropython) {
   EXPECT_EQ(lines_, (std::vector<std::string>{"True", "task start 1", "task end 1", "2",
                                               "task start 2", "timeout", "finish"}));
 }
+
+// Issue 10: deadlines saturate. On the virtual clock every sleep of 1e308 s jumps the clock to its
+// deadline; the fifth would overflow a signed 64-bit deadline (UBSan aborts; Release wrapped it
+// into the past, so the sleep ended at once and the clock stopped).
+namespace {
+ua::Coro<std::vector<std::int64_t>> sleeps_forever_repeatedly() {
+  std::vector<std::int64_t> times;
+  for (int i = 0; i < 10; ++i) {
+    co_await ua::sleep(1e308);
+    times.push_back(ua::ticks_ms());
+  }
+  co_return times;
+}
+}  // namespace
+
+TEST_F(Sleep, RepeatedHugeSleepsSaturateTheDeadline) {
+  const std::vector<std::int64_t> times = ua::run(sleeps_forever_repeatedly());
+  ASSERT_EQ(times.size(), 10u);
+  for (std::size_t i = 1; i < times.size(); ++i)
+    EXPECT_GE(times[i], times[i - 1]);
+  EXPECT_EQ(times.back(), std::numeric_limits<std::int64_t>::max());
+  EXPECT_EQ(ua::sleep_ms(5).deadline(), std::numeric_limits<std::int64_t>::max());
+}

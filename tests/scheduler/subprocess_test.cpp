@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,7 +154,7 @@ TEST_F(Subprocess, StdinPipeFeedsTheChild) {
     p.stdin_stream().write("hello ");
     p.stdin_stream().write("world\n");
     co_await p.stdin_stream().drain();
-    p.stdin_stream().close();  // EOF for tr
+    co_await p.stdin_stream().wait_closed();  // EOF for tr (close() alone does nothing, §15.2)
     std::string out = co_await p.stdout_stream().read(-1);
     EXPECT_EQ(co_await p.wait(), 0);
     co_return out;
@@ -534,4 +535,25 @@ TEST_F(Subprocess, ShellRunsACommandLine) {
   Result r = ua::run(body());
   EXPECT_EQ(r.out, "42\n");
   EXPECT_EQ(r.rc, 0);
+}
+
+// communicate() hands its coroutine everything it needs when it is called: the Process may go
+// before the coroutine runs (it took a raw pointer to the process state and counted its
+// reference only once it started: by then a reaped child's state was freed).
+namespace {
+ua::Coro<std::string> communicate_outliving_its_process() {
+  std::optional<ua::Coro<std::pair<std::string, std::string>>> talk;
+  {
+    std::vector<std::string> argv{"sh", "-c", "echo hi"};
+    ua::Process p = co_await ua::create_subprocess_exec(argv, piped_stdout());
+    talk.emplace(p.communicate());
+    EXPECT_EQ(co_await p.wait(), 0);  // reaped: only the Process holds the state now
+  }
+  auto [out, err] = co_await std::move(*talk);
+  co_return out;
+}
+}  // namespace
+
+TEST_F(Subprocess, CommunicateOutlivesTheProcessObject) {
+  EXPECT_EQ(ua::run(communicate_outliving_its_process()), "hi\n");
 }

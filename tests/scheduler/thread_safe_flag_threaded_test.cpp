@@ -2,6 +2,7 @@
 // set() from other threads (this program also runs under ThreadSanitizer).
 #include <uasyncio/uasyncio.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -387,4 +388,78 @@ TEST_F(ThreadSafeFlag, SetsFromSeveralThreadsAtOnceNeverLoseTheLastOne) {
   EXPECT_FALSE(timed_out);
   EXPECT_GE(wakes, 1);
   EXPECT_LE(wakes, 4 * 25'000 + 4);
+}
+
+// §4.3, §13.2: a set() from another thread wakes the waiter at the loop's next poll, which
+// MicroPython makes before every step; the library used to look only every 1024 steps, so a
+// busy loop woke the waiter long after. The spinner sees the thread's `done` only after the
+// set() (it is stored after it), so the waiter is queued at the latest by the poll after the
+// spinner's step that saw it: before the spinner's second step after that.
+namespace {
+
+ua::Coro<void> wait_then_log(ua::ThreadSafeFlag& flag, Lines& out) {
+  co_await flag.wait();
+  out.push_back("W woken");
+}
+
+ua::Coro<void> spin_until(const std::atomic<bool>& done, Lines& out) {
+  while (!done.load(std::memory_order_acquire))
+    co_await ua::sleep(0);
+  out.push_back("B saw set");
+  for (int i = 0; i < 3; ++i) {
+    co_await ua::sleep(0);
+    out.push_back("B" + std::to_string(i));
+  }
+}
+
+ua::Coro<void> set_from_a_thread_while_busy(Lines& out) {
+  ua::ThreadSafeFlag flag;
+  std::atomic<bool> done{false};
+  ua::Task<void> w = ua::create_task(wait_then_log(flag, out));
+  co_await ua::sleep(0);  // W waits on the flag
+  ua::Task<void> b = ua::create_task(spin_until(done, out));
+  std::thread setter([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    flag.set();
+    done.store(true, std::memory_order_release);
+  });
+  co_await b;
+  co_await w;
+  setter.join();
+}
+
+}  // namespace
+
+TEST_F(ThreadSafeFlag, ASetFromAnotherThreadWakesTheWaiterAtTheNextPoll) {
+  Lines out;
+  ua::get_event_loop().set_virtual_clock(false);
+  ua::run(set_from_a_thread_while_busy(out));
+  auto at = [&](const std::string& line) {
+    return std::find(out.begin(), out.end(), line) - out.begin();
+  };
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_LT(at("W woken"), at("B1")) << ::testing::PrintToString(out);
+}
+
+// A set() from a libuv callback on the loop's thread (a handle of the user's own, while the loop
+// is blocked in its poll) still wakes the waiter: outside any task, set() pokes the loop.
+namespace {
+
+ua::Coro<void> wait_for_a_callback_set(ua::ThreadSafeFlag& flag) {
+  uv_timer_t timer{};
+  uv_timer_init(ua::get_event_loop().uv_loop(), &timer);
+  timer.data = &flag;
+  uv_timer_start(
+      &timer, [](uv_timer_t* t) { static_cast<ua::ThreadSafeFlag*>(t->data)->set(); }, 10, 0);
+  co_await flag.wait();
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+  co_await ua::sleep_ms(1);  // the close callback runs before the frame (and the timer) goes
+}
+
+}  // namespace
+
+TEST_F(ThreadSafeFlag, ASetFromALibuvCallbackOnTheLoopThreadWakesTheWaiter) {
+  ua::get_event_loop().set_virtual_clock(false);
+  ua::ThreadSafeFlag flag;
+  ua::run(wait_for_a_callback_set(flag));
 }

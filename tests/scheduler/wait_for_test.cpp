@@ -8,6 +8,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "recorder.hpp"
@@ -642,4 +643,29 @@ TEST_F(MicroPython, AsyncioWaitForFwd) {
     expected.insert(expected.end(), part->begin(), part->end());
   }
   EXPECT_EQ(lines_, expected);
+}
+
+// §9.5, §7.3, §10.9: wait_for raises exactly what awaiting its argument raised. A task that is a
+// child of a running gather cannot be awaited: `await t` raises RuntimeError("can't wait"), and so
+// must wait_for_ms(t, 200) (it raised "result is not ready", asking the unfinished task for its
+// result after the runner swallowed the await's error).
+namespace {
+ua::Coro<std::string> wait_for_a_gathered_task() {
+  ua::Task<int> child = ua::create_task(value_after_ms(100, 1));
+  ua::Task<std::tuple<int>> g = ua::create_task(ua::gather(child));
+  co_await ua::sleep_ms(0);  // the gather starts and registers the child
+  std::string what;
+  try {
+    co_await ua::wait_for_ms(child, 200);
+    what = "returned";
+  } catch (const ua::RuntimeError& e) {
+    what = at(e.what());
+  }
+  co_await g;
+  co_return what;
+}
+}  // namespace
+
+TEST_F(WaitFor, ReraisesWhatAwaitingTheArgumentRaised) {
+  EXPECT_EQ(ua::run(wait_for_a_gathered_task()), "can't wait @0");
 }

@@ -1,5 +1,21 @@
 // Coro<T>: the return type of a coroutine function (Python's `async def`). Lazy and move-only:
-// nothing runs until it is awaited (inline, in the awaiting task, §7.4) or made a task.
+// nothing runs until it is awaited (inline, in the awaiting task, §7.4) or made a task
+// (create_task, gather, wait_for).
+//
+//   ua::Coro<int> twice(int x) { co_await ua::sleep_ms(1); co_return 2 * x; }
+//   int v = co_await twice(21);          // runs inline in the awaiting task
+//   ua::Task<int> t = ua::create_task(twice(21));  // runs as its own task
+//
+// Lifetime: a Coro owns its frame until it is awaited to the end, or given to create_task
+// (which takes the frame over); dropping an unstarted Coro destroys the frame, and nothing of
+// its body runs. Arguments are copied into the frame: a reference parameter must refer to
+// something that outlives the coroutine's run (pass by value when in doubt).
+// Thread rules: a coroutine runs on the thread of the loop that runs its task.
+//
+// The result type T must not be over-aligned (alignof(T) <= 16): g++ 12 allocates coroutine
+// frames with operator new(size) and does not align them further, so an over-aligned result
+// would sit misaligned in the frame. It is rejected at compile time; return it boxed
+// (std::unique_ptr<T>) instead.
 #pragma once
 
 #include <coroutine>
@@ -10,8 +26,8 @@
 #include <utility>
 
 #include "uasyncio/detail/frame_allocator.hpp"
+#include "uasyncio/detail/scheduler.hpp"
 #include "uasyncio/detail/task_header.hpp"
-#include "uasyncio/loop.hpp"
 
 namespace uasyncio {
 
@@ -42,12 +58,12 @@ struct PromiseBase : TaskHeader {
     void await_suspend(std::coroutine_handle<P> h) noexcept {
       PromiseBase& p = h.promise();
       if (p.is_task) {
-        current_loop().finish_task(&p);
+        current_scheduler().finish_task(&p);
       } else if (p.parent_waiting) {
         // The parent suspended on us, so it is not on the stack: let the scheduler's trampoline
         // resume it rather than nesting a resume here (g++ 12 does not turn symmetric transfer
         // into a tail call at -O0 or under ASan).
-        TaskHeader* task = current_loop().current();
+        TaskHeader* task = current_scheduler().current();
         task->resume_point = p.resume_point;
         task->bounce = true;
       }
@@ -60,6 +76,10 @@ struct PromiseBase : TaskHeader {
 
 template <class T>
 struct Promise : PromiseBase {
+  static_assert(alignof(T) <= 16,
+                "uasyncio: a coroutine's result type must not be over-aligned (alignof > 16): "
+                "g++ 12 does not align coroutine frames beyond 16 bytes; return it boxed "
+                "(std::unique_ptr<T>)");
   Promise() {}  // NOLINT: `value` is constructed by return_value
   ~Promise() {
     if (has_value) value.~T();
@@ -81,6 +101,7 @@ struct Promise<void> : PromiseBase {
   void return_void() noexcept { has_value = true; }
 };
 
+// destroy_task_frame assumes a promise aligned to at most 16 bytes; Promise<T> checks T.
 static_assert(alignof(Promise<long double>) <= 16, "frame layout assumption of destroy_task_frame");
 
 }  // namespace detail
@@ -107,8 +128,11 @@ class [[nodiscard]] Coro {
 
   // Gives up ownership of the frame (create_task takes it).
   handle_type release() noexcept { return std::exchange(h_, nullptr); }
+  // False once moved from or released.
   bool valid() const noexcept { return static_cast<bool>(h_); }
 
+  // §7.4, `await coro()`: runs the coroutine inline in the awaiting task; gives its value or
+  // rethrows its exception.
   class Awaiter {
    public:
     explicit Awaiter(handle_type h) noexcept : h_(h) {}

@@ -1,8 +1,19 @@
-// gather (§10): runs awaitables concurrently and collects their results in argument order.
+// gather (§10): MicroPython's asyncio.gather(*aws, return_exceptions=False). Runs awaitables
+// concurrently and collects their results in argument order.
 //
-//   auto [a, b] = co_await gather(coro_a(), task_b);                 // first failure is raised
-//   auto rs = co_await gather(return_exceptions, coro_a(), task_b);  // each an Outcome<T>
-//   std::vector<int> v = co_await gather(std::move(tasks));          // vector of Task<int>
+//   auto [a, b, set] = co_await gather(coro_a(), task_b, ev.wait());   // the first failure raises
+//   auto rs = co_await gather(return_exceptions, coro_a(), task_b);     // each an Outcome<T>
+//   std::vector<int> v = co_await gather(std::move(tasks));             // a runtime list...
+//   std::vector<int> w = co_await gather(std::move(tasks), coro_c());   // ...and more after it
+//
+// Arguments: any mix of what AwaitableArgument admits (awaitable.hpp): coroutines and library
+// awaiters become tasks in argument order when the gather starts (§10.1-10.2: nothing happens
+// until it is awaited); tasks are used as they are. A list is a std::vector of one kind (Task<T>,
+// Coro<T>, Awaitable<T> to mix them), optionally followed by more awaitables of the same result.
+// A void result gives None.
+//
+// Lifetime: gather owns what it was given; its children run on after a failure (§10.7), as
+// tasks of the loop. Thread rules: on the loop's thread.
 #pragma once
 
 #include <array>
@@ -14,10 +25,11 @@
 #include <utility>
 #include <vector>
 
+#include "uasyncio/awaitable.hpp"
 #include "uasyncio/coro.hpp"
+#include "uasyncio/detail/parking.hpp"
 #include "uasyncio/detail/task_header.hpp"
 #include "uasyncio/detail/wait_list.hpp"
-#include "uasyncio/loop.hpp"
 #include "uasyncio/outcome.hpp"
 #include "uasyncio/task.hpp"
 
@@ -29,41 +41,17 @@ inline constexpr ReturnExceptions return_exceptions{};
 
 namespace detail {
 
-template <class A>
-struct awaitable_traits : std::false_type {};
-template <class T>
-struct awaitable_traits<Coro<T>> : std::true_type {
-  using result = T;
-};
-template <class T>
-struct awaitable_traits<Task<T>> : std::true_type {
-  using result = T;
-};
-
-template <class A>
-concept GatherArgument = awaitable_traits<std::remove_cvref_t<A>>::value;
-template <class A>
-using result_of_t = typename awaitable_traits<std::remove_cvref_t<A>>::result;
-
-// Coroutines become tasks (in argument order); tasks are used as they are.
-template <class T>
-Task<T> promote(Coro<T>&& c) {
-  return create_task(std::move(c));
-}
-template <class T>
-Task<T> promote(Task<T> t) {
-  return t;
-}
-
 // The non-typed heart of gather: registers the children (MicroPython's `state = done`
 // callback), waits until all finished or, without return_exceptions, the first one failed, and
 // on the way out deregisters (and, if the gather was cancelled, cancels) the ones still running.
-class GatherCore {
+class GatherCore : public Parking<> {
  public:
   using ChildAt = TaskHeader* (*)(const void* children, std::size_t index);
 
   GatherCore(const void* children, std::size_t count, ChildAt child_at, bool return_exceptions)
-      : children_(children), count_(count), child_at_(child_at),
+      : children_(children),
+        count_(count),
+        child_at_(child_at),
         return_exceptions_(return_exceptions) {}
   GatherCore(const GatherCore&) = delete;
   GatherCore& operator=(const GatherCore&) = delete;
@@ -88,7 +76,6 @@ class GatherCore {
   std::size_t remaining_ = 0;
   std::exception_ptr first_error_;
   WaitList waiting_;
-  Waiter waiter_{nullptr};
 };
 
 template <class Tasks>
@@ -117,8 +104,9 @@ Outcome<T> outcome_of(const Task<T>& t) {
 
 template <class... Ts>
 std::array<TaskHeader*, sizeof...(Ts)> headers_of(const std::tuple<Task<Ts>...>& tasks) {
-  return std::apply([](const auto&... t) { return std::array<TaskHeader*, sizeof...(Ts)>{t.header()...}; },
-                    tasks);
+  return std::apply(
+      [](const auto&... t) { return std::array<TaskHeader*, sizeof...(Ts)>{t.header()...}; },
+      tasks);
 }
 template <class... Ts>
 std::tuple<value_or_none_t<Ts>...> values_of(const std::tuple<Task<Ts>...>& tasks) {
@@ -133,9 +121,9 @@ std::tuple<Outcome<Ts>...> outcomes_of(const std::tuple<Task<Ts>...>& tasks) {
 
 // gather(aws...): a tuple of the results in argument order (void results are None). The first
 // child to fail makes it raise that exception; the others keep running (§10.7).
-template <detail::GatherArgument... Aws>
-Coro<std::tuple<value_or_none_t<detail::result_of_t<Aws>>...>> gather(Aws... aws) {
-  std::tuple<Task<detail::result_of_t<Aws>>...> tasks{detail::promote(std::move(aws))...};
+template <AwaitableArgument... Aws>
+Coro<std::tuple<value_or_none_t<result_of_t<Aws>>...>> gather(Aws... aws) {
+  std::tuple<Task<result_of_t<Aws>>...> tasks{detail::promote(std::move(aws))...};
   auto headers = detail::headers_of(tasks);
   co_await detail::GatherCore(&headers, headers.size(), &detail::tuple_child<decltype(headers)>,
                               false);
@@ -145,9 +133,9 @@ Coro<std::tuple<value_or_none_t<detail::result_of_t<Aws>>...>> gather(Aws... aws
 
 // gather(return_exceptions, aws...): waits for every child; each element is an Outcome holding
 // the child's value or the exception that ended it (§10.6).
-template <detail::GatherArgument... Aws>
-Coro<std::tuple<Outcome<detail::result_of_t<Aws>>...>> gather(ReturnExceptions, Aws... aws) {
-  std::tuple<Task<detail::result_of_t<Aws>>...> tasks{detail::promote(std::move(aws))...};
+template <AwaitableArgument... Aws>
+Coro<std::tuple<Outcome<result_of_t<Aws>>...>> gather(ReturnExceptions, Aws... aws) {
+  std::tuple<Task<result_of_t<Aws>>...> tasks{detail::promote(std::move(aws))...};
   auto headers = detail::headers_of(tasks);
   co_await detail::GatherCore(&headers, headers.size(), &detail::tuple_child<decltype(headers)>,
                               true);
@@ -155,40 +143,61 @@ Coro<std::tuple<Outcome<detail::result_of_t<Aws>>...>> gather(ReturnExceptions, 
   co_return outcomes;
 }
 
-// gather over a vector of tasks: a vector of their results, in order.
+namespace detail {
+
+// The tasks of gather(list, more...): the list's in order, then the others'.
+template <class A, class... Bs>
+std::vector<Task<result_of_t<A>>> promote_all(std::vector<A>&& list, Bs&&... more) {
+  if constexpr (std::is_same_v<A, Task<result_of_t<A>>> && sizeof...(Bs) == 0) {
+    return std::move(list);  // already tasks: the vector itself will do
+  }
+  std::vector<Task<result_of_t<A>>> tasks;
+  tasks.reserve(list.size() + sizeof...(Bs));
+  for (A& a : list)
+    tasks.push_back(promote(std::move(a)));
+  (tasks.push_back(promote(std::move(more))), ...);
+  return tasks;
+}
+
 template <class T>
-Coro<std::vector<value_or_none_t<T>>> gather(std::vector<Task<T>> tasks) {
-  co_await detail::GatherCore(&tasks, tasks.size(), &detail::vector_child<T>, false);
+Coro<std::vector<value_or_none_t<T>>> gather_tasks(std::vector<Task<T>> tasks) {
+  co_await GatherCore(&tasks, tasks.size(), &vector_child<T>, false);
   std::vector<value_or_none_t<T>> values;
   values.reserve(tasks.size());
-  for (const Task<T>& t : tasks) values.push_back(detail::value_of(t));
+  for (const Task<T>& t : tasks)
+    values.push_back(value_of(t));
   co_return values;
 }
 
 template <class T>
-Coro<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Task<T>> tasks) {
-  co_await detail::GatherCore(&tasks, tasks.size(), &detail::vector_child<T>, true);
+Coro<std::vector<Outcome<T>>> gather_tasks_outcomes(std::vector<Task<T>> tasks) {
+  co_await GatherCore(&tasks, tasks.size(), &vector_child<T>, true);
   std::vector<Outcome<T>> outcomes;
   outcomes.reserve(tasks.size());
-  for (const Task<T>& t : tasks) outcomes.push_back(detail::outcome_of(t));
+  for (const Task<T>& t : tasks)
+    outcomes.push_back(outcome_of(t));
   co_return outcomes;
 }
 
-// gather over a vector of coroutines: each becomes a task, in order.
-template <class T>
-Coro<std::vector<value_or_none_t<T>>> gather(std::vector<Coro<T>> coros) {
-  std::vector<Task<T>> tasks;
-  tasks.reserve(coros.size());
-  for (Coro<T>& c : coros) tasks.push_back(create_task(std::move(c)));
-  co_return co_await gather(std::move(tasks));
+}  // namespace detail
+
+// gather(list, more...): Python's gather(*list, *more) over a runtime list (a vector of tasks,
+// of coroutines, or of Awaitable<T> to mix them) and any awaitables of the same result after
+// it: a vector of the results, in order.
+template <AwaitableArgument A, AwaitableArgument... Bs>
+requires(std::is_same_v<result_of_t<A>, result_of_t<Bs>>&&...)
+    Coro<std::vector<value_or_none_t<result_of_t<A>>>> gather(std::vector<A> list, Bs... more) {
+  // A coroutine itself, so that nothing is promoted before the gather is awaited (§10.1).
+  co_return co_await detail::gather_tasks(detail::promote_all(std::move(list), std::move(more)...));
 }
 
-template <class T>
-Coro<std::vector<Outcome<T>>> gather(ReturnExceptions, std::vector<Coro<T>> coros) {
-  std::vector<Task<T>> tasks;
-  tasks.reserve(coros.size());
-  for (Coro<T>& c : coros) tasks.push_back(create_task(std::move(c)));
-  co_return co_await gather(return_exceptions, std::move(tasks));
+// gather(return_exceptions, list, more...): each element an Outcome (§10.6).
+template <AwaitableArgument A, AwaitableArgument... Bs>
+requires(std::is_same_v<result_of_t<A>, result_of_t<Bs>>&&...)
+    Coro<std::vector<Outcome<result_of_t<A>>>> gather(ReturnExceptions, std::vector<A> list,
+                                                      Bs... more) {
+  co_return co_await detail::gather_tasks_outcomes(
+      detail::promote_all(std::move(list), std::move(more)...));
 }
 
 }  // namespace uasyncio

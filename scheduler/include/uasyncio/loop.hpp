@@ -1,8 +1,15 @@
-// The event loop: MicroPython's scheduler (one run queue keyed by wake-up time, FIFO on ties)
-// driven by libuv for I/O and for sleeping until the next deadline.
+// The event loop (MicroPython's Loop, §4): get_event_loop(), run_until_complete, run_forever,
+// stop, the exception handler (§8) and the clock. The scheduling itself is detail::Scheduler's.
 //
-// libuv callbacks never resume a coroutine: they only queue tasks. Coroutines are resumed from
-// the run queue alone, which keeps stacks flat and lets run() nest (uv_run is not re-entrant).
+//   ua::Loop& loop = ua::get_event_loop();
+//   loop.set_virtual_clock(true);       // timed code runs in no real time (tests)
+//   int v = loop.run_until_complete(main());
+//
+// Lifetime: each thread has its own loop, made on first use and destroyed when the thread ends;
+// destroying a loop destroys every task it still owns (as new_event_loop() does). A Loop may
+// also be made directly; it is the thread's loop while it runs.
+// Thread rules: a loop, its tasks and every awaitable used by them belong to the thread that
+// runs the loop; only ThreadSafeFlag::set may be called from other threads.
 #pragma once
 
 #include <uv.h>
@@ -13,9 +20,7 @@
 #include <string>
 
 #include "uasyncio/any_task.hpp"
-#include "uasyncio/detail/ready_queue.hpp"
-#include "uasyncio/detail/task_header.hpp"
-#include "uasyncio/detail/timer_heap.hpp"
+#include "uasyncio/detail/scheduler.hpp"
 
 namespace uasyncio {
 
@@ -26,142 +31,84 @@ class Task;
 
 // What an exception handler receives (§8): MicroPython's context dict.
 struct ExceptionContext {
-  std::string message;
-  std::exception_ptr exception;
-  AnyTask future;
+  std::string message;           // "Task exception wasn't retrieved"
+  std::exception_ptr exception;  // the task's exception
+  AnyTask future;                // the task (empty when the error has no task)
 };
 
 class Loop {
  public:
   using ExceptionHandler = std::function<void(Loop&, const ExceptionContext&)>;
 
+  // A loop on the real clock (or the virtual one if UASYNCIO_CLOCK=virtual is set).
   Loop();
+  // Destroys every task the loop still owns (see new_event_loop()).
   ~Loop();
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
 
-  // ---- MicroPython's Loop (§4.9) ----
+  // §3, loop.create_task(coro): schedules `coro` as a task of this loop.
   template <class T>
   Task<T> create_task(Coro<T> coro);
-  // Runs until `main` finishes; returns its value or rethrows its exception (§4.6-4.8).
+  // §4.6-4.8, loop.run_until_complete(aw): runs until `main` finishes; returns its value or
+  // rethrows its exception. Called from inside a task, it drives this same loop (nested run).
   template <class T>
   T run_until_complete(Task<T> main);
   template <class T>
   T run_until_complete(Coro<T> main);
-  // Runs until stop() is called (a stop() before the loop gets to it is kept, as in MicroPython).
+  // §4.9, loop.run_forever(): runs until stop() is called (a stop() before the loop gets to it is
+  // kept, as in MicroPython). Can be called again and carries on with the pending tasks.
   void run_forever();
+  // §4.9, loop.stop(): makes run_forever() return at its next turn; a second call before then
+  // does nothing.
   void stop();
+  // §4.9, loop.close(): does nothing (as in MicroPython).
   void close() {}
+  // §8.4, loop.set_exception_handler(h) / get_exception_handler(): the handler called for a task
+  // exception nobody retrieved; null restores the default.
   void set_exception_handler(ExceptionHandler handler) { handler_ = std::move(handler); }
   const ExceptionHandler& get_exception_handler() const { return handler_; }
+  // §8.2, loop.default_exception_handler(loop, context): prints the report on stderr.
   static void default_exception_handler(Loop& loop, const ExceptionContext& context);
+  // §8.4, loop.call_exception_handler(context): calls the handler set, or the default one.
   void call_exception_handler(const ExceptionContext& context);
+  // True while run_until_complete/run_forever is on the stack.
+  bool running() const noexcept { return scheduler_.running(); }
 
   // ---- Clock ----
-  // Milliseconds since this loop was created, on its clock (real, or virtual).
-  std::int64_t time_ms();
-  // With the virtual clock, whenever no task is runnable and no I/O is ready the clock jumps
-  // straight to the next deadline (as Trio's autojump clock), so timed code runs in no time.
-  // The environment variable UASYNCIO_CLOCK=virtual turns it on for a new loop.
-  void set_virtual_clock(bool on);
-  bool virtual_clock() const { return virtual_clock_; }
+  // Milliseconds since this loop was created, on its clock: MicroPython's time.ticks_ms().
+  std::int64_t time_ms() { return scheduler_.time_ms(); }
+  // The virtual clock: whenever no task is runnable and no I/O is ready, time jumps straight to
+  // the next deadline (as Trio's autojump clock), so timed code runs in no real time. The
+  // environment variable UASYNCIO_CLOCK=virtual turns it on for a new loop. Switching keeps the
+  // time where it is.
+  void set_virtual_clock(bool on) { scheduler_.set_virtual_clock(on); }
+  bool virtual_clock() const { return scheduler_.virtual_clock(); }
+  // Moves the virtual clock forward by `ms` at once (Trio's MockClock.jump), as if the running
+  // step had blocked the loop that long: sleepers whose deadline passed are due, ahead of tasks
+  // made ready later (§4.2). RuntimeError on the real clock.
+  void advance_clock(std::int64_t ms) { scheduler_.advance_clock(ms); }
 
-  uv_loop_t* uv_loop() { return &uv_; }
-
-  // ---- Scheduler internals, used by this library's awaitables ----
-  detail::TaskHeader* current() const { return current_; }
-  // The loop's notion of "now" for queue keys (refreshed at every scheduling decision).
-  std::int64_t now() const { return now_; }
-  void refresh_now();
-  // Queues `t` to run after everything already due (key = now).
-  // The key is read from the clock now, as MicroPython's push does: a now_ left over from an
-  // earlier step would let this task jump ahead of sleepers that expired meanwhile (§4.2).
-  // With no sleeper queued the key cannot be compared with a deadline that is already past
-  // (every later deadline is computed from a fresh clock), so the clock read is skipped.
-  void schedule_now(detail::TaskHeader* t) {
-    if (!virtual_clock_ && !timers_.empty()) refresh_now();
-    ready_.push(t, now_);
-  }
-  // Queues `t` to run at `deadline` (milliseconds on this loop's clock).
-  void schedule_at(detail::TaskHeader* t, std::int64_t deadline);
-  void unschedule_timer(detail::TaskHeader* t) { timers_.remove(t); }
-  bool has_timers() const { return !timers_.empty(); }
-  // Wakes the task waiting in `w`: unlinks it and queues it (key now).
-  void wake(detail::Waiter* w);
-  // Called from a task's final suspend point.
-  void finish_task(detail::TaskHeader* t);
-  // Called by the running task once it waits for `child`: runs `child` at once when it has not
-  // started and the scheduler would pick it next anyway. Returns false when the running task was
-  // woken by it and is again the only runnable one (it goes on without a trip through the
-  // scheduler), true when it must stay suspended.
-  bool run_awaited(detail::TaskHeader* child);
-  bool cancel(detail::TaskHeader* t);
-  bool cancel_with(detail::TaskHeader* t, std::exception_ptr error);
-  // Runs the loop until `main` has finished (the non-template part of run_until_complete).
-  void run_until_finished(detail::TaskHeader* main);
-  // Abandons every queued task (new_event_loop()).
-  void reset();
-  // True while run_until_complete/run_forever is on the stack.
-  bool running() const { return run_depth_ > 0; }
+  // The libuv loop, for code that adds its own handles (their callbacks must only queue work).
+  uv_loop_t* uv_loop() { return scheduler_.uv_loop(); }
 
  private:
-  detail::TaskHeader* pop_due();
-  [[gnu::noinline]] detail::TaskHeader* pop_due_with_timers();
-  void step(detail::TaskHeader* t);
-  [[gnu::noinline]] void finish_task_slow(detail::TaskHeader* t);
-  bool hand_back(detail::TaskHeader* t);
-  [[gnu::noinline]] void wake_all(detail::TaskHeader* t);
-  [[gnu::noinline]] void finish_gathered(detail::TaskHeader* t);
-  void resume_task(detail::TaskHeader* t);
-  void report_unretrieved(detail::TaskHeader* t);
-  void wait_for_work();
-  void poll_io(uv_run_mode mode);
+  friend detail::Scheduler& detail::default_scheduler();
+  friend Loop& new_event_loop();
+  template <class T>
+  friend T run(Coro<T> coro);
 
-  uv_loop_t uv_{};
-  uv_timer_t timer_{};
-  detail::ReadyQueue ready_;
-  detail::TimerHeap timers_;
-  detail::TaskHeader* current_ = nullptr;
-  detail::TaskHeader* main_ = nullptr;  // main task of the innermost running run_until_complete
-  detail::TaskHeader* stop_task_ = nullptr;
-  std::exception_ptr escaping_;  // a non-Exception error that must leave run() (§1.4)
   ExceptionHandler handler_;
-  std::int64_t epoch_ns_ = 0;
-  std::int64_t now_ = 0;
-  std::int64_t virtual_now_ = 0;
-  int run_depth_ = 0;
-  unsigned steps_since_poll_ = 0;
-  // The task run_awaited is running (only one at a time: it runs on the awaiting task's stack).
-  detail::TaskHeader* inline_child_ = nullptr;
-  detail::TaskHeader* inline_parent_ = nullptr;  // the task that awaits it
-  bool handed_back_ = false;                     // see hand_back
-  bool virtual_clock_ = false;
+  detail::TaskHeader* stop_task_ = nullptr;  // run_forever's stopper, until stop() queues it
+  detail::Scheduler scheduler_{*this};
 };
 
-// The calling thread's loop (created on first use; each thread has its own).
+// §4.9, asyncio.get_event_loop(): the calling thread's loop (created on first use).
 Loop& get_event_loop();
-// Discards every queued task of the calling thread's loop and returns it (§4.9).
+// §4.9, asyncio.new_event_loop(): discards every task of the calling thread's loop (destroying
+// the frames nobody else refers to) and returns that loop.
 Loop& new_event_loop();
-// get_event_loop().time_ms(): MicroPython's time.ticks_ms() on the loop's clock.
+// MicroPython's time.ticks_ms() on the calling thread's loop clock.
 std::int64_t ticks_ms();
-
-namespace detail {
-// A loop only ever runs on the thread that owns it, so the thread's loop is "the" loop.
-inline thread_local Loop* this_thread_loop = nullptr;
-inline Loop& current_loop() {
-  Loop* l = this_thread_loop;
-  return l != nullptr ? *l : get_event_loop();
-}
-// Out of line, so that the await points that may throw them stay small enough to inline.
-[[noreturn, gnu::cold]] void rethrow_pending(TaskHeader* t);
-[[noreturn, gnu::cold]] void rethrow_error(const TaskHeader* t);
-[[noreturn, gnu::cold]] void throw_not_ready();
-// Throws the exception a cancel (or wait_for) left for the current task at its await point.
-inline void throw_if_pending(Loop& loop) {
-  TaskHeader* t = loop.current();
-  if (t != nullptr && t->error) [[unlikely]]
-    rethrow_pending(t);
-}
-}  // namespace detail
 
 }  // namespace uasyncio

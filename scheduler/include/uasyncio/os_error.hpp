@@ -1,6 +1,7 @@
-// Python's OSError family, for errors the operating system reports (sockets, name resolution).
-// Each carries the positive errno value and a message naming what failed, e.g.
+// Python's OSError family, for errors the operating system reports (sockets, pipes, name
+// resolution). Each carries the positive errno value and a message naming what failed, e.g.
 // "start_server: cannot listen on 127.0.0.1:8080: address already in use (EADDRINUSE)".
+// Ordinary exception values: copy them freely, on any thread.
 #pragma once
 
 #include <exception>
@@ -9,6 +10,7 @@
 
 namespace uasyncio {
 
+// Python's OSError.
 class OSError : public std::runtime_error {
  public:
   // `error` is a positive errno value (EADDRINUSE, ECONNRESET, ...); for a name-resolution
@@ -20,7 +22,7 @@ class OSError : public std::runtime_error {
   int errno_;
 };
 
-// The subclasses Python raises for the errors a connection sees.
+// The subclasses Python raises for the errors a connection sees (ConnectionError and below).
 class ConnectionError : public OSError {
  public:
   using OSError::OSError;

@@ -15,7 +15,11 @@
 // Cancellation: a get() that raises CancelledError got no item (one already handed to it goes
 // to the next waiting get(), or back to the front of the queue; an item put between the hand-off
 // and the cancelled task's resumption may thus overtake it); a put() that raises CancelledError
-// put nothing.
+// put nothing. The same holds when the cancel is wait_for's timeout:
+//   int v = co_await ua::wait_for_ms(q.get(), 500);  // TimeoutError: no item was lost
+//
+// Lifetime: the Queue must outlive every get/put/join on it. Items are moved in and out.
+// Thread rules: on the loop's thread only.
 #pragma once
 
 #include <coroutine>
@@ -25,11 +29,10 @@
 #include <optional>
 #include <utility>
 
-#include "uasyncio/detail/park.hpp"
+#include "uasyncio/detail/parking.hpp"
 #include "uasyncio/detail/wait_list.hpp"
 #include "uasyncio/errors.hpp"
 #include "uasyncio/event.hpp"
-#include "uasyncio/loop.hpp"
 
 namespace uasyncio {
 
@@ -47,63 +50,57 @@ class QueueFull : public std::exception {
 
 template <class T>
 class Queue {
-  struct Getter : detail::Waiter {
-    Getter() : Waiter(nullptr) {}
+  struct Getter : detail::ParkedWaiter {
     std::optional<T> item;  // handed over by a put while this getter waited
   };
-  struct Putter : detail::Waiter {
-    Putter() : Waiter(nullptr) {}
+  struct Putter : detail::ParkedWaiter {
     bool granted = false;  // a slot is reserved for it
   };
 
  public:
-  class GetAwaiter {
+  // The awaitable of get(): gives the oldest item.
+  class GetAwaiter : public detail::Parking<Getter> {
    public:
-    explicit GetAwaiter(Queue& q) noexcept : q_(q) {}
+    explicit GetAwaiter(Queue& q) noexcept : q_(&q) {}
     bool await_ready() {
-      if (q_.items_.empty()) return false;
-      node_.item.emplace(q_.take_front());
+      if (q_->items_.empty()) return false;
+      this->node_.item.emplace(q_->take_front());
       return true;
     }
-    void await_suspend(std::coroutine_handle<> h) { detail::park(q_.getters_, node_, h); }
+    void await_suspend(std::coroutine_handle<> h) { this->park(q_->getters_, h); }
     T await_resume() {
-      if (node_.task != nullptr) q_.finish_get(node_);
-      return std::move(*node_.item);
+      if (this->parked()) q_->finish_get(this->node_);
+      return std::move(*this->node_.item);
     }
 
    private:
-    Queue& q_;
-    Getter node_;
+    Queue* q_;
   };
 
-  class PutAwaiter {
+  // The awaitable of put(item).
+  class PutAwaiter : public detail::Parking<Putter> {
    public:
-    PutAwaiter(Queue& q, T item) : q_(q), item_(std::move(item)) {}
+    PutAwaiter(Queue& q, T item) : q_(&q), item_(std::move(item)) {}
     bool await_ready() {
-      if (q_.full()) return false;
-      q_.deliver(std::move(item_));
+      if (q_->full()) return false;
+      q_->deliver(std::move(item_));
       return true;
     }
-    void await_suspend(std::coroutine_handle<> h) { detail::park(q_.putters_, node_, h); }
+    void await_suspend(std::coroutine_handle<> h) { this->park(q_->putters_, h); }
     void await_resume() {
-      if (node_.task != nullptr) q_.finish_put(node_, item_);
+      if (this->parked()) q_->finish_put(this->node_, item_);
     }
 
    private:
-    Queue& q_;
+    Queue* q_;
     T item_;
-    Putter node_;
   };
 
-  class JoinAwaiter {
+  // The awaitable of join().
+  class JoinAwaiter : public Event::Awaiter {
    public:
-    explicit JoinAwaiter(Event& finished) noexcept : wait_(finished) {}
-    bool await_ready() const noexcept { return wait_.await_ready(); }
-    void await_suspend(std::coroutine_handle<> h) { wait_.await_suspend(h); }
-    void await_resume() { wait_.await_resume(); }
-
-   private:
-    Event::Awaiter wait_;
+    explicit JoinAwaiter(Event& finished) noexcept : Event::Awaiter(finished) {}
+    void await_resume() { Event::Awaiter::await_resume(); }
   };
 
   explicit Queue(std::size_t maxsize = 0) : maxsize_(maxsize) { finished_.set(); }
@@ -118,27 +115,28 @@ class Queue {
   // True when put_nowait() would raise QueueFull; never for an unbounded queue.
   bool full() const noexcept { return maxsize_ != 0 && qsize() + reserved_ >= maxsize_; }
 
-  // Awaitable that puts `item`, first waiting for a free slot if the queue is full.
+  // `await q.put(item)`: puts `item`, first waiting for a free slot if the queue is full.
   [[nodiscard]] PutAwaiter put(T item) { return PutAwaiter(*this, std::move(item)); }
-  // Awaitable giving the oldest item, first waiting for one if the queue is empty.
+  // `await q.get()`: the oldest item, first waiting for one if the queue is empty.
   [[nodiscard]] GetAwaiter get() noexcept { return GetAwaiter(*this); }
-  // Puts `item` or raises QueueFull.
+  // q.put_nowait(item): puts `item` or raises QueueFull.
   void put_nowait(T item) {
     if (full()) throw QueueFull();
     deliver(std::move(item));
   }
-  // Takes the oldest item or raises QueueEmpty.
+  // q.get_nowait(): takes the oldest item or raises QueueEmpty.
   T get_nowait() {
     if (items_.empty()) throw QueueEmpty();
     return take_front();
   }
 
-  // Marks one item got earlier as processed; ValueError if called more times than items put.
+  // q.task_done(): marks one item got earlier as processed; ValueError if called more times
+  // than items were put.
   void task_done() {
     if (unfinished_ == 0) throw ValueError("task_done() called too many times");
     if (--unfinished_ == 0) finished_.set();
   }
-  // Awaitable that waits until every item put so far has been marked by task_done().
+  // `await q.join()`: waits until every item put so far has been marked by task_done().
   [[nodiscard]] JoinAwaiter join() noexcept { return JoinAwaiter(finished_); }
 
  private:
@@ -154,7 +152,7 @@ class Queue {
       auto* getter = static_cast<Getter*>(w);
       getter->item.emplace(std::move(item));
       ++in_flight_;
-      detail::current_loop().wake(getter);
+      detail::current_scheduler().wake(getter);
     } else if (at_front) {
       items_.push_front(std::move(item));
     } else {
@@ -175,15 +173,15 @@ class Queue {
       if (maxsize_ != 0 && qsize() + reserved_ >= maxsize_) break;
       static_cast<Putter*>(w)->granted = true;
       ++reserved_;
-      detail::current_loop().wake(w);
+      detail::current_scheduler().wake(w);
     }
   }
 
   void finish_get(Getter& node) {
-    Loop& loop = detail::current_loop();
+    detail::Scheduler& s = detail::current_scheduler();
     if (node.item) {
       --in_flight_;
-      if (!loop.current()->error) {
+      if (!s.current()->error) {
         wake_putters();
         return;
       }
@@ -191,20 +189,20 @@ class Queue {
       give(std::move(*node.item), true);
       node.item.reset();
     }
-    detail::throw_if_pending(loop);
+    detail::throw_if_pending();
   }
 
   void finish_put(Putter& node, T& item) {
-    Loop& loop = detail::current_loop();
+    detail::Scheduler& s = detail::current_scheduler();
     if (node.granted) {
       --reserved_;
-      if (!loop.current()->error) {
+      if (!s.current()->error) {
         deliver(std::move(item));
         return;
       }
       wake_putters();  // the reserved slot goes to the next putter
     }
-    detail::throw_if_pending(loop);
+    detail::throw_if_pending();
   }
 
   std::size_t maxsize_;

@@ -1,11 +1,20 @@
-// sleep / sleep_ms (§5). The deadline is fixed when sleep is called, not when it is awaited,
-// and even a zero sleep yields exactly once.
+// sleep / sleep_ms (§5): MicroPython's asyncio.sleep(t) and asyncio.sleep_ms(t).
+//
+//   co_await ua::sleep(0.25);   // 250 ms (seconds truncated to whole milliseconds)
+//   co_await ua::sleep_ms(0);   // yields exactly once, after every task already ready
+//
+// The deadline is fixed when sleep is called, not when it is awaited (§5.4), and deadlines
+// saturate: a huge delay sleeps "forever" rather than overflowing.
+// As in MicroPython a sleep is not a coroutine: create_task, gather and wait_for do not take it
+// (a compile-time error here, a TypeError there).
+// Lifetime: a Sleep is a value; await it at most once, on the loop that made it.
+// Thread rules: call and await on the loop's thread.
 #pragma once
 
 #include <coroutine>
 #include <cstdint>
 
-#include "uasyncio/loop.hpp"
+#include "uasyncio/detail/scheduler.hpp"
 
 namespace uasyncio {
 
@@ -14,26 +23,32 @@ class Sleep {
   explicit Sleep(std::int64_t deadline_ms) noexcept : deadline_(deadline_ms) {}
   bool await_ready() const noexcept { return false; }
   void await_suspend(std::coroutine_handle<> h) {
-    Loop& loop = detail::current_loop();
-    detail::TaskHeader* t = loop.current();
-    t->resume_point = h;
-    loop.schedule_at(t, deadline_);
+    detail::Scheduler& s = detail::current_scheduler();
+    task_ = s.current();
+    task_->resume_point = h;
+    s.schedule_at(task_, deadline_);
   }
-  void await_resume() { detail::throw_if_pending(detail::current_loop()); }
+  // A cancel (§6.4) wakes the sleeper early with CancelledError.
+  void await_resume() {
+    if (task_->error) [[unlikely]]
+      detail::rethrow_pending(task_);
+  }
+  // When the sleep ends, in milliseconds on the loop's clock (ticks_ms()).
   std::int64_t deadline() const noexcept { return deadline_; }
 
  private:
   std::int64_t deadline_;
+  detail::TaskHeader* task_ = nullptr;  // the task asleep in it
 };
 
-namespace detail {
-// MicroPython's int(t * 1000): truncated; negative and NaN give 0, huge values saturate.
+// MicroPython's int(t * 1000): seconds to whole milliseconds, truncated; negative and NaN give
+// 0, huge values saturate (for timeouts given in seconds, as the daemon's specs are).
 std::int64_t seconds_to_ms(double seconds) noexcept;
-}  // namespace detail
 
-// Sleeps `ms` milliseconds (negative counts as 0).
+// §5, asyncio.sleep_ms(ms): sleeps `ms` milliseconds (negative counts as 0).
 Sleep sleep_ms(std::int64_t ms);
-// Sleeps `seconds`, truncated to whole milliseconds (0.0019 s is 1 ms); negative counts as 0.
+// §5, asyncio.sleep(t): sleeps `seconds`, truncated to whole milliseconds (0.0019 s is 1 ms);
+// negative counts as 0.
 Sleep sleep(double seconds);
 
 }  // namespace uasyncio

@@ -1,20 +1,28 @@
-// Streams (§15): a byte stream over any libuv stream handle, TCP connections first.
+// Streams (§15): MicroPython's asyncio.Stream, a byte stream over any libuv stream handle, TCP
+// connections first.
 //
 //   auto [reader, writer] = co_await ua::open_connection("127.0.0.1", 8080);
 //   writer.write("ping\n");
 //   co_await writer.drain();
 //   std::string line = co_await reader.readline();
-//   writer.close();
-//   co_await writer.wait_closed();
+//   writer.close();                 // MicroPython: does nothing by itself...
+//   co_await writer.wait_closed();  // ...the connection closes here (§15.2)
 //
 // As in MicroPython, StreamReader and StreamWriter are the same class and open_connection hands
 // out the same stream twice: `reader` and `writer` are two handles sharing one connection.
-// Handles are cheap to copy; the connection is closed when the last handle goes (unsent data is
-// still sent), or explicitly with close().
+// As in MicroPython, close() is a no-op and wait_closed() closes (the peer sees EOF then, not
+// at close()); data already queued is still sent first.
 //
 // Memory stays bounded in both directions: reading stops while `read_limit` bytes wait unread
 // (and resumes once the task consumes them), and drain() blocks while more than the high-water
 // mark is queued for sending, so a peer that does not read cannot make us buffer without end.
+// Writing to a peer that has gone raises BrokenPipeError (or ConnectionResetError): the library
+// never lets SIGPIPE reach the process and never changes its disposition.
+//
+// Lifetime: handles are cheap to copy and share the connection; when the last handle goes
+// without wait_closed(), the connection is closed then (unsent data is still sent). A stream
+// belongs to the loop it was made on.
+// Thread rules: on the loop's thread only.
 #pragma once
 
 #include <uv.h>
@@ -30,6 +38,7 @@
 #include <vector>
 
 #include "uasyncio/coro.hpp"
+#include "uasyncio/detail/intrusive_ptr.hpp"
 #include "uasyncio/errors.hpp"
 #include "uasyncio/os_error.hpp"
 
@@ -57,21 +66,17 @@ class IncompleteReadError : public EOFError {
 
 namespace detail {
 struct StreamCore;
-}
+void intrusive_add_ref(StreamCore* c) noexcept;
+void intrusive_release(StreamCore* c) noexcept;
+}  // namespace detail
 
 class Stream {
  public:
   static constexpr std::size_t kDefaultReadLimit = 64 * 1024;
   static constexpr std::size_t kDefaultHighWater = 64 * 1024;
 
+  // An empty handle (no stream).
   Stream() noexcept = default;
-  Stream(const Stream& o) noexcept;
-  Stream(Stream&& o) noexcept : core_(std::exchange(o.core_, nullptr)) {}
-  Stream& operator=(Stream o) noexcept {
-    std::swap(core_, o.core_);
-    return *this;
-  }
-  ~Stream();
 
   // Takes ownership of an initialised libuv stream handle on the current loop: a uv_tcp_t,
   // uv_pipe_t or uv_tty_t made with std::make_unique and uv_*_init (connected or not yet: a
@@ -88,43 +93,48 @@ class Stream {
   // The libuv handle (null once closed).
   uv_stream_t* uv_stream() const noexcept;
 
-  // ---- Reading ----
-  // Up to n bytes, waiting only if none are buffered; n = -1 reads until EOF. Empty at EOF.
-  // ConnectionResetError (an OSError) if the peer reset the connection.
+  // ---- Reading (each awaitable keeps the stream alive until it is done) ----
+  // stream.read(n): up to n bytes, waiting only if none are buffered; n = -1 reads until EOF.
+  // Empty at EOF. ConnectionResetError (an OSError) if the peer reset the connection.
   Coro<std::string> read(std::ptrdiff_t n = -1);
-  // Like read(buf.size()) into `buf` (which must outlive the await); the byte count, 0 at EOF.
+  // stream.readinto(buf): like read(buf.size()) into `buf` (which must outlive the await); the
+  // byte count, 0 at EOF.
   Coro<std::size_t> readinto(std::span<char> buf);
-  // Up to and including the next '\n'; the rest if EOF comes first; empty at EOF.
+  // stream.readline(): up to and including the next '\n'; the rest if EOF comes first; empty at
+  // EOF.
   Coro<std::string> readline();
-  // Exactly n bytes; IncompleteReadError (an EOFError) if EOF comes first.
+  // stream.readexactly(n): exactly n bytes; IncompleteReadError (an EOFError) if EOF comes first.
   Coro<std::string> readexactly(std::size_t n);
 
   // ---- Writing ----
-  // Queues `data` (sent at once when the socket takes it; the rest is copied and sent later).
+  // stream.write(buf): sends what the socket takes at once; the rest is copied and sent later.
   // Raises the error of an earlier failed write (BrokenPipeError, ConnectionResetError, ...) and
-  // BrokenPipeError once the stream is closing.
+  // BrokenPipeError once the stream is closed.
   void write(std::string_view data);
-  // Waits while more than the high-water mark is queued, until at most the low-water mark is;
-  // otherwise yields once (§15.2). Raises the error of a failed write.
+  // `await stream.drain()`: waits while more than the high-water mark is queued, until at most
+  // the low-water mark is; otherwise yields once (§15.2). Raises the error of a failed write.
   Coro<void> drain();
   // MicroPython's legacy awrite: write + drain.
   Coro<void> awrite(std::string data);
 
   // ---- Closing ----
-  // Starts closing: reading stops (blocked readers see EOF); data already queued is still sent
-  // (then the write side is shut down) before the handle closes. Repeated calls do nothing.
+  // §15.2, stream.close(): does nothing but remember it was called (is_closing()), as in
+  // MicroPython: reading and writing go on, and the peer sees nothing until wait_closed().
   void close();
-  // Closes (if close() was not called) and waits until the handle is closed.
+  // §15.2, `await stream.wait_closed()`: sends what is still queued, closes the connection (the
+  // peer sees EOF now), and waits until the handle is closed. Blocked readers see EOF.
   Coro<void> wait_closed();
   // MicroPython's legacy aclose: close + wait_closed.
   Coro<void> aclose();
   // Closes at once, dropping unsent data; on TCP the peer sees a reset (RST), not an EOF.
   void abort();
+  // True once close(), wait_closed() or abort() was called (CPython's is_closing()).
   bool is_closing() const noexcept;
   // True once EOF was seen and every buffered byte consumed.
   bool at_eof() const noexcept;
 
-  // "peername" / "sockname" of a TCP stream; nullopt for other names or handle types.
+  // §15.2, stream.get_extra_info(name): "peername" / "sockname" of a TCP stream; nullopt for
+  // other names or handle types.
   std::optional<Address> get_extra_info(std::string_view name) const;
 
   // ---- Buffers ----
@@ -139,12 +149,12 @@ class Stream {
   // Reading pauses while `limit` bytes wait unconsumed (one read may overshoot by up to 64 KiB).
   void set_read_limit(std::size_t limit);
 
-  explicit operator bool() const noexcept { return core_ != nullptr; }
+  explicit operator bool() const noexcept { return static_cast<bool>(core_); }
   friend bool operator==(const Stream& a, const Stream& b) noexcept { return a.core_ == b.core_; }
 
  private:
   friend Coro<std::pair<Stream, Stream>> open_connection(std::string host, int port);
-  explicit Stream(detail::StreamCore* core) noexcept;
+  explicit Stream(detail::StreamCore* core) noexcept : core_(core) {}
   static Stream adopt_handle(uv_stream_t* handle, void (*free_handle)(uv_handle_t*));
   static Coro<std::string> read_impl(Stream s, std::ptrdiff_t n);
   static Coro<std::size_t> readinto_impl(Stream s, std::span<char> buf);
@@ -154,18 +164,20 @@ class Stream {
   static Coro<void> wait_closed_impl(Stream s);
   static Coro<int> connect_impl(Stream s, sockaddr_storage address);
 
-  detail::StreamCore* core_ = nullptr;
+  detail::IntrusivePtr<detail::StreamCore> core_;
 };
 
 using StreamReader = Stream;
 using StreamWriter = Stream;
 
-// Connects to host:port (a name is resolved with uv_getaddrinfo, off the loop's thread; each
-// address is tried in turn). Gives two handles of the one connection: (reader, writer).
-// OSError (ConnectionRefusedError, GaiError, ...) naming host:port if no address connects.
+// §15.3, asyncio.open_connection(host, port): connects to host:port (a name is resolved with
+// uv_getaddrinfo, off the loop's thread; each address is tried in turn). Gives two handles of
+// the one connection: (reader, writer). OSError (ConnectionRefusedError, GaiError, ...) naming
+// host:port if no address connects.
 Coro<std::pair<StreamReader, StreamWriter>> open_connection(std::string host, int port);
 
-// Resolves host (a name or a numeric address) for TCP without blocking the loop.
+// Resolves host (a name or a numeric address) for TCP without blocking the loop (CPython's
+// loop.getaddrinfo; MicroPython's socket.getaddrinfo blocks).
 Coro<std::vector<Address>> getaddrinfo(std::string host, int port);
 
 }  // namespace uasyncio

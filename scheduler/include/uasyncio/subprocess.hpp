@@ -10,6 +10,12 @@
 // By default the child leads a new session and process group (setsid), so terminate() and kill()
 // reach everything it started, not just the child: a shell's background jobs and a build's
 // compilers die with it, instead of being left running when their parent is killed.
+//
+// (MicroPython has no subprocesses: this is CPython's asyncio API.)
+// Lifetime: a Process and the awaitables it hands out (wait(), communicate()) each keep the
+// process's state alive; the child is reaped whenever it exits while the loop runs, whether or
+// not a Process is left. uv_spawn forks on the calling (loop) thread.
+// Thread rules: on the loop's thread only.
 #pragma once
 
 #include <coroutine>
@@ -21,7 +27,8 @@
 #include <vector>
 
 #include "uasyncio/coro.hpp"
-#include "uasyncio/detail/wait_list.hpp"
+#include "uasyncio/detail/intrusive_ptr.hpp"
+#include "uasyncio/detail/parking.hpp"
 #include "uasyncio/stream.hpp"
 
 namespace uasyncio {
@@ -73,12 +80,15 @@ struct ExitStatus {
 
 namespace detail {
 struct ProcessState;
-}
+void intrusive_add_ref(ProcessState* s) noexcept;
+void intrusive_release(ProcessState* s) noexcept;
+}  // namespace detail
 
 class Process {
  public:
-  explicit Process(detail::ProcessState* state) noexcept : s_(state) {}
-  Process(Process&& o) noexcept;
+  explicit Process(detail::IntrusivePtr<detail::ProcessState> state) noexcept
+      : s_(std::move(state)) {}
+  Process(Process&& o) noexcept = default;
   Process& operator=(Process&& o) noexcept;
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -88,26 +98,29 @@ class Process {
   ~Process();
 
   int pid() const noexcept;
-  // None while the child runs (or before the loop has seen it exit).
+  // proc.returncode: None while the child runs (or before the loop has seen it exit).
   std::optional<int> returncode() const noexcept;
   std::optional<ExitStatus> exit_status() const noexcept;
 
-  class WaitAwaiter {
+  // The awaitable of wait(): gives the returncode once the child has exited.
+  class WaitAwaiter : public detail::Parking<> {
    public:
-    explicit WaitAwaiter(detail::ProcessState* s) noexcept;
-    WaitAwaiter(const WaitAwaiter&) = delete;
-    WaitAwaiter& operator=(const WaitAwaiter&) = delete;
-    ~WaitAwaiter();
+    explicit WaitAwaiter(detail::IntrusivePtr<detail::ProcessState> s) noexcept
+        : s_(std::move(s)) {}
+    WaitAwaiter(WaitAwaiter&&) noexcept = default;
+    // Unlinks the node (in the state's list) before the state can go.
+    ~WaitAwaiter() {
+      if (node_.linked()) node_.list->remove(&node_);
+    }
     bool await_ready() const noexcept;
     void await_suspend(std::coroutine_handle<> h);
     int await_resume();
 
    private:
-    detail::ProcessState* s_;
-    detail::Waiter waiter_{nullptr};
+    detail::IntrusivePtr<detail::ProcessState> s_;
   };
-  // Waits until the child has exited; gives its returncode. Cancelling the waiting task only
-  // stops the waiting: the child keeps running.
+  // `await proc.wait()`: waits until the child has exited; gives its returncode. Cancelling
+  // the waiting task (or a wait_for timeout) only stops the waiting: the child keeps running.
   WaitAwaiter wait() const noexcept { return WaitAwaiter(s_); }
 
   // Sends `sig` to the child alone. False once it has exited (its pid may be someone else's now).
@@ -121,24 +134,27 @@ class Process {
   bool kill();
 
   // CPython's proc.stdin / proc.stdout / proc.stderr: the parent's end of a Stdio::pipe
-  // (RuntimeError if that stream is not a pipe). Write to stdin and close() it to send EOF; read
-  // stdout with read(-1), readline(), readexactly(n). Copies of a Stream share the one pipe,
-  // which closes when the last copy (the Process holds one) goes.
+  // (RuntimeError if that stream is not a pipe). Write to stdin, then `co_await
+  // stdin_stream().wait_closed()` to send EOF (close() alone does nothing, as MicroPython's
+  // Stream.close()); read stdout with read(-1), readline(), readexactly(n). Copies of a Stream
+  // share the one pipe, which closes when the last copy (the Process holds one) goes.
   Stream& stdin_stream();
   Stream& stdout_stream();
   Stream& stderr_stream();
 
-  // Writes `input` to stdin (if piped) and closes it, reads stdout and stderr (those piped) to
-  // EOF at the same time (so a child filling one pipe cannot block on it while we read the
-  // other), then waits for the exit. Gives (stdout, stderr); a stream not piped gives "".
+  // `await proc.communicate(input)`: writes `input` to stdin (if piped) and closes it, reads
+  // stdout and stderr (those piped) to EOF at the same time (so a child filling one pipe cannot
+  // block on it while we read the other), then waits for the exit. Gives (stdout, stderr); a
+  // stream not piped gives "". The coroutine holds what it needs: the Process may go first.
   Coro<std::pair<std::string, std::string>> communicate(const std::string& input);
   Coro<std::pair<std::string, std::string>> communicate();
 
  private:
-  detail::ProcessState* s_;
+  detail::IntrusivePtr<detail::ProcessState> s_;
 };
 
-// Starts argv[0] (looked up in PATH when it has no '/') with arguments argv[1..] when awaited.
+// CPython's asyncio.create_subprocess_exec(*argv): starts argv[0] (looked up in PATH when it has
+// no '/') with arguments argv[1..] when awaited.
 // Throws SpawnError naming the program when it cannot be started. (Overloads rather than a
 // default argument: g++ 12 mishandles a defaulted argument inside a co_await expression.)
 Coro<Process> create_subprocess_exec(const std::vector<std::string>& argv,

@@ -2,7 +2,9 @@
 #pragma once
 
 #include "uasyncio/any_task.hpp"
+#include "uasyncio/awaitable.hpp"
 #include "uasyncio/coro.hpp"
+#include "uasyncio/current_task.hpp"
 #include "uasyncio/errors.hpp"
 #include "uasyncio/event.hpp"
 #include "uasyncio/gather.hpp"

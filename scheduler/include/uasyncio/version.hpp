@@ -1,8 +1,10 @@
+// The API level (§16.1).
 #pragma once
 
 namespace uasyncio {
 
-// MicroPython's asyncio.__version__ (§16.1): the uasyncio API level this library follows.
+// MicroPython's asyncio.__version__ (§16.1): the uasyncio API level this library follows, (3, 0,
+// 0).
 struct Version {
   int major, minor, micro;
 };

@@ -77,7 +77,7 @@ void JobBridge::start() {
       },
       [this] {
         service_->release_all();
-        ua::get_event_loop().reset();
+        ua::new_event_loop();
         service_.reset();
       });
 }

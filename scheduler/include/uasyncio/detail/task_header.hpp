@@ -2,6 +2,11 @@
 // frame: the header lives inside that frame's promise, so creating a task costs exactly one
 // allocation (the frame). Inline coroutines (`co_await coro`) carry the same header but only use
 // `resume_point` (as their continuation), `error` and the flags.
+//
+// Lifetime: a task's frame is reference counted (`refs`): the scheduler holds one reference from
+// create_task until the task has finished (and its unretrieved exception, if any, was reported),
+// and every Task/AnyTask handle one more; the last release destroys the frame.
+// Thread rules: a header belongs to its loop's thread.
 #pragma once
 
 #include <coroutine>
@@ -72,13 +77,11 @@ inline void destroy_task_frame(TaskHeader* h) noexcept {
   std::coroutine_handle<>::from_address(frame).destroy();
 }
 
-// Tag: a handle made with it takes over a reference already counted.
-struct AdoptRef {};
-
-inline void add_ref(TaskHeader* h) noexcept {
+// For IntrusivePtr<TaskHeader> (AnyTask): the last reference destroys the frame.
+inline void intrusive_add_ref(TaskHeader* h) noexcept {
   ++h->refs;
 }
-inline void release(TaskHeader* h) noexcept {
+inline void intrusive_release(TaskHeader* h) noexcept {
   if (--h->refs == 0) destroy_task_frame(h);
 }
 
