@@ -116,7 +116,7 @@ const std::vector<Routes::Route>& Routes::table() {
 }
 
 Routes::Routes(srv::JobBridge& jobs, RouteOptions options)
-    : jobs_(jobs), options_(std::move(options)), streams_(options_.sse) {
+    : jobs_(jobs), options_(std::move(options)), origin_(options_.origin), streams_(options_.sse) {
   for (const Route& r : table())
     patterns_.emplace_back(r.pattern);
 }
@@ -161,6 +161,12 @@ void Routes::dispatch(const Route& route, Call& call) {
 
 void Routes::install(HttpServer& server) {
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
+    // Before authentication: a forged request must not even learn whether its token is right.
+    if (std::optional<ApiError> refused = origin_.check(req)) {
+      send(res, *refused);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (origin_.add_cors(req, res)) return httplib::Server::HandlerResponse::Handled;
     if (req.path.rfind("/api/", 0) == 0 && !authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
       send(res, {401, "unauthorized", "a valid bearer token is required"});

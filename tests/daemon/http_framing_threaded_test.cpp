@@ -40,7 +40,7 @@ TEST_F(HttpFramingTest, AnEncodedSlashIsNotARoute) {
   EXPECT_EQ(post("/api/tasks/t1%2F../cancel", "").status, 404);
   RawClient c(daemon_->port());
   ASSERT_TRUE(
-      c.send("POST /api/tasks/t1%2F../cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+      c.send("POST /api/tasks/t1%2F../cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"));
   const auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
@@ -56,7 +56,7 @@ TEST_F(HttpFramingTest, SmugglingShapesAre400) {
         "Content-Length: " + length + "\r\nContent-Length: " + length + "\r\n",
         "Content-Length: " + length + "\r\nContent-Length: 1\r\n"}) {
     RawClient c(daemon_->port());
-    ASSERT_TRUE(c.send("POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+    ASSERT_TRUE(c.send("POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
                        headers + "\r\n" + spec));
     const auto r = c.read_response();
     ASSERT_TRUE(r) << headers;
@@ -69,7 +69,7 @@ TEST_F(HttpFramingTest, AHundredMebibyteChunkedSubmitIs413Early) {
   start();
   RawClient c(daemon_->port());
   ASSERT_TRUE(
-      c.send("POST /api/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      c.send("POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
              "Transfer-Encoding: chunked\r\n\r\n"));
   const std::string chunk = "100000\r\n" + std::string(0x100000, ' ') + "\r\n";  // 1 MiB
   std::optional<RawResponse> r;

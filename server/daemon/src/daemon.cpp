@@ -16,6 +16,9 @@ namespace {
 api::RouteOptions route_options(const DaemonOptions& o) {
   api::RouteOptions r;
   r.token = o.token;
+  r.origin.allow_origins = o.allow_origins;
+  r.origin.allow_hosts = o.allow_hosts;
+  r.origin.loopback_only = api::is_loopback_host(o.host);
   r.version = kVersion;
   r.sse.max_streams = o.max_sse;
   r.sse.keepalive = o.sse_keepalive;

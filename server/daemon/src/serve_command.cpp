@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <regex>
 
 #include "uasyncd/daemon/duration.hpp"
 
@@ -46,6 +47,22 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
                  "the API token: serve requires 'Authorization: Bearer <token>' on /api, the "
                  "client commands send it")
       ->envname("UASYNCD_TOKEN");
+  app.add_option("--allow-origin", o.allow_origins,
+                 "a web origin (scheme://host:port) whose pages may send POST and DELETE "
+                 "requests and get CORS headers; repeat or separate with commas")
+      ->envname("UASYNCD_ALLOW_ORIGIN")
+      ->delimiter(',')
+      ->check([](const std::string& origin) {
+        static const std::regex form(R"(https?://[^/\s]+)");
+        return std::regex_match(origin, form)
+                   ? std::string()
+                   : "expected an origin such as http://localhost:3000, got '" + origin + "'";
+      });
+  app.add_option("--allow-host", o.allow_hosts,
+                 "a Host name accepted besides loopback ones while listening on loopback (for a "
+                 "proxy in front); repeat or separate with commas")
+      ->envname("UASYNCD_ALLOW_HOST")
+      ->delimiter(',');
   app.add_flag("--allow-exec", o.allow_exec, "allow exec steps (runs commands!)")
       ->envname("UASYNCD_ALLOW_EXEC");
   app.add_option("--max-running", o.max_running, "tasks running at once (0: no limit)")

@@ -22,14 +22,16 @@
 
 #include "uasyncd/api/api_error.hpp"
 #include "uasyncd/api/http_server.hpp"
+#include "uasyncd/api/origin_policy.hpp"
 #include "uasyncd/api/sse_streams.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
 
 namespace uasyncd::api {
 
 struct RouteOptions {
-  std::string token;    // empty: no authentication
-  std::string version;  // shown by GET /api/stats
+  std::string token;     // empty: no authentication
+  std::string version;   // shown by GET /api/stats
+  OriginOptions origin;  // which browsers may send requests (origin_policy.hpp)
   SseOptions sse;
   // Told about every answered request (for the access log). The method and path are the
   // client's, as decoded: escape them (escape_for_log) to log them.
@@ -87,6 +89,7 @@ class Routes {
 
   server::JobBridge& jobs_;
   RouteOptions options_;
+  OriginPolicy origin_;
   std::vector<std::regex> patterns_;  // table()'s patterns, compiled once
   SseStreams streams_;
   mutable std::mutex mu_;

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/routes.hpp"
@@ -24,6 +25,10 @@ struct DaemonOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: an ephemeral port (see Daemon::port())
   std::string token;
+  // Browsers: origins allowed to send state-changing requests (besides the daemon's own), and
+  // Host names accepted besides loopback ones (api/origin_policy.hpp).
+  std::vector<std::string> allow_origins;
+  std::vector<std::string> allow_hosts;
   bool allow_exec = false;
   std::size_t max_running = 0;
   std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
