@@ -1,6 +1,7 @@
 #include "uasyncd/api/routes.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <memory>
@@ -137,9 +138,13 @@ bool Routes::known_path(const std::string& path) const {
 bool Routes::authorized(const Request& req) const {
   if (options_.token.empty()) return true;
   const std::string header = req.get_header_value("Authorization");
-  const std::string_view prefix = "Bearer ";
-  if (header.compare(0, prefix.size(), prefix) != 0) return false;
-  return constant_time_equal(std::string_view(header).substr(prefix.size()), options_.token);
+  // RFC 7235: the scheme is case-insensitive.
+  constexpr std::string_view scheme = "bearer ";
+  if (header.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return false;
+  }
+  return constant_time_equal(std::string_view(header).substr(scheme.size()), options_.token);
 }
 
 void Routes::dispatch(const Route& route, Call& call) {
@@ -167,7 +172,9 @@ void Routes::install(HttpServer& server) {
       return httplib::Server::HandlerResponse::Handled;
     }
     if (origin_.add_cors(req, res)) return httplib::Server::HandlerResponse::Handled;
-    if (req.path.rfind("/api/", 0) == 0 && !authorized(req)) {
+    const bool guarded =
+        req.path.rfind("/api/", 0) == 0 || (req.path == "/metrics" && !options_.metrics_public);
+    if (guarded && !authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
       send(res, {401, "unauthorized", "a valid bearer token is required"});
       return httplib::Server::HandlerResponse::Handled;

@@ -16,6 +16,7 @@ namespace {
 api::RouteOptions route_options(const DaemonOptions& o) {
   api::RouteOptions r;
   r.token = o.token;
+  r.metrics_public = o.metrics_public;
   r.origin.allow_origins = o.allow_origins;
   r.origin.allow_hosts = o.allow_hosts;
   r.origin.loopback_only = api::is_loopback_host(o.host);

@@ -47,6 +47,9 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
                  "the API token: serve requires 'Authorization: Bearer <token>' on /api, the "
                  "client commands send it")
       ->envname("UASYNCD_TOKEN");
+  app.add_flag("--metrics-public", o.metrics_public,
+               "serve GET /metrics without the token (task states and counts become public)")
+      ->envname("UASYNCD_METRICS_PUBLIC");
   app.add_option("--allow-origin", o.allow_origins,
                  "a web origin (scheme://host:port) whose pages may send POST and DELETE "
                  "requests and get CORS headers; repeat or separate with commas")

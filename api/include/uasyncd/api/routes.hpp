@@ -29,9 +29,12 @@
 namespace uasyncd::api {
 
 struct RouteOptions {
-  std::string token;     // empty: no authentication
-  std::string version;   // shown by GET /api/stats
-  OriginOptions origin;  // which browsers may send requests (origin_policy.hpp)
+  // Required on /api and /metrics; /healthz and the dashboard's files stay open. Empty: no
+  // authentication.
+  std::string token;
+  bool metrics_public = false;  // /metrics without the token
+  std::string version;          // shown by GET /api/stats
+  OriginOptions origin;         // which browsers may send requests (origin_policy.hpp)
   SseOptions sse;
   // Told about every answered request (for the access log). The method and path are the
   // client's, as decoded: escape them (escape_for_log) to log them.

@@ -29,6 +29,7 @@ struct DaemonOptions {
   // Host names accepted besides loopback ones (api/origin_policy.hpp).
   std::vector<std::string> allow_origins;
   std::vector<std::string> allow_hosts;
+  bool metrics_public = false;  // GET /metrics without the token
   bool allow_exec = false;
   std::size_t max_running = 0;
   std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
