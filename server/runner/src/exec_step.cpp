@@ -3,10 +3,15 @@
 #include <uasyncio/subprocess.hpp>
 
 #include <signal.h>
+#include <unistd.h>  // environ
 
+#include <algorithm>
 #include <exception>
+#include <iterator>
+#include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace uasyncd::server {
@@ -85,13 +90,36 @@ std::string failure_message(const std::string& program, const ExecOutput& out) {
   return "'" + program + "' exited with status " + std::to_string(out.exit_code.value_or(-1));
 }
 
+// A child's environment: the daemon's own holds secrets (UASYNCD_TOKEN, a database password),
+// so only these variables pass, then the spec's env on top (docs/security.md lists them).
+std::map<std::string, std::string> exec_environment(const std::map<std::string, std::string>& own) {
+  static constexpr std::string_view kPassed[] = {"PATH", "HOME",     "USER", "LOGNAME", "SHELL",
+                                                 "LANG", "LANGUAGE", "TZ",   "TMPDIR",  "TERM"};
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view name = entry.substr(0, eq);
+    const bool passed =
+        name.substr(0, 3) == "LC_" ||
+        std::find(std::begin(kPassed), std::end(kPassed), name) != std::end(kPassed);
+    if (passed) env.emplace(name, entry.substr(eq + 1));
+  }
+  env.emplace("PATH", "/usr/local/bin:/usr/bin:/bin");  // when the daemon had none
+  for (const auto& [name, value] : own)
+    env[name] = value;
+  return env;
+}
+
 }  // namespace
 
 ua::Coro<nlohmann::json> run_exec(RunPtr run, std::size_t index) {
   const ExecStep& step = std::get<ExecStep>(run->job->step(index).spec().kind);
   ua::SubprocessOptions options;
   options.cwd = step.cwd;
-  options.env = step.env;
+  options.env = exec_environment(step.env);
+  options.inherit_env = false;
   options.stdin_mode = ua::Stdio::devnull;
   options.stdout_mode = ua::Stdio::pipe;
   options.stderr_mode = ua::Stdio::pipe;
