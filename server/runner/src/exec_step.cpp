@@ -116,6 +116,11 @@ std::map<std::string, std::string> exec_environment(const std::map<std::string, 
 
 ua::Coro<nlohmann::json> run_exec(RunPtr run, std::size_t index) {
   const ExecStep& step = std::get<ExecStep>(run->job->step(index).spec().kind);
+  if (!run->allow_exec) {
+    throw std::runtime_error(
+        "exec steps need the daemon to run with --allow-exec (this one was "
+        "stored by a daemon that allowed them)");
+  }
   ua::SubprocessOptions options;
   options.cwd = step.cwd;
   options.env = exec_environment(step.env);

@@ -16,6 +16,7 @@ struct JobRunner::Run {
   std::shared_ptr<Job> job;
   const RunnerHooks* hooks = nullptr;
   std::int64_t exec_kill_grace_ms = 5000;
+  bool allow_exec = false;
   uasyncio::Task<void> root;
   std::vector<uasyncio::AnyTask> steps;  // by step index, while the step may run
   bool timing_out = false;               // a cancel now means the job's timeout expired
