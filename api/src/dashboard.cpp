@@ -33,7 +33,7 @@ const WebAsset* find_web_asset(std::string_view path) {
   return nullptr;
 }
 
-void install_dashboard(httplib::Server& server) {
+void install_dashboard(HttpServer& server) {
   // Unknown names fall through to the routes' JSON 404 (an empty body marks them unhandled).
   server.Get(R"(/|/[A-Za-z0-9_-]+\.(html|css|js|svg))",
              [](const httplib::Request& req, httplib::Response& res) {

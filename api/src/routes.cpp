@@ -1,10 +1,13 @@
 #include "uasyncd/api/routes.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <random>
+#include <memory>
+#include <regex>
 #include <sstream>
 #include <utility>
 
@@ -25,10 +28,6 @@ constexpr double kMaxWaitSeconds = 300;
 
 constexpr const char* kFeatures[] = {"events.removed", "tasks.search",  "tasks.paging",
                                      "stats.history",  "events.follow", "tasks.bulk"};
-
-// Start of the request being handled on this thread (cpp-httplib runs a request, from routing
-// to the logger, on one thread).
-thread_local std::chrono::steady_clock::time_point request_start;
 
 // Compares every byte whatever the input, so the time taken does not tell how much matched.
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -102,6 +101,17 @@ void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
   }
 }
 
+// A long-poll's answer, given to the transport that parked its request.
+void answer_wait(DeferredResponse& deferred, const srv::Result<srv::Waited>& r) {
+  Response res;
+  if (r) {
+    send_doc(res, r.value().finished ? 200 : 202, r.value().job);
+  } else {
+    send(res, api_error(r.error()));
+  }
+  deferred.complete(res);
+}
+
 // The job or step a path names; answers 404 (and returns nullopt) for anything else.
 std::optional<srv::JobRef> job_ref(Response& res, const std::string& id) {
   std::optional<srv::JobRef> ref = srv::parse_job_ref(id);
@@ -158,7 +168,7 @@ const std::vector<Routes::Route>& Routes::table() {
 }
 
 Routes::Routes(srv::JobBridge& jobs, RouteOptions options)
-    : jobs_(jobs), options_(std::move(options)), streams_(options_.sse) {
+    : jobs_(jobs), options_(std::move(options)), origin_(options_.origin), streams_(options_.sse) {
   for (const Route& r : table())
     patterns_.emplace_back(r.pattern);
 }
@@ -186,9 +196,13 @@ ApiError Routes::no_route(const Request& req) const {
 bool Routes::authorized(const Request& req) const {
   if (options_.token.empty()) return true;
   const std::string header = req.get_header_value("Authorization");
-  const std::string_view prefix = "Bearer ";
-  if (header.compare(0, prefix.size(), prefix) != 0) return false;
-  return constant_time_equal(std::string_view(header).substr(prefix.size()), options_.token);
+  // RFC 7235: the scheme is case-insensitive.
+  constexpr std::string_view scheme = "bearer ";
+  if (header.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return false;
+  }
+  return constant_time_equal(std::string_view(header).substr(scheme.size()), options_.token);
 }
 
 void Routes::dispatch(const Route& route, Call& call) {
@@ -208,11 +222,17 @@ void Routes::dispatch(const Route& route, Call& call) {
   (this->*route.handler)(call);
 }
 
-void Routes::install(httplib::Server& server) {
-  server.set_payload_max_length(kMaxBodyBytes);
+void Routes::install(HttpServer& server) {
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
-    request_start = std::chrono::steady_clock::now();
-    if (req.path.rfind("/api/", 0) == 0 && !authorized(req)) {
+    // Before authentication: a forged request must not even learn whether its token is right.
+    if (std::optional<ApiError> refused = origin_.check(req)) {
+      send(res, *refused);
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (origin_.add_cors(req, res)) return httplib::Server::HandlerResponse::Handled;
+    const bool guarded =
+        req.path.rfind("/api/", 0) == 0 || (req.path == "/metrics" && !options_.metrics_public);
+    if (guarded && !authorized(req)) {
       res.set_header("WWW-Authenticate", "Bearer");
       send(res, {401, "unauthorized", "a valid bearer token is required"});
       return httplib::Server::HandlerResponse::Handled;
@@ -253,7 +273,8 @@ void Routes::install(httplib::Server& server) {
     }
     send(res, {500, "internal", what});
   });
-  server.set_logger([this](const Request& req, const Response& res) { answered(req, res); });
+  server.set_access_log([this](const Request& req, const Response& res,
+                               std::chrono::microseconds elapsed) { answered(req, res, elapsed); });
   for (const Route& route : table()) {
     const httplib::Server::Handler handler = [this, &route](const Request& req, Response& res) {
       Call call{req, res, req.matches.size() > 1 ? req.matches[1].str() : std::string(), json()};
@@ -395,13 +416,22 @@ void Routes::wait(Call& c) {
   }
   std::optional<srv::JobRef> ref = job_ref(c.res, c.id);
   if (!ref) return;
-  srv::Result<srv::Waited> r =
-      jobs_.wait(*ref, std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)));
-  if (!r) {
-    send(c.res, api_error(r.error()));
+  // The request is parked in the transport: no thread waits for the job. The loop answers the
+  // wait when the job ends; when the poll's time is up, the transport asks for the job as it is.
+  // The handle is set before the wait starts, so before any thread can answer it.
+  auto deferred = std::make_shared<std::shared_ptr<DeferredResponse>>();
+  auto wait = std::make_shared<srv::JobWait>(
+      *ref, [deferred](srv::Result<srv::Waited> r) { answer_wait(**deferred, r); });
+  DeferredResponse::Options options;
+  options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000));
+  options.on_timeout = [this, wait] { jobs_.end_wait(wait, true); };
+  options.on_gone = [this, wait] { jobs_.end_wait(wait, false); };
+  *deferred = HttpServer::defer(c.req, std::move(options));
+  if (!*deferred) {
+    send(c.res, {503, "unavailable", "too many requests are waiting (--max-waiters)"});
     return;
   }
-  send_doc(c.res, r->finished ? 200 : 202, r->job);
+  jobs_.start_wait(wait);
 }
 
 void Routes::cancel(Call& c) {
@@ -589,17 +619,12 @@ std::string Routes::http_metrics() const {
   return out.str();
 }
 
-void Routes::answered(const Request& req, const Response& res) {
+void Routes::answered(const Request& req, const Response& res, std::chrono::microseconds elapsed) {
   {
     std::lock_guard lock(mu_);
     ++by_status_[res.status];
   }
-  if (options_.on_request) {
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - request_start)
-                            .count();
-    options_.on_request(req.method, req.path, res.status, micros);
-  }
+  if (options_.on_request) options_.on_request(req.method, req.path, res.status, elapsed.count());
 }
 
 }  // namespace uasyncd::api

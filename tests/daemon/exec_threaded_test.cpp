@@ -1,5 +1,7 @@
 // Exec steps over HTTP: output capture, exit codes, spawn errors, and cancellation taking the
 // whole process tree down; GET .../output and its live SSE form.
+#include <stdlib.h>
+
 #include <algorithm>
 #include <string>
 
@@ -81,6 +83,25 @@ TEST_F(Exec, RunsInCwdWithExtraEnvironment) {
           "env": {"UASYNCD_TEST_VAR": "ünï"}})"));
   ASSERT_EQ(r.body["state"], "done") << r.body.dump();
   EXPECT_EQ(r.body["result"]["stdout"], "/tmp\nünï\n");
+}
+
+// The daemon's environment holds its secrets (UASYNCD_TOKEN, database passwords): a child gets
+// only the documented allow-list and its spec's env.
+TEST_F(Exec, ChildrenGetACleanEnvironment) {
+  ::setenv("UASYNCD_TOKEN", "leak-me", 1);
+  ::setenv("SECRET_DB_PASSWORD", "hunter2", 1);
+  ::setenv("LANG", "C.UTF-8", 1);
+  Result r = wait(submit(R"({"exec": ["env"], "env": {"MINE": "1"}})"));
+  ::unsetenv("UASYNCD_TOKEN");
+  ::unsetenv("SECRET_DB_PASSWORD");
+  ASSERT_EQ(r.body["state"], "done") << r.body.dump();
+  const std::string env = r.body["result"]["stdout"].get<std::string>();
+  EXPECT_EQ(env.find("leak-me"), std::string::npos) << env;
+  EXPECT_EQ(env.find("UASYNCD_"), std::string::npos) << env;
+  EXPECT_EQ(env.find("hunter2"), std::string::npos) << env;
+  EXPECT_TRUE(env.rfind("PATH=", 0) == 0 || env.find("\nPATH=") != std::string::npos) << env;
+  EXPECT_NE(env.find("LANG=C.UTF-8"), std::string::npos) << env;
+  EXPECT_NE(env.find("MINE=1"), std::string::npos) << env;
 }
 
 TEST_F(Exec, OutputPastTheCapIsTruncated) {

@@ -155,6 +155,43 @@ TEST_F(Http, TokenIsRequiredOnApiWhenSet) {
   EXPECT_EQ(result(anonymous.Get("/healthz")).status, 200);
 }
 
+// RFC 7235: the scheme name is case-insensitive; the token itself is not.
+TEST_F(Http, TheBearerSchemeIsCaseInsensitive) {
+  start(with([](srv::DaemonOptions& o) { o.token = "s3cret"; }));
+  httplib::Client c("127.0.0.1", daemon_->port());
+  for (const char* scheme : {"bearer", "BEARER", "BeArEr"}) {
+    const httplib::Headers h{{"Authorization", std::string(scheme) + " s3cret"}};
+    EXPECT_EQ(result(c.Get("/api/stats", h)).status, 200) << scheme;
+  }
+  EXPECT_EQ(result(c.Get("/api/stats", {{"Authorization", "Bearer S3CRET"}})).status, 401);
+  EXPECT_EQ(result(c.Get("/api/stats", {{"Authorization", "Basic s3cret"}})).status, 401);
+  EXPECT_EQ(result(c.Get("/api/stats", {{"Authorization", "Bearers3cret"}})).status, 401);
+}
+
+// Metrics name tasks' states and counts: behind the token unless --metrics-public; liveness
+// and the page shell stay open (the page asks for the token itself).
+TEST_F(Http, MetricsNeedTheTokenUnlessPublic) {
+  start(with([](srv::DaemonOptions& o) { o.token = "s3cret"; }));
+  httplib::Client anonymous("127.0.0.1", daemon_->port());
+  const httplib::Result m = anonymous.Get("/metrics");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 401);
+  EXPECT_EQ(m->body.find("uasyncd_tasks"), std::string::npos);
+  EXPECT_EQ(result(client_->Get("/metrics")).status, 200);
+  EXPECT_EQ(result(anonymous.Get("/healthz")).status, 200);
+  EXPECT_EQ(result(anonymous.Get("/")).status, 200);
+}
+
+TEST_F(Http, MetricsPublicOpensOnlyMetrics) {
+  start(with([](srv::DaemonOptions& o) {
+    o.token = "s3cret";
+    o.metrics_public = true;
+  }));
+  httplib::Client anonymous("127.0.0.1", daemon_->port());
+  EXPECT_EQ(result(anonymous.Get("/metrics")).status, 200);
+  EXPECT_EQ(result(anonymous.Get("/api/stats")).status, 401);
+}
+
 TEST_F(Http, MaxRunningKeepsTheRestPendingInOrder) {
   start(with([](srv::DaemonOptions& o) { o.max_running = 1; }));
   const std::string first = submit(R"({"sleep": 0.3})");

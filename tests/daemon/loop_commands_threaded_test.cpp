@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "daemon_fixture.hpp"
+#include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/routes.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
 #include "uasyncd/bridge/loop_thread.hpp"
@@ -119,13 +120,10 @@ TEST(LoopCommandErrors, AThrowingCommandIsAnswered500AndTheDaemonGoesOn) {
   srv::JobBridge bridge(srv::BridgeOptions{}, backend, cache);
   bridge.start();
   uasyncd::api::Routes routes(bridge, uasyncd::api::RouteOptions{});
-  httplib::Server http;
+  uasyncd::api::HttpServer http;
   routes.install(http);
-  const int port = http.bind_to_any_port("127.0.0.1");
+  const int port = http.start("127.0.0.1", 0);
   ASSERT_GT(port, 0);
-  std::thread serving([&] { http.listen_after_bind(); });
-  while (!http.is_running())
-    std::this_thread::sleep_for(1ms);
   httplib::Client client("127.0.0.1", port);
   client.set_read_timeout(10);
 
@@ -145,8 +143,7 @@ TEST(LoopCommandErrors, AThrowingCommandIsAnswered500AndTheDaemonGoesOn) {
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
 
-  http.stop();
-  serving.join();
+  http.stop(1000ms);
   bridge.stop(0ms);
 }
 

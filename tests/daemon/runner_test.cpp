@@ -2,6 +2,8 @@
 // state is recorded under its id.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <memory>
 
 #include "loop_fixture.hpp"
@@ -24,7 +26,7 @@ std::shared_ptr<srv::Job> make_job(const json& doc) {
 // A runner whose jobs' ends are counted, and a coroutine that waits for the first end.
 class Engine : public LoopTest {
  protected:
-  srv::JobRunner runner{srv::RunnerHooks{[this](srv::Job&) { ended.set(); }, {}, {}}, 5000};
+  srv::JobRunner runner{srv::RunnerHooks{[this](srv::Job&) { ended.set(); }, {}, {}}, 5000, true};
   ua::Event ended;
 
   static ua::Coro<void> wait_done(Engine* self) { co_await self->ended.wait(); }
@@ -42,6 +44,21 @@ ua::Coro<void> time_out_at(srv::JobRunner* runner, int ms) {
 }
 
 }  // namespace
+
+// The exec gate holds where the step starts, not only at submit: a task queued by a daemon that
+// allowed exec and run by one that does not (a restart) fails that step, and runs nothing.
+TEST_F(Engine, AnExecStepStartedWithoutAllowExecFailsAndRunsNothing) {
+  srv::JobRunner strict{srv::RunnerHooks{[this](srv::Job&) { ended.set(); }, {}, {}}, 5000, false};
+  const std::string marker = "/tmp/uasyncd-exec-gate-" + std::to_string(::getpid());
+  auto task = make_job(json{{"exec", {"touch", marker}}});
+  strict.start(task);
+  run_until_done();
+  EXPECT_EQ(task->state(), JobState::failed);
+  EXPECT_NE(task->error().value_or(srv::ErrorInfo{}).message.find("--allow-exec"),
+            std::string::npos);
+  EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "the command ran";
+  ::unlink(marker.c_str());
+}
 
 TEST_F(Engine, SeedGatherExampleCancelsBarAtFiveSeconds) {
   auto task = make_job(json::parse(R"({"gather": [

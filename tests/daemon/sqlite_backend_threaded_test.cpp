@@ -98,6 +98,26 @@ std::shared_ptr<srv::Job> exec_job_with_output() {
 
 }  // namespace
 
+// Exec specs (commands, env) are in the file: only the daemon's user may read it, as Postgres
+// keeps its data directory, whatever the umask.
+TEST_F(SqliteTest, TheDataDirectoryIs0700AndTheFiles0600) {
+  const mode_t old_umask = ::umask(022);
+  srv::SqliteOptions sqlite;
+  sqlite.dir = dir_ + "/data";
+  auto backend = srv::open_sqlite_backend(sqlite, {});
+  EXPECT_TRUE(backend->wait_committed(backend->insert(*make_job(1, {{"value", 1}})), 5s));
+  ::umask(old_umask);
+  const auto mode = [](const std::string& path) {
+    return fs::status(path).permissions() & fs::perms::all;
+  };
+  EXPECT_EQ(mode(sqlite.dir), fs::perms::owner_all);
+  for (const char* file : {"/uasyncd.db", "/uasyncd.db-wal", "/uasyncd.db-shm"}) {
+    if (!fs::exists(sqlite.dir + file)) continue;
+    EXPECT_EQ(mode(sqlite.dir + file), fs::perms::owner_read | fs::perms::owner_write) << file;
+  }
+  EXPECT_TRUE(fs::exists(sqlite.dir + "/uasyncd.db"));
+}
+
 TEST_F(SqliteTest, UsesWal) {
   open().reset();
   EXPECT_EQ(query_text("PRAGMA journal_mode"), "wal");

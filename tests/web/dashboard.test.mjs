@@ -12,5 +12,6 @@ import './tabs.suite.mjs';
 import './detail.suite.mjs';
 import './screens.suite.mjs';
 import './dashboard-api.suite.mjs';
+import './origin.suite.mjs';
 
 after(closeBrowser);

@@ -7,6 +7,8 @@ import { chromium } from 'playwright-core';
 export const CHROMIUM_ARGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-dev-shm-usage', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  // A DNS-rebinding attacker's name that resolves to loopback (origin.suite.mjs).
+  '--host-resolver-rules=MAP rebind.test 127.0.0.1',
 ];
 
 export function daemonPath() {

@@ -17,29 +17,6 @@ namespace {
 namespace ua = uasyncio;
 using nlohmann::json;
 
-// A long-poll in an HTTP thread, waiting for the loop thread to report a job's end.
-class FinishWaiter {
- public:
-  void deliver(JobBody body) {
-    {
-      std::lock_guard lock(mu_);
-      body_ = std::move(body);
-    }
-    cv_.notify_all();
-  }
-  // The record, or null when `timeout` passed first.
-  JobBody wait(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return body_ != nullptr; });
-    return body_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  JobBody body_;
-};
-
 // Gives cancelled jobs up to `grace_ms` (loop time) to finish, then stops the loop.
 ua::Coro<void> drain_then_stop(JobService* service, LoopThread* loop, std::int64_t grace_ms) {
   const std::int64_t deadline = ua::ticks_ms() + grace_ms;
@@ -67,7 +44,19 @@ bool is_final_doc(const JsonDoc& doc) {
   return s && is_final(*s);
 }
 
+JobError loop_stopping() {
+  return {JobErrorCode::unavailable, "the task loop is stopping"};
+}
+
 }  // namespace
+
+bool JobWait::answer_once(Result<Waited> r) {
+  if (answered_.exchange(true)) return false;
+  Answer answer = std::move(answer_);
+  answer_ = nullptr;
+  answer(std::move(r));
+  return true;
+}
 
 JobBridge::JobBridge(BridgeOptions options, JobBackend& backend, FinishedJobCache& cache)
     : options_(std::move(options)), backend_(backend), cache_(cache), stored_(backend) {
@@ -219,87 +208,103 @@ Result<ListPage> JobBridge::list(const ListQuery& query) {
   }
 }
 
+std::optional<Result<JsonDoc>> JobBridge::from_store(const JobRef& ref, bool finished_only) {
+  const std::uint64_t generation = cache_.generation();
+  std::optional<JobError> error;
+  std::shared_ptr<Job> job = stored_.find(ref, error, finished_only);
+  if (!job) {
+    if (!error) return std::nullopt;
+    return Result<JsonDoc>(*error);
+  }
+  if (!is_final(job->state()) || ref.step)
+    return Result<JsonDoc>(JsonDoc{full_json(*job), nullptr});
+  JsonDoc doc = serialized(full_json(*job));
+  cache_.put(ref.id, doc.text, generation);
+  return Result<JsonDoc>(std::move(doc));
+}
+
 Result<JsonDoc> JobBridge::get(const JobRef& ref) {
   if (!ref.step) {
     if (FinishedJobCache::Body body = cache_.find(ref.id)) return JsonDoc{json(), body};
   }
   // A finished job is read from the store (and cached); a live one from the loop. A job the loop
   // has just let go of was committed first: the second read of the store finds it.
-  const auto from_store = [&](bool finished_only) -> std::optional<Result<JsonDoc>> {
-    const std::uint64_t generation = cache_.generation();
-    std::optional<JobError> error;
-    std::shared_ptr<Job> job = stored_.find(ref, error, finished_only);
-    if (!job) {
-      if (!error) return std::nullopt;
-      return Result<JsonDoc>(*error);
-    }
-    if (!is_final(job->state())) return Result<JsonDoc>(JsonDoc{full_json(*job), nullptr});
-    if (ref.step) return Result<JsonDoc>(JsonDoc{full_json(*job), nullptr});
-    JsonDoc doc = serialized(full_json(*job));
-    cache_.put(ref.id, doc.text, generation);
-    return Result<JsonDoc>(std::move(doc));
-  };
-  if (std::optional<Result<JsonDoc>> stored = from_store(true)) return std::move(*stored);
+  if (std::optional<Result<JsonDoc>> stored = from_store(ref, true)) return std::move(*stored);
   Result<json> live = on_loop<json>([ref](JobService& s) { return s.get(ref); });
   if (live) return JsonDoc{std::move(live.value()), nullptr};
   if (!live.is(JobErrorCode::not_live)) return live.error();
-  return std::move(*from_store(false));
+  return std::move(*from_store(ref, false));
 }
 
-Result<FinishWatch> JobBridge::watch_finish(const JobRef& ref,
-                                            std::function<void(const JobBody&)> on_finish) {
-  Result<FinishWatch> r =
-      on_loop<FinishWatch>([ref, on_finish = std::move(on_finish)](JobService& s) mutable {
-        return s.watch_finish(ref, std::move(on_finish));
-      });
-  if (!r.is(JobErrorCode::not_live)) return r;
-  // Not live: finished and stored (or gone).
-  Result<JsonDoc> stored = get(ref);
-  if (!stored) return stored.error();
-  FinishWatch done;
-  done.finished =
-      stored->text ? stored->text : std::make_shared<const std::string>(json_text(stored->json));
-  return done;
-}
-
-void JobBridge::cancel_watch(std::uint64_t job_id, std::uint64_t watch) {
-  if (watch == 0) return;
-  // Posted, never dropped: a watch left behind would hold its callback until the job ends.
-  loop_.post([this, job_id, watch] { service_->cancel_watch(job_id, watch); });
-}
-
-Result<Waited> JobBridge::wait(const JobRef& ref, std::chrono::milliseconds timeout) {
-  // Nothing to wait for: the job as it is now, without registering anything on the loop.
-  if (timeout.count() <= 0) {
-    Result<JsonDoc> now = get(ref);
-    if (!now) return now.error();
-    const bool finished = is_final_doc(now.value());
-    return Waited{std::move(now.value()), finished};
-  }
-  const std::uint64_t generation = cache_.generation();
-  auto waiter = std::make_shared<FinishWaiter>();
-  Result<FinishWatch> watch =
-      watch_finish(ref, [waiter](const JobBody& body) { waiter->deliver(body); });
-  if (!watch) return watch.error();
-  if (watch->finished) return Waited{{json(), watch->finished}, true};
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  // In slices, so that a shutdown does not wait for long polls to run out.
-  while (!stopping_) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    if (JobBody body = waiter->wait(std::min(left, std::chrono::milliseconds(100)))) {
-      // The same body the loop made for every waiter serves later reads too (unless a removal
-      // came since the wait began: the generation check).
-      cache_.put(ref.id, body, generation);
-      return Waited{{json(), std::move(body)}, true};
+void JobBridge::start_wait(const std::shared_ptr<JobWait>& wait) {
+  const JobRef& ref = wait->ref();
+  // A finished job is answered from the cache or the store, on this thread.
+  if (!ref.step) {
+    if (FinishedJobCache::Body body = cache_.find(ref.id)) {
+      wait->answer_once(Waited{{json(), body}, true});
+      return;
     }
   }
-  cancel_watch(ref.id, watch->watch);
-  Result<JsonDoc> now = get(ref);
-  if (!now) return now.error();
-  const bool finished = is_final_doc(now.value());
-  return Waited{std::move(now.value()), finished};
+  if (std::optional<Result<JsonDoc>> stored = from_store(ref, true)) {
+    if (*stored) {
+      wait->answer_once(Waited{std::move(stored->value()), true});
+    } else {
+      wait->answer_once(stored->error());
+    }
+    return;
+  }
+  if (!loop_.post([this, wait] { watch_on_loop(wait); })) wait->answer_once(loop_stopping());
+}
+
+void JobBridge::watch_on_loop(const std::shared_ptr<JobWait>& wait) {
+  if (wait->answered()) return;  // its client left while this was queued
+  const std::weak_ptr<JobWait> weak = wait;
+  Result<FinishWatch> r = service_->watch_finish(wait->ref(), [weak](const JobBody& body) {
+    if (std::shared_ptr<JobWait> w = weak.lock()) w->answer_once(Waited{{json(), body}, true});
+  });
+  if (r && r->finished) {
+    wait->answer_once(Waited{{json(), r->finished}, true});
+  } else if (r) {
+    wait->watch = r->watch;
+  } else if (!r.is(JobErrorCode::not_live)) {
+    wait->answer_once(r.error());
+  } else if (std::optional<Result<JsonDoc>> stored = from_store(wait->ref(), false)) {
+    // It finished and left RAM after the caller looked at the store: one row read, rarely.
+    if (*stored) {
+      wait->answer_once(Waited{std::move(stored->value()), true});
+    } else {
+      wait->answer_once(stored->error());
+    }
+  } else {
+    wait->answer_once(JobError{JobErrorCode::not_found, ref_text(wait->ref())});
+  }
+}
+
+void JobBridge::end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now) {
+  if (wait->answered()) return;
+  const bool posted = loop_.post([this, wait, answer_now] {
+    if (wait->answered()) return;
+    service_->cancel_watch(wait->ref().id, wait->watch);
+    if (!answer_now) {
+      wait->forget();
+      return;
+    }
+    // Still watched, so still live and unfinished (its end would have answered it).
+    Result<json> now = service_->get(wait->ref());
+    if (now) {
+      JsonDoc doc{std::move(now.value()), nullptr};
+      const bool finished = is_final_doc(doc);
+      wait->answer_once(Waited{std::move(doc), finished});
+    } else {
+      wait->answer_once(now.error());
+    }
+  });
+  if (posted) return;
+  if (answer_now) {
+    wait->answer_once(loop_stopping());
+  } else {
+    wait->forget();
+  }
 }
 
 Result<json> JobBridge::cancel(const JobRef& ref) {

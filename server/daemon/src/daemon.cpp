@@ -2,11 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <sys/socket.h>
-
-#include <stdexcept>
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
+#include "uasyncd/api/json_body.hpp"
+#include "uasyncd/api/log_escape.hpp"
 #include "uasyncd/version.hpp"
 
 namespace uasyncd::server {
@@ -15,6 +16,10 @@ namespace {
 api::RouteOptions route_options(const DaemonOptions& o) {
   api::RouteOptions r;
   r.token = o.token;
+  r.metrics_public = o.metrics_public;
+  r.origin.allow_origins = o.allow_origins;
+  r.origin.allow_hosts = o.allow_hosts;
+  r.origin.loopback_only = api::is_loopback_host(o.host);
   r.version = kVersion;
   r.max_running = o.max_running;
   r.keep_finished = o.keep_finished;
@@ -22,7 +27,8 @@ api::RouteOptions route_options(const DaemonOptions& o) {
   r.sse.keepalive = o.sse_keepalive;
   r.on_request = [](const std::string& method, const std::string& path, int status,
                     std::int64_t micros) {
-    spdlog::info("{} {} {} {}us", method, path, status, micros);
+    spdlog::info("{} {} {} {}us", api::escape_for_log(method), api::escape_for_log(path), status,
+                 micros);
   };
   return r;
 }
@@ -58,38 +64,17 @@ std::unique_ptr<JobBackend> Daemon::make_backend() {
   return open_sqlite_backend(sqlite, std::move(backend));
 }
 
-std::unique_ptr<httplib::Server> Daemon::make_http_server() {
-  auto http = std::make_unique<httplib::Server>();
+std::unique_ptr<api::HttpServer> Daemon::make_http_server() {
+  api::HttpServerOptions h;
   // An open SSE stream holds a thread for as long as it is open: the pool has one per allowed
   // stream on top of the threads for ordinary requests, which streams can then never starve.
-  const std::size_t threads = options_.http_threads + options_.max_sse;
-  http->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  http->set_tcp_nodelay(true);
-  http->set_keep_alive_timeout(5);
-  http->set_read_timeout(5);
+  // Long-polls hold none.
+  h.worker_threads = options_.http_threads + options_.max_sse;
+  h.max_deferred = options_.max_waiters;
+  h.max_body_bytes = api::kMaxBodyBytes;
+  auto http = std::make_unique<api::HttpServer>(h);
   routes_->install(*http);
   return http;
-}
-
-// Binds; the port, or -1.
-int Daemon::listen() {
-  // cpp-httplib listens with a backlog of 5, so a burst of clients gets connections reset;
-  // Linux lets a second listen() on the bound socket raise it, which needs the socket's fd.
-  // Shared, not a reference to a local: the server keeps the callback after this returns.
-  auto listen_fd = std::make_shared<int>(-1);
-  http_->set_socket_options([listen_fd](socket_t fd) {
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    *listen_fd = fd;
-  });
-  int port = -1;
-  if (options_.port == 0) {
-    port = http_->bind_to_any_port(options_.host);
-  } else {
-    port = http_->bind_to_port(options_.host, options_.port) ? options_.port : -1;
-  }
-  if (port > 0 && *listen_fd >= 0) ::listen(*listen_fd, SOMAXCONN);
-  return port;
 }
 
 void Daemon::start() {
@@ -118,16 +103,12 @@ void Daemon::start() {
   started_ = true;
   routes_ = std::make_unique<api::Routes>(*bridge_, route_options(options_));
   http_ = make_http_server();
-  port_ = listen();
-  if (port_ <= 0) {
+  try {
+    port_ = http_->start(options_.host, options_.port);
+  } catch (const std::exception&) {
     stop();
-    throw std::runtime_error("cannot listen on " + options_.host + ":" +
-                             std::to_string(options_.port));
+    throw;
   }
-  http_thread_ = std::thread([this] { http_->listen_after_bind(); });
-  // A stop() before listen_after_bind got going would be ignored by cpp-httplib.
-  while (!http_->is_running())
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   spdlog::info("uasyncd {} listening on {}:{}", kVersion, options_.host, port_);
 }
 
@@ -135,12 +116,14 @@ void Daemon::stop() {
   if (!started_ || stopped_.exchange(true)) return;
   spdlog::info("shutting down");
   if (routes_) routes_->close_streams();
-  if (http_) {
-    http_->stop();
-    if (http_thread_.joinable()) http_thread_.join();
-  }
+  // One grace for both: the requests in flight, then the jobs.
+  const auto grace =
+      std::chrono::milliseconds(static_cast<std::int64_t>(options_.shutdown_grace * 1000));
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  if (http_) http_->stop(grace);
   bridge_->stop(
-      std::chrono::milliseconds(static_cast<std::int64_t>(options_.shutdown_grace * 1000)));
+      std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 deadline - std::chrono::steady_clock::now())));
   backend_->close();
 }
 

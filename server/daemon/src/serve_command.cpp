@@ -3,26 +3,44 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <regex>
 
 #include "uasyncd/daemon/duration.hpp"
 
 namespace uasyncd::server {
 namespace {
 
+// host:port with a port of 1 to 5 plain digits (std::stoi would take " 80" and "+80").
 bool split_listen(const std::string& listen, std::string& host, int& port) {
   const std::size_t colon = listen.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   host = listen.substr(0, colon);
-  try {
-    std::size_t used = 0;
-    port = std::stoi(listen.substr(colon + 1), &used);
-    return used == listen.size() - colon - 1 && port >= 0 && port <= 65535;
-  } catch (const std::exception&) {
+  const std::string digits = listen.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos)
     return false;
-  }
+  port = std::stoi(digits);
+  return port <= 65535;
+}
+
+// A number from `min` to `max` (NaN and infinities are outside every range; CLI11's own
+// validators let NaN through, and a negative count would wrap around in a size_t).
+CLI::Validator number_from(double min, double max) {
+  return CLI::Validator(
+      [min, max](const std::string& text) -> std::string {
+        double value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || !std::isfinite(value) || value < min ||
+            value > max) {
+          return "expected a number from " + CLI::detail::to_string(min) + " to " +
+                 CLI::detail::to_string(max) + ", got '" + text + "'";
+        }
+        return std::string();
+      },
+      "NUMBER in [" + CLI::detail::to_string(min) + " - " + CLI::detail::to_string(max) + "]");
 }
 
 // The container's health probe: GET /healthz on the daemon at --listen, exit 0 if it answers 200.
@@ -46,13 +64,34 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
                  "the API token: serve requires 'Authorization: Bearer <token>' on /api, the "
                  "client commands send it")
       ->envname("UASYNCD_TOKEN");
+  app.add_flag("--metrics-public", o.metrics_public,
+               "serve GET /metrics without the token (task states and counts become public)")
+      ->envname("UASYNCD_METRICS_PUBLIC");
+  app.add_option("--allow-origin", o.allow_origins,
+                 "a web origin (scheme://host:port) whose pages may send POST and DELETE "
+                 "requests and get CORS headers; repeat or separate with commas")
+      ->envname("UASYNCD_ALLOW_ORIGIN")
+      ->delimiter(',')
+      ->check([](const std::string& origin) {
+        static const std::regex form(R"(https?://[^/\s]+)");
+        return std::regex_match(origin, form)
+                   ? std::string()
+                   : "expected an origin such as http://localhost:3000, got '" + origin + "'";
+      });
+  app.add_option("--allow-host", o.allow_hosts,
+                 "a Host name accepted besides loopback ones while listening on loopback (for a "
+                 "proxy in front); repeat or separate with commas")
+      ->envname("UASYNCD_ALLOW_HOST")
+      ->delimiter(',');
   app.add_flag("--allow-exec", o.allow_exec, "allow exec steps (runs commands!)")
       ->envname("UASYNCD_ALLOW_EXEC");
   app.add_option("--max-running", o.max_running, "tasks running at once (0: no limit)")
-      ->envname("UASYNCD_MAX_RUNNING");
+      ->envname("UASYNCD_MAX_RUNNING")
+      ->check(number_from(0, 1'000'000));
   app.add_option("--keep-finished", o.keep_finished,
                  "finished tasks kept in the store; the longest finished go first")
-      ->envname("UASYNCD_KEEP_FINISHED");
+      ->envname("UASYNCD_KEEP_FINISHED")
+      ->check(number_from(0, 1'000'000'000));
   app.add_option("--keep-for", f.keep_for,
                  "finished tasks kept at most this long (e.g. 30d, 12h, 90m, 45s, 500ms)")
       ->envname("UASYNCD_KEEP_FOR")
@@ -75,17 +114,21 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
   app.add_option("--shutdown-grace", o.shutdown_grace,
                  "seconds cancelled tasks get to finish at shutdown")
       ->envname("UASYNCD_SHUTDOWN_GRACE")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_from(0, 3600));
   app.add_option("--http-threads", o.http_threads, "HTTP worker threads")
       ->envname("UASYNCD_HTTP_THREADS")
       ->check(CLI::Range(1, 1024));
   app.add_option("--max-sse", o.max_sse, "event streams open at once (each holds a thread)")
       ->envname("UASYNCD_MAX_SSE")
       ->check(CLI::Range(1, 1024));
+  app.add_option("--max-waiters", o.max_waiters,
+                 "long-polls (GET /api/tasks/{id}/wait) waiting at once; they hold no thread")
+      ->envname("UASYNCD_MAX_WAITERS")
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--exec-kill-grace", o.exec_kill_grace,
                  "seconds a cancelled exec step's processes get between SIGTERM and SIGKILL")
       ->envname("UASYNCD_EXEC_KILL_GRACE")
-      ->check(CLI::NonNegativeNumber);
+      ->check(number_from(0, 3600));
   app.add_flag("--virtual-clock", o.virtual_clock,
                "run the loop on a virtual clock (for tests: sleeps take no time)")
       ->envname("UASYNCD_VIRTUAL_CLOCK");

@@ -90,6 +90,11 @@ std::string failure_message(const std::string& program, const ExecOutput& out) {
 
 ua::Coro<nlohmann::json> run_exec(RunPtr run, std::size_t index) {
   const ExecStep& step = std::get<ExecStep>(run->job->step(index).spec().kind);
+  if (!run->allow_exec) {
+    throw std::runtime_error(
+        "exec steps need the daemon to run with --allow-exec (this one was "
+        "stored by a daemon that allowed them)");
+  }
   // The exec supervisor forks and execs (never this loop's thread), runs the command in its own
   // session with stdin on /dev/null and the allow-listed environment, and kills whatever the
   // command left behind when it exits.

@@ -220,8 +220,8 @@ ua::Coro<void> run_root(RunPtr run, std::function<void(const RunPtr&)> ended) {
 
 }  // namespace
 
-JobRunner::JobRunner(RunnerHooks hooks, std::int64_t exec_kill_grace_ms)
-    : hooks_(std::move(hooks)), exec_kill_grace_ms_(exec_kill_grace_ms) {}
+JobRunner::JobRunner(RunnerHooks hooks, std::int64_t exec_kill_grace_ms, bool allow_exec)
+    : hooks_(std::move(hooks)), exec_kill_grace_ms_(exec_kill_grace_ms), allow_exec_(allow_exec) {}
 
 JobRunner::~JobRunner() {
   abandon_all();
@@ -233,6 +233,7 @@ void JobRunner::start(std::shared_ptr<Job> job) {
   run->job = std::move(job);
   run->hooks = &hooks_;
   run->exec_kill_grace_ms = exec_kill_grace_ms_;
+  run->allow_exec = allow_exec_;
   run->steps.resize(run->job->steps().size());
   runs_[run->job->id()] = run;
   run->root = ua::create_task(run_root(run, [this](const RunPtr& r) { ended(r); }));

@@ -17,6 +17,7 @@ struct JobRunner::Run {
   std::shared_ptr<Job> job;
   const RunnerHooks* hooks = nullptr;
   std::int64_t exec_kill_grace_ms = 5000;
+  bool allow_exec = false;
   uasyncio::Task<void> root;
   // By step index, while the step may run: each step's own task (none for the root step when it
   // runs inside `root`, the job having no timeout).

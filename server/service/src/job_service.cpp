@@ -34,7 +34,7 @@ JobService::JobService(ServiceOptions options, JobBackend& backend)
                       [this](Job& job, std::size_t index, bool is_stderr, std::string_view data) {
                         step_output(job, index, is_stderr, data);
                       }},
-          options_.exec_kill_grace_ms) {}
+          options_.exec_kill_grace_ms, options_.allow_exec) {}
 
 JobService::~JobService() {
   release_all();

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -72,7 +73,12 @@ SqliteFile::~SqliteFile() {
 
 std::unique_ptr<SqliteFile> SqliteFile::open(const std::string& dir, bool full_sync) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
+  // Exec specs (commands, env) are stored: a directory we create is the daemon user's alone,
+  // as Postgres keeps its own, and the file is 0600 (SQLite gives its -wal and -shm the same).
+  if (!fs::exists(dir, ec)) {
+    fs::create_directories(dir, ec);
+    if (!ec) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  }
   if (ec) throw StoreError(dir + ": cannot create the data directory: " + ec.message());
   if (!fs::is_directory(dir, ec)) throw StoreError(dir + ": the data directory is not a directory");
   const std::string path = (fs::path(dir) / kFileName).string();
@@ -81,8 +87,9 @@ std::unique_ptr<SqliteFile> SqliteFile::open(const std::string& dir, bool full_s
   // A second daemon on the same file must not interleave its writes with ours: an exclusive
   // flock, held while the file is open, makes it fail at start. (SQLite's own exclusive locking
   // mode would also lock out this process's reader connections.)
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw StoreError(path + ": cannot open the task database: " + std::strerror(errno));
+  ::fchmod(fd, 0600);  // a file left readable by an older version is tightened too
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(fd);

@@ -7,6 +7,8 @@
 //                               timeout body, a missing body, a step id where a task is needed
 //   401 unauthorized            no valid bearer token
 //   403 forbidden               exec steps without --allow-exec
+//   403 forbidden_host          a Host that is not this daemon's (DNS rebinding; --allow-host)
+//   403 forbidden_origin        a state-changing request from another origin (--allow-origin)
 //   404 not_found               no such task, step or route
 //   405 method_not_allowed      the path exists, the method does not
 //   409 conflict                not running (cancel), finished (timeout), not finished (delete)

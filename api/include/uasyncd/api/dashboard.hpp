@@ -1,7 +1,7 @@
 // The web dashboard: the files of web/, compiled into the binary at build time, served at `/`.
 #pragma once
 
-#include <httplib.h>
+#include "uasyncd/api/http_server.hpp"
 
 #include <span>
 #include <string_view>
@@ -22,6 +22,6 @@ const WebAsset* find_web_asset(std::string_view path);
 
 // GET / and GET /<file> for the embedded files, with a strict Content-Security-Policy. The page
 // carries no secret, so it needs no token; the API calls it makes do.
-void install_dashboard(httplib::Server& server);
+void install_dashboard(HttpServer& server);
 
 }  // namespace uasyncd::api

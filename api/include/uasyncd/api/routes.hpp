@@ -3,7 +3,8 @@
 // POST sent without any body. Handlers parse and check the request, call the JobBridge, and turn
 // its typed result or JobError into JSON (api_error.hpp holds the one mapping to statuses).
 //
-// Threads: install() once before the server listens; handlers run on cpp-httplib's threads.
+// Threads: install() once before the server starts; handlers run on the HttpServer's worker
+// threads; a long-poll's answer comes from the loop thread (or the transport's gate thread).
 #pragma once
 
 #include <httplib.h>
@@ -21,19 +22,26 @@
 #include <vector>
 
 #include "uasyncd/api/api_error.hpp"
+#include "uasyncd/api/http_server.hpp"
+#include "uasyncd/api/origin_policy.hpp"
 #include "uasyncd/api/sse_streams.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
 
 namespace uasyncd::api {
 
 struct RouteOptions {
-  std::string token;    // empty: no authentication
-  std::string version;  // shown by GET /api/stats
+  // Required on /api and /metrics; /healthz and the dashboard's files stay open. Empty: no
+  // authentication.
+  std::string token;
+  bool metrics_public = false;  // /metrics without the token
+  std::string version;          // shown by GET /api/stats
+  OriginOptions origin;         // which browsers may send requests (origin_policy.hpp)
   // Shown by GET /api/stats, for the dashboard's health panel.
   std::size_t max_running = 0;  // 0: no limit
   std::size_t keep_finished = 0;
   SseOptions sse;
-  // Told about every answered request (for the access log).
+  // Told about every answered request (for the access log). The method and path are the
+  // client's, as decoded: escape them (escape_for_log) to log them.
   std::function<void(const std::string& method, const std::string& path, int status,
                      std::int64_t micros)>
       on_request;
@@ -46,7 +54,7 @@ std::span<const char* const> features();
 class Routes {
  public:
   Routes(server::JobBridge& jobs, RouteOptions options);
-  void install(httplib::Server& server);
+  void install(HttpServer& server);
   // Prometheus lines counting answered requests by status.
   std::string http_metrics() const;
   // Ends every open SSE stream (within a fraction of a second): call before stopping the server.
@@ -76,7 +84,8 @@ class Routes {
   // 405 for a known path with another method, else 404.
   ApiError no_route(const httplib::Request& req) const;
   bool authorized(const httplib::Request& req) const;
-  void answered(const httplib::Request& req, const httplib::Response& res);
+  void answered(const httplib::Request& req, const httplib::Response& res,
+                std::chrono::microseconds elapsed);
 
   void submit(Call& c);
   void list(Call& c);
@@ -96,6 +105,7 @@ class Routes {
 
   server::JobBridge& jobs_;
   RouteOptions options_;
+  OriginPolicy origin_;
   std::vector<std::regex> patterns_;  // table()'s patterns, compiled once
   SseStreams streams_;
   mutable std::mutex mu_;

@@ -10,7 +10,8 @@
 //                 | producer side of a channel it replays a stored job's output into
 //   loop thread   | JobService and the live jobs (inside LoopThread::call/post only); the
 //                 | backend's writes; EventHub::publish; SseChannel's producer side;
-//                 | finish watch callbacks; each event stream's follow set
+//                 | finish watch callbacks; each event stream's follow set; a JobWait's
+//                 | watch, and its answer (the backend's reads when the job has just left RAM)
 //   writer thread | the SQLite file (inside the backend); FinishedJobCache::erase of jobs
 //                 | retention removed and their "removed" events (publish_removed, through
 //                 | BackendOptions::on_removed)
@@ -21,10 +22,10 @@
 //                  its thread) for the insert's commit
 //   list, counts   the backend's readers only (no loop)
 //   get            cache, else the store (finished jobs: cached), else the loop
-//   watch_finish   loop: register a callback for the job's end; the store if the job is not live
-//   cancel_watch   loop (posted): forget a watch whose waiter has gone
-//   wait           watch_finish, then block on it; cancel_watch when it times out (timeout 0:
-//                  just get)
+//   start_wait     cache or store (a finished job: answered at once), else posted to the loop,
+//                  which registers a watch and answers when the job ends: no thread blocks
+//   end_wait       posted to the loop: the watch is cancelled, and answered with the job as it
+//                  is when the poll's time is up
 //   cancel, set_timeout, output, follow_output
 //                  loop first; StoredJobs (the store) when the job is not live
 //   remove         loop first, else StoredJobs; waits for the erase's commit, then drops the
@@ -125,6 +126,33 @@ struct Following {
   std::vector<std::string> unknown;    // no such job, or a step that is not an exec step
 };
 
+// One long-poll's wait for a job's end, which no thread blocks on: made by its caller, started
+// by JobBridge::start_wait, ended early by JobBridge::end_wait. Its answer is given exactly once,
+// on whichever thread has it (the caller's for a job that has finished already, else the loop's),
+// or never if end_wait says its client has gone.
+// Threads: answer_once is safe from any thread; `watch` and `ref` belong to the loop thread
+// after start_wait. Lifetime: shared by the bridge's posted commands and the caller.
+class JobWait {
+ public:
+  // Must not block: it runs on the loop thread.
+  using Answer = std::function<void(Result<Waited>)>;
+  JobWait(JobRef ref, Answer answer) : ref_(ref), answer_(std::move(answer)) {}
+
+  const JobRef& ref() const { return ref_; }
+  // Gives `r` if no answer was given yet (and drops the callback); false if one was.
+  bool answer_once(Result<Waited> r);
+  // Drops the callback unanswered; false if it was answered already.
+  bool forget() { return !answered_.exchange(true); }
+  bool answered() const { return answered_.load(); }
+
+  std::uint64_t watch = 0;  // the service's registration (loop thread)
+
+ private:
+  const JobRef ref_;
+  Answer answer_;
+  std::atomic<bool> answered_{false};
+};
+
 struct DaemonStats {
   StateCounts counts{};
   std::uint64_t retained = 0;         // jobs the store holds
@@ -153,15 +181,14 @@ class JobBridge {
                             std::string idempotency_key = {});
   Result<ListPage> list(const ListQuery& query);
   Result<JsonDoc> get(const JobRef& ref);
-  // Blocks this thread until the job has finished or `timeout` has passed (built on the two
-  // calls below; its watch is cancelled when it times out).
-  Result<Waited> wait(const JobRef& ref, std::chrono::milliseconds timeout);
-  // The non-blocking form: a finished job's record at once, else `on_finish` is registered and
-  // called once, on the loop thread, with the record (shared by every watch of the job) when the
-  // job ends, unless cancel_watch comes first. A waiter that goes away must cancel its watch.
-  Result<FinishWatch> watch_finish(const JobRef& ref,
-                                   std::function<void(const JobBody&)> on_finish);
-  void cancel_watch(std::uint64_t job_id, std::uint64_t watch);
+  // Starts waiting for the job's end without blocking: `wait` is answered once with the finished
+  // job (at once, on this thread, when it has finished already), or with an error (no such job:
+  // not_found; a stopping loop: unavailable), unless end_wait drops it first. Once.
+  void start_wait(const std::shared_ptr<JobWait>& wait);
+  // Ends a wait early, without blocking. `answer_now`: the poll's time is up, the wait is answered
+  // with the job as it is (finished=false while it runs); otherwise its client has gone and it
+  // is never answered. Nothing happens once it was answered.
+  void end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now);
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
   Result<nlohmann::json> remove(const JobRef& ref);
@@ -222,6 +249,11 @@ class JobBridge {
   Result<Done> delete_chunk(std::span<const std::uint64_t> ids,
                             std::span<const std::optional<JobState>> states, BulkResult& out);
   OutputFollower output_frames(const std::shared_ptr<SseChannel>& channel) const;
+  // The job from the store, on any thread: nullopt when it is not stored (or, `finished_only`,
+  // not stored as finished); a finished job's body is cached.
+  std::optional<Result<JsonDoc>> from_store(const JobRef& ref, bool finished_only);
+  // Loop thread: registers `wait`'s watch, or answers it.
+  void watch_on_loop(const std::shared_ptr<JobWait>& wait);
 
   BridgeOptions options_;
   JobBackend& backend_;

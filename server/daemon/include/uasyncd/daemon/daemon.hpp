@@ -5,8 +5,6 @@
 // on the threads these parts start.
 #pragma once
 
-#include <httplib.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -14,8 +12,9 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
+#include <vector>
 
+#include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/routes.hpp"
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
@@ -28,6 +27,11 @@ struct DaemonOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: an ephemeral port (see Daemon::port())
   std::string token;
+  // Browsers: origins allowed to send state-changing requests (besides the daemon's own), and
+  // Host names accepted besides loopback ones (api/origin_policy.hpp).
+  std::vector<std::string> allow_origins;
+  std::vector<std::string> allow_hosts;
+  bool metrics_public = false;  // GET /metrics without the token
   bool allow_exec = false;
   std::size_t max_running = 0;
   std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
@@ -36,8 +40,9 @@ struct DaemonOptions {
   bool full_sync = true;  // fsync every commit (see SqliteOptions)
   double shutdown_grace = 10;
   bool virtual_clock = false;
-  std::size_t http_threads = 16;  // for ordinary requests; each open SSE stream gets its own
-  std::size_t max_sse = 32;       // SSE streams open at once (503 past it)
+  std::size_t http_threads = 16;   // for ordinary requests; each open SSE stream gets its own
+  std::size_t max_sse = 32;        // SSE streams open at once (503 past it)
+  std::size_t max_waiters = 1024;  // long-polls (GET .../wait) waiting at once (503 past it)
   std::chrono::milliseconds sse_keepalive{15000};
   // A cancelled exec step's process group gets this long between SIGTERM and SIGKILL.
   double exec_kill_grace = 5;
@@ -62,15 +67,15 @@ class Daemon {
   // store) or std::runtime_error (the address cannot be bound).
   void start();
   int port() const { return port_; }
-  // Graceful stop: no new requests, jobs cancelled, up to shutdown_grace for them to end, then
-  // everything queued for the store is committed.
+  // Graceful stop: no new requests, slow and idle connections closed, one shutdown_grace for the
+  // requests in flight and then the jobs (cancelled) to end, then everything queued for the
+  // store is committed.
   void stop();
 
  private:
   std::unique_ptr<JobBackend> make_backend();
   // The one place the HTTP server is made and configured.
-  std::unique_ptr<httplib::Server> make_http_server();
-  int listen();
+  std::unique_ptr<api::HttpServer> make_http_server();
 
   DaemonOptions options_;
   FinishedJobCache read_cache_;
@@ -82,8 +87,7 @@ class Daemon {
   // Where retention's removals are told (the bridge, once made): read by the writer thread.
   std::atomic<JobBridge*> removals_to_{nullptr};
   std::unique_ptr<api::Routes> routes_;
-  std::unique_ptr<httplib::Server> http_;
-  std::thread http_thread_;
+  std::unique_ptr<api::HttpServer> http_;
   int port_ = 0;
   bool started_ = false;
   std::atomic<bool> stopped_{false};

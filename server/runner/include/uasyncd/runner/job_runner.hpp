@@ -32,8 +32,9 @@ struct RunnerHooks {
 class JobRunner {
  public:
   // `exec_kill_grace_ms`: how long a cancelled exec step's process group gets between SIGTERM
-  // and SIGKILL.
-  JobRunner(RunnerHooks hooks, std::int64_t exec_kill_grace_ms);
+  // and SIGKILL. `allow_exec`: whether exec steps may run; checked as each one starts (a job
+  // stored by a daemon that allowed them may be run by one that does not).
+  JobRunner(RunnerHooks hooks, std::int64_t exec_kill_grace_ms, bool allow_exec);
   JobRunner(const JobRunner&) = delete;
   JobRunner& operator=(const JobRunner&) = delete;
   ~JobRunner();
@@ -58,6 +59,7 @@ class JobRunner {
 
   RunnerHooks hooks_;
   std::int64_t exec_kill_grace_ms_;
+  bool allow_exec_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Run>> runs_;
 };
 

@@ -1,0 +1,53 @@
+#include "uasyncd/api/connection.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+namespace uasyncd::api {
+
+Connection::~Connection() {
+  if (fd >= 0) ::close(fd);
+}
+
+ssize_t Connection::receive() {
+  // Read into a fixed buffer, then append what came: no zero-filled room in `in`.
+  std::array<char, 16 * 1024> buf;
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf.data(), buf.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) in.append(buf.data(), static_cast<std::size_t>(n));
+  return n;
+}
+
+void Connection::compact() {
+  if (in_pos == in.size()) {
+    in.clear();
+    in_pos = 0;
+  } else if (in_pos > in.size() / 2) {
+    in.erase(0, in_pos);
+    in_pos = 0;
+  }
+}
+
+void Connection::next_request() {
+  head_size = 0;
+  scanner = HeadScanner();
+  compact();
+}
+
+std::optional<std::size_t> Connection::find_head() {
+  if (!scanner.started()) {
+    const std::string_view bytes = unread();
+    std::size_t skip = 0;
+    while (skip < bytes.size() && (bytes[skip] == '\r' || bytes[skip] == '\n'))
+      ++skip;
+    consume(skip);
+  }
+  return scanner.scan(unread());
+}
+
+}  // namespace uasyncd::api
