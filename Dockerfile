@@ -10,7 +10,7 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN bash scripts/install-deps.sh --build-only && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUASYNCD_BENCH=OFF \
+RUN cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DUASYNCD_BENCH=OFF \
  && cmake --build build/release -j "$(nproc)" --target uasyncd \
  && strip -o /uasyncd build/release/server/uasyncd
 

@@ -57,7 +57,8 @@ std::string str(const std::optional<Results>& res) {
   };
   return std::apply(
       [&](const auto& first, const auto&... rest) {
-        std::string s = "[" + item(first);
+        std::string s = "[";
+        s += item(first);
         ((s += ", " + item(rest)), ...);
         return s + "]";
       },

@@ -6,6 +6,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUASYNCD_BENCH=OFF
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DUASYNCD_BENCH=OFF
 cmake --build build/release -j "$(nproc)" --target uasyncd
 exec build/release/server/uasyncd "$@"

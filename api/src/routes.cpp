@@ -5,8 +5,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <random>
 #include <memory>
+#include <random>
 #include <regex>
 #include <sstream>
 #include <utility>

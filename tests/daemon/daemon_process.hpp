@@ -168,7 +168,9 @@ class DaemonProcess {
     }
     suppressions_ = log_path_ + ".tsan-supp";
     std::ofstream(suppressions_) << "race:libcpp-httplib.so\n";
-    tsan += (tsan.empty() ? "" : ":") + std::string("suppressions=") + suppressions_;
+    if (!tsan.empty()) tsan += ':';
+    tsan += "suppressions=";
+    tsan += suppressions_;
     env.push_back("TSAN_OPTIONS=" + tsan);
     return env;
   }

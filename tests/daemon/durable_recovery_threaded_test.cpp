@@ -577,7 +577,8 @@ TEST(Durable, RetentionTrimsTheFileBeforeLoading) {
       ASSERT_NE(it, tasks.end()) << "t" << seq << " should be one of the newest kept";
       EXPECT_EQ(it->second["result"], seq - 1);
     }
-    EXPECT_EQ(submit(*port, {{"value", "next"}}), "t" + std::to_string(kTasks + 1));
+    EXPECT_EQ(submit(*port, {{"value", "next"}}),
+              std::string("t").append(std::to_string(kTasks + 1)));
     stop_cleanly(daemon);
   }
   // The new task pushed the oldest kept one out, in the file too.
@@ -643,7 +644,7 @@ TEST(Durable, FullDiskWhileRunningAnswers503AndNeverAcksAnUnstoredTask) {
     httplib::Client c("127.0.0.1", *port);
     c.set_read_timeout(30);
     for (int i = 0; i < 200; ++i) {
-      const json spec = {{"name", "n" + std::to_string(i)}, {"value", i}};
+      const json spec = {{"name", std::string("n").append(std::to_string(i))}, {"value", i}};
       auto r = c.Post("/api/tasks", spec.dump(), "application/json");
       ASSERT_TRUE(r) << "the daemon stopped answering: " << daemon.output();
       if (r->status == 201) {

@@ -43,8 +43,8 @@ TEST(Utf8, ASplitSequenceIsHeldBack) {
   const std::string euro = "\xe2\x82\xac";  // €
   EXPECT_EQ(api::utf8_complete_prefix("abc"), 3u);
   EXPECT_EQ(api::utf8_complete_prefix("ab" + e_acute), 4u);
-  EXPECT_EQ(api::utf8_complete_prefix("ab" + e_acute.substr(0, 1)), 2u);
-  EXPECT_EQ(api::utf8_complete_prefix("x" + euro.substr(0, 2)), 1u);
+  EXPECT_EQ(api::utf8_complete_prefix(std::string("ab").append(e_acute.substr(0, 1))), 2u);
+  EXPECT_EQ(api::utf8_complete_prefix(std::string("x").append(euro.substr(0, 2))), 1u);
   EXPECT_EQ(api::utf8_complete_prefix("x" + euro), 4u);
   EXPECT_EQ(api::utf8_complete_prefix(""), 0u);
 }

@@ -39,8 +39,8 @@ TEST_F(HttpFramingTest, AnEncodedSlashIsNotARoute) {
   // Decoded to /api/tasks/t1/../cancel: no route, not a malformed request.
   EXPECT_EQ(post("/api/tasks/t1%2F../cancel", "").status, 404);
   RawClient c(daemon_->port());
-  ASSERT_TRUE(
-      c.send("POST /api/tasks/t1%2F../cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"));
+  ASSERT_TRUE(c.send(
+      "POST /api/tasks/t1%2F../cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\n\r\n{}"));
   const auto r = c.read_response();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 404);
@@ -56,8 +56,9 @@ TEST_F(HttpFramingTest, SmugglingShapesAre400) {
         "Content-Length: " + length + "\r\nContent-Length: " + length + "\r\n",
         "Content-Length: " + length + "\r\nContent-Length: 1\r\n"}) {
     RawClient c(daemon_->port());
-    ASSERT_TRUE(c.send("POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
-                       headers + "\r\n" + spec));
+    ASSERT_TRUE(
+        c.send("POST /api/tasks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+               headers + "\r\n" + spec));
     const auto r = c.read_response();
     ASSERT_TRUE(r) << headers;
     EXPECT_EQ(r->status, 400) << headers;

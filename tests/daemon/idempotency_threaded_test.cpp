@@ -38,7 +38,9 @@ class Idempotency : public DaemonTest {
     return result(
         client_->Post("/api/tasks", {{"Idempotency-Key", key}}, spec, "application/json"));
   }
-  std::size_t submitted_total() { return get("/api/stats").body["submitted_total"].get<std::size_t>(); }
+  std::size_t submitted_total() {
+    return get("/api/stats").body["submitted_total"].get<std::size_t>();
+  }
 
   std::string dir_;
 };

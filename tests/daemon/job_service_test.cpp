@@ -270,7 +270,7 @@ TEST_F(Service, WaitersHearTheEndAndFollowersGetTheReplayThenTheEnd) {
   ASSERT_TRUE(service_->follow_output({id, std::nullopt}, follower));
   run_for(1000);
   EXPECT_EQ(heard.value("state", ""), "done");
-  EXPECT_EQ(ends, (std::vector<std::string>{"t" + std::to_string(id)}));
+  EXPECT_EQ(ends, (std::vector<std::string>{std::string("t").append(std::to_string(id))}));
   EXPECT_EQ(service_->watches(), 0u);
 }
 

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "allocation_counter.hpp"
@@ -187,7 +188,9 @@ ua::Coro<void> holder(std::string name, ua::Lock& lock, Lines& out, std::int64_t
 ua::Coro<void> fifo_by_wait_order(ua::Lock& lock, Lines& out) {
   co_await lock.acquire();
   for (int id = 0; id < 4; ++id) {
-    ua::create_task(holder("w" + std::to_string(id), lock, out, 10 * (4 - id)));
+    std::string name = "w";  // appended: g++ 12 -O3 warns falsely on "w" + string (PR 105329)
+    name += std::to_string(id);
+    ua::create_task(holder(std::move(name), lock, out, 10 * (4 - id)));
   }
   co_await ua::sleep_ms(100);
   lock.release();

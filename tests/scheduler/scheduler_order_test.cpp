@@ -11,6 +11,13 @@ namespace ua = uasyncio;
 
 namespace {
 
+// "t<i>", appended: g++ 12 -O3 warns falsely on "t" + std::to_string(i) (PR 105329).
+std::string task_name(int i) {
+  std::string name = "t";
+  name += std::to_string(i);
+  return name;
+}
+
 class Scheduler : public LoopTest {
  protected:
   ua::Coro<void> note(std::string what) {
@@ -41,7 +48,7 @@ class Scheduler : public LoopTest {
   ua::Coro<void> equal_timers() {
     std::vector<ua::Task<void>> tasks;
     for (int i = 0; i < 5; ++i) {
-      tasks.push_back(ua::create_task(sleeps_then_notes(10, "t" + std::to_string(i))));
+      tasks.push_back(ua::create_task(sleeps_then_notes(10, task_name(i))));
     }
     for (ua::Task<void>& t : tasks)
       co_await t;
@@ -63,7 +70,7 @@ class Scheduler : public LoopTest {
     const int delays[] = {30, 10, 20, 10, 0, 5, 30, 0};
     std::vector<ua::Task<void>> tasks;
     for (int i = 0; i < 8; ++i) {
-      tasks.push_back(ua::create_task(sleeps_then_notes(delays[i], "t" + std::to_string(i))));
+      tasks.push_back(ua::create_task(sleeps_then_notes(delays[i], task_name(i))));
     }
     for (ua::Task<void>& t : tasks)
       co_await t;
