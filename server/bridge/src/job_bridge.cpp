@@ -4,6 +4,7 @@
 #include <uasyncio/uasyncio.hpp>
 
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <tuple>
 #include <utility>
@@ -19,7 +20,11 @@ using nlohmann::json;
 
 // Gives cancelled jobs up to `grace_ms` (loop time) to finish, then stops the loop.
 ua::Coro<void> drain_then_stop(JobService* service, LoopThread* loop, std::int64_t grace_ms) {
-  const std::int64_t deadline = ua::ticks_ms() + grace_ms;
+  // Saturated: the virtual clock may stand near its end (a spec slept 1e308 s).
+  const std::int64_t now = ua::ticks_ms();
+  const std::int64_t deadline = grace_ms > std::numeric_limits<std::int64_t>::max() - now
+                                    ? std::numeric_limits<std::int64_t>::max()
+                                    : now + grace_ms;
   while (service->unfinished() > 0 && ua::ticks_ms() < deadline)
     co_await ua::sleep_ms(10);
   if (service->unfinished() > 0) {
