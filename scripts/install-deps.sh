@@ -22,6 +22,8 @@ if ! $build_only; then
   packages+=(redis-server python3-celery python3-redis python3-eventlet)
   # The schedule benchmark's peer (bench/run_schedule.sh): croniter.
   packages+=(python3-croniter)
+  # The libFuzzer targets (scripts/fuzz.sh): clang 14 and its fuzzer and sanitizer runtimes.
+  packages+=(clang libclang-rt-14-dev)
 fi
 
 missing=()

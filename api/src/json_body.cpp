@@ -29,6 +29,14 @@ std::optional<json> parse_json_body(std::string_view body, ApiError& error) {
     error = {413, "payload_too_large", "the body is larger than 1 MiB"};
     return std::nullopt;
   }
+  // nlohmann's lexer takes a raw NUL byte for the end of input, so `{"value":1}` NUL garbage
+  // would parse as `{"value":1}`. JSON text holds no raw NUL anywhere (control characters in
+  // strings must be escaped), so any NUL byte makes the body malformed.
+  if (const std::size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    error = {400, "invalid_json",
+             "$: a NUL byte at offset " + std::to_string(nul) + "; JSON text holds none"};
+    return std::nullopt;
+  }
   // The callback sees every nesting level as it is entered, so a hostile document is refused
   // before a recursive dump or walk could run out of stack.
   const json::parser_callback_t bound = [](int depth, json::parse_event_t, json&) {

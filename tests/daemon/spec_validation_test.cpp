@@ -254,3 +254,53 @@ TEST(SpecValidation, ValidRetriesAreRecorded) {
   ASSERT_TRUE(p) << p.error.message;
   EXPECT_EQ(p.spec->retry_delay, 2);
 }
+
+// An environment variable's name is what precedes the first '=' in "NAME=value": an empty name or
+// one holding '=' would set a different variable than the spec says, and a NUL in a name or value
+// would cut it short. Each is refused, naming the key's path.
+TEST(SpecValidation, EnvNamesAndValuesMustBeWhatExecveSees) {
+  EXPECT_EQ(refusal({{"exec", {"true"}}, {"env", {{"", "x"}}}}),
+            "$.env: a variable name must not be empty");
+  EXPECT_EQ(refusal({{"exec", {"true"}}, {"env", {{"A=B", "x"}}}}),
+            "$.env.A=B: a variable name must not contain '='");
+  EXPECT_EQ(refusal({{"exec", {"true"}}, {"env", {{"=", "x"}}}}),
+            "$.env.=: a variable name must not contain '='");
+  EXPECT_EQ(refusal({{"exec", {"true"}}, {"env", {{std::string("A\0B", 3), "x"}}}}),
+            std::string("$.env.A\0B: must not contain a NUL byte", 38));
+  EXPECT_EQ(refusal({{"exec", {"true"}}, {"env", {{"A", std::string("x\0y", 3)}}}}),
+            "$.env.A: must not contain a NUL byte");
+  EXPECT_EQ(error_of(R"({"exec": ["true"], "env": {"": "x"}})"),
+            "$.env: a variable name must not be empty");
+  // A value may hold '=' and may be empty.
+  EXPECT_TRUE(parse_doc({{"exec", {"true"}}, {"env", {{"A", "b=c"}, {"E", ""}}}}));
+}
+
+// execve takes C strings: a NUL inside an argument would silently cut it (and the command line
+// the task shows would not be the one that ran).
+TEST(SpecValidation, ArgvAndCwdMustHoldNoNul) {
+  EXPECT_EQ(refusal({{"exec", {"echo", std::string("a\0rm -rf", 8)}}}),
+            "$.exec[1]: must not contain a NUL byte");
+  EXPECT_EQ(error_of(R"({"exec": ["ec\u0000ho"]})"), "$.exec[0]: must not contain a NUL byte");
+  EXPECT_EQ(error_of(R"({"sequence": [{"exec": ["true", "x\u0000"]}]})"),
+            "$.sequence[0].exec[1]: must not contain a NUL byte");
+  EXPECT_EQ(refusal({{"exec", {"true"}}, {"cwd", std::string("/tmp\0/x", 7)}}),
+            "$.cwd: must not contain a NUL byte");
+}
+
+// JSON text is one value with optional whitespace around it; the parser stops at a raw NUL byte
+// as if the input ended there, so whatever follows one must be refused explicitly.
+TEST(SpecValidation, NothingButWhitespaceAfterTheValue) {
+  using namespace std::string_literals;
+  Parsed p = parse("{\"value\":1}\0garbage"s);
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error.status, 400);
+  EXPECT_EQ(p.error.code, "invalid_json");
+  EXPECT_EQ(p.error.message, "$: a NUL byte at offset 11; JSON text holds none");
+  EXPECT_EQ(error_of("{\"value\":1}\0"s), "$: a NUL byte at offset 11; JSON text holds none");
+  EXPECT_EQ(error_of("{\"value\":1} \n\0{\"exec\":[\"sh\"]}"s),
+            "$: a NUL byte at offset 13; JSON text holds none");
+  EXPECT_EQ(error_of("\0{\"value\":1}"s), "$: a NUL byte at offset 0; JSON text holds none");
+  EXPECT_EQ(error_of(R"({"value":1} x)"s).rfind("malformed JSON", 0), 0u);
+  EXPECT_EQ(error_of(R"({"value":1}{"value":2})"s).rfind("malformed JSON", 0), 0u);
+  EXPECT_TRUE(parse(" \t\r\n{\"value\":1} \t\r\n"s));
+}

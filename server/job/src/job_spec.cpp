@@ -61,6 +61,14 @@ std::string string_at(const json& j, const std::string& path) {
   return j.get<std::string>();
 }
 
+// A string handed to execve (argument, variable, directory): a C string there, so a NUL would
+// silently cut it short and what ran would not be what the spec shows.
+std::string c_string_at(const json& j, const std::string& path) {
+  std::string s = string_at(j, path);
+  if (s.find('\0') != std::string::npos) fail_at(path, "must not contain a NUL byte");
+  return s;
+}
+
 // Builds the variant alternative whose index is `i` (the kinds are default-constructible).
 template <std::size_t... I>
 StepKind kind_at(std::size_t i, std::index_sequence<I...>) {
@@ -170,9 +178,9 @@ class Parser {
             if (!arg.is_array() || arg.empty())
               fail_at(at, "expected a non-empty array of strings");
             for (std::size_t i = 0; i < arg.size(); ++i) {
-              if (!arg[i].is_string())
-                fail_at(at + "[" + std::to_string(i) + "]", "expected a string");
-              k.argv.push_back(arg[i].get<std::string>());
+              const std::string item_at = at + "[" + std::to_string(i) + "]";
+              if (!arg[i].is_string()) fail_at(item_at, "expected a string");
+              k.argv.push_back(c_string_at(arg[i], item_at));
             }
           }
         },
@@ -182,13 +190,19 @@ class Parser {
   static void parse_exec_option(const std::string& key, const json& v, const std::string& at,
                                 ExecStep& out) {
     if (key == "cwd") {
-      out.cwd = string_at(v, at);
+      out.cwd = c_string_at(v, at);
       return;
     }
     if (!v.is_object()) fail_at(at, got("an object", v));
     for (const auto& [name, value] : v.items()) {
-      if (!value.is_string()) fail_at(key_path(at, name), "expected a string");
-      out.env[name] = value.get<std::string>();
+      // The child sees "name=value": an empty name or one holding '=' would set another variable.
+      const std::string name_at = key_path(at, name);
+      if (name.empty()) fail_at(at, "a variable name must not be empty");
+      if (name.find('=') != std::string::npos)
+        fail_at(name_at, "a variable name must not contain '='");
+      if (name.find('\0') != std::string::npos) fail_at(name_at, "must not contain a NUL byte");
+      if (!value.is_string()) fail_at(name_at, "expected a string");
+      out.env[name] = c_string_at(value, name_at);
     }
   }
 

@@ -5,13 +5,31 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <utility>
+#include <stdexcept>
+#include <string>
+#include <utility>  // std::in_range
 #include <vector>
 
 namespace uasyncd::server {
 namespace {
 
 using nlohmann::json;
+
+// A number the writer stores as an integer of type Int. Anything else means a damaged row, which
+// is refused: nlohmann's get<Int>() would convert a float or an out-of-range value regardless
+// (undefined behaviour for a float too large for Int).
+template <typename Int>
+Int integer_at(const json& j) {
+  if (j.is_number_unsigned()) {
+    const auto v = j.get<std::uint64_t>();
+    if (std::in_range<Int>(v)) return static_cast<Int>(v);
+  } else if (j.is_number_integer()) {
+    const auto v = j.get<std::int64_t>();
+    if (std::in_range<Int>(v)) return static_cast<Int>(v);
+  }
+  throw std::out_of_range(std::string("damaged row: expected an integer in range, got ") +
+                          (j.is_number() ? j.dump() : j.type_name()));
+}
 
 // Per step, in preorder: [state, result, error type or null, error message, started, finished].
 std::string steps_text(const Job& job) {
@@ -40,7 +58,7 @@ void restore_capture(StreamCapture& c, const json& j) {
   std::string tail = j.at(1).is_null()
                          ? kept.substr(kept.size() - std::min(kept.size(), kTailBytes))
                          : j.at(1).get<std::string>();
-  c.restore(std::move(kept), std::move(tail), j.at(2).get<std::uint64_t>());
+  c.restore(std::move(kept), std::move(tail), integer_at<std::uint64_t>(j.at(2)));
 }
 
 // The output of every exec step whose process has ended, as MessagePack: unlike JSON text it
@@ -62,12 +80,12 @@ std::string outputs_blob(const Job& job) {
 void apply_outputs(Job& job, const std::string& blob) {
   const json outputs = json::from_msgpack(blob);
   for (const json& o : outputs) {
-    const auto index = o.at(0).get<std::size_t>();
+    const auto index = integer_at<std::size_t>(o.at(0));
     if (index >= job.steps().size()) continue;
     auto e = std::make_unique<ExecOutput>();
-    e->pid = o.at(1).get<int>();
-    if (!o.at(2).is_null()) e->exit_code = o.at(2).get<int>();
-    e->term_signal = o.at(3).get<int>();
+    e->pid = integer_at<int>(o.at(1));
+    if (!o.at(2).is_null()) e->exit_code = integer_at<int>(o.at(2));
+    e->term_signal = integer_at<int>(o.at(3));
     restore_capture(e->out, o.at(4));
     restore_capture(e->err, o.at(5));
     job.restore_exec(index, std::move(e));
@@ -82,8 +100,8 @@ void apply_steps(Job& job, const std::string& text) {
     if (!s.at(2).is_null())
       error = ErrorInfo{s.at(2).get<std::string>(), s.at(3).get<std::string>()};
     job.restore_step(i, parse_state(s.at(0).get<std::string>()).value_or(JobState::interrupted),
-                     s.at(1), std::move(error), s.at(4).get<std::int64_t>(),
-                     s.at(5).get<std::int64_t>());
+                     s.at(1), std::move(error), integer_at<std::int64_t>(s.at(4)),
+                     integer_at<std::int64_t>(s.at(5)));
   }
 }
 
