@@ -50,3 +50,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 ru
 configure build/tsan -DCMAKE_BUILD_TYPE=Debug -DUASYNCD_SANITIZE=thread -DUASYNCD_BENCH=OFF
 cmake --build build/tsan -j "$jobs" --target threaded_tests
 TSAN_OPTIONS=halt_on_error=1 run_ctest build/tsan -L threaded --no-tests=error
+
+# The fuzzers (clang, ASan+UBSan), bounded: 20 s per target here; scripts/fuzz.sh 3600 by hand.
+echo "== fuzzers: 20 s each"
+bash scripts/fuzz.sh 20
