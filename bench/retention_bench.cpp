@@ -116,8 +116,9 @@ void submit(int port, int n) {
       for (int i; (i = next++) < n;) {
         auto r = c.Post("/api/tasks", "{\"value\": " + std::to_string(i) + "}", "application/json");
         if (!r || r->status != 201) {
-          std::fprintf(stderr, "submit failed: %s\n",
-                       r ? std::to_string(r->status).c_str() : httplib::to_string(r.error()).c_str());
+          std::fprintf(
+              stderr, "submit failed: %s\n",
+              r ? std::to_string(r->status).c_str() : httplib::to_string(r.error()).c_str());
           std::exit(1);
         }
       }
@@ -216,12 +217,13 @@ int main(int argc, char** argv) {
 
   std::printf("(a) %d jobs submitted and finished, all retained\n", tasks);
   const std::string keep = std::to_string(10 * tasks + 10'000'000);
-  const double durable = growth_per_100k(
-      {"--data-dir", work + "/a", "--keep-finished", keep, "--sync", "normal"}, work + "/a.log",
-      tasks);
+  const double durable =
+      growth_per_100k({"--data-dir", work + "/a", "--keep-finished", keep, "--sync", "normal"},
+                      work + "/a.log", tasks);
   std::printf("%-58s %7.1f MiB   target <= 20 MiB: %s\n",
               "RSS growth per 100,000 retained jobs, durable", durable, verdict(durable <= 20));
-  const double ephemeral = growth_per_100k({"--ephemeral", "--keep-finished", keep}, work + "/e.log", tasks);
+  const double ephemeral =
+      growth_per_100k({"--ephemeral", "--keep-finished", keep}, work + "/e.log", tasks);
   std::printf("%-58s %7.1f MiB   (no target)\n", "RSS growth per 100,000 retained jobs, ephemeral",
               ephemeral);
 
