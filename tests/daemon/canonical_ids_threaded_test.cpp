@@ -2,14 +2,10 @@
 // texts name one task ("t01" is not "t1"), and "0x1" is not a number of seconds.
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <string>
 
 #include "daemon_fixture.hpp"
+#include "raw_exchange.hpp"
 #include "uasyncd/job/job_id.hpp"
 
 namespace srv = uasyncd::server;
@@ -31,28 +27,6 @@ TEST(JobRef, OnlyTheCanonicalFormParses) {
   }
   EXPECT_EQ(srv::job_id_text(7), "t7");
   EXPECT_EQ(srv::step_id_text(7, 3), "t7.3");
-}
-
-// Sends `request` as is and reads the whole answer (the request asks the server to close).
-std::string raw_exchange(int port, const std::string& request) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  EXPECT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-  std::string answer;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
-          static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
-      answer.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return answer;
 }
 
 using CanonicalIds = DaemonTest;
