@@ -143,3 +143,27 @@ TEST_F(Engine, TimeoutSetAfterStartEndsTimedOut) {
   EXPECT_EQ(task->state(), JobState::timed_out);
   EXPECT_EQ(task->error()->type, "TimeoutError");
 }
+
+// Started and cancelled in the same loop turn (a delayed task falls due as its timeout expires):
+// a task cancelled before its first turn never runs its body (§ cancel of a fresh task), and the
+// job must still end, cancelled or timed out, never stay running.
+TEST_F(Engine, ACancelBeforeTheFirstTurnStillEndsTheJob) {
+  auto task = make_job(json::parse(R"({"sleep": 100})"));
+  runner.start(task);
+  EXPECT_TRUE(runner.cancel(1));
+  run_until_done();
+  EXPECT_EQ(elapsed_ms(), 0);
+  EXPECT_EQ(task->state(), JobState::cancelled);
+  EXPECT_EQ(task->step(0).state(), JobState::pending);  // never started, as after any cancel
+  EXPECT_EQ(runner.size(), 0u);
+}
+
+TEST_F(Engine, ATimeoutBeforeTheFirstTurnEndsTimedOut) {
+  auto task = make_job(json::parse(R"({"sequence": [{"sleep": 100}]})"));
+  runner.start(task);
+  EXPECT_TRUE(runner.time_out(1));
+  run_until_done();
+  EXPECT_EQ(task->state(), JobState::timed_out);
+  EXPECT_EQ(task->error()->type, "TimeoutError");
+  EXPECT_EQ(task->step(1).state(), JobState::pending);
+}

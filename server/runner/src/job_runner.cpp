@@ -194,10 +194,13 @@ void release_steps(JobRunner::Run& run) {
 
 ua::Coro<void> run_root(RunPtr run, std::function<void(const RunPtr&)> ended) {
   Job& job = *run->job;
+  run->entered = true;
   std::exception_ptr error;
   json result;
   try {
-    if (job.spec().timeout) {
+    if (run->cancelled_before_entry) {
+      error = std::make_exception_ptr(ua::CancelledError());
+    } else if (job.spec().timeout) {
       result = co_await ua::wait_for(spawn_step(run, 0), *job.spec().timeout);
     } else {
       result = co_await run_step(run, 0);
@@ -250,6 +253,10 @@ void JobRunner::ended(const std::shared_ptr<Run>& run) {
 bool JobRunner::cancel(std::uint64_t id) {
   auto it = runs_.find(id);
   if (it == runs_.end() || !it->second->root || it->second->root.done()) return false;
+  if (!it->second->entered) {
+    it->second->cancelled_before_entry = true;
+    return true;
+  }
   return it->second->root.cancel();
 }
 
@@ -258,6 +265,7 @@ bool JobRunner::cancel_step(std::uint64_t id, std::size_t index) {
   if (it == runs_.end() || index >= it->second->steps.size()) return false;
   Run& run = *it->second;
   if (is_final(run.job->step(index).state())) return false;
+  if (index == 0 && !run.entered) return cancel(id);  // the root step is the job, not begun yet
   // The root step without a task of its own runs inside the job's task.
   const ua::AnyTask t = run.steps[index] ? ua::AnyTask(run.steps[index])
                         : index == 0     ? ua::AnyTask(run.root)

@@ -23,6 +23,10 @@ struct JobRunner::Run {
   // runs inside `root`, the job having no timeout).
   std::vector<uasyncio::Task<nlohmann::json>> steps;
   bool timing_out = false;  // a cancel now means the job's timeout expired
+  // A task cancelled before its first turn never runs its body (uasyncio, as Python), so a
+  // cancel until `root` has entered its body is noted here instead, and the body ends at once.
+  bool entered = false;
+  bool cancelled_before_entry = false;
   bool ended = false;
 };
 
