@@ -446,7 +446,7 @@ function enqueue(items) {
       continue;
     }
     const update = { id: item.id };
-    for (const k of ['name', 'kind', 'state', 'error', 'created', 'started', 'finished', 'duration', 'result', 'attempts']) {
+    for (const k of ['name', 'kind', 'state', 'error', 'created', 'run_at', 'started', 'finished', 'duration', 'result', 'attempts']) {
       if (k in item) update[k] = item[k];
     }
     if (typeof item.time === 'number') {

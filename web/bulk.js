@@ -4,7 +4,7 @@
 import { api, hasFeature } from './api.js';
 import { confirmAction } from './confirm.js';
 import { el, setText } from './dom.js';
-import { isFinal } from './states.js';
+import { isDeletable, isFinal } from './states.js';
 
 const PARALLEL = 3;
 const fmt = (n) => n.toLocaleString('en');
@@ -65,11 +65,11 @@ export class BulkBar {
 
   async onSelected(action) {
     const tasks = this.table.checkedTasks();
-    const fit = tasks.filter((t) => (action === 'cancel' ? !isFinal(t.state) : isFinal(t.state)));
+    const fit = tasks.filter((t) => (action === 'cancel' ? !isFinal(t.state) : isDeletable(t.state)));
     const skipped = tasks.length - fit.length;
-    const why = action === 'cancel' ? 'finished already' : 'not finished yet';
+    const why = action === 'cancel' ? 'finished already' : 'pending or running';
     if (!fit.length) {
-      setText(this.status, `Nothing to ${action}: the selected tasks have ${action === 'cancel' ? 'finished' : 'not finished'}.`);
+      setText(this.status, `Nothing to ${action}: the selected tasks ${action === 'cancel' ? 'have finished' : 'are pending or running'}.`);
       return;
     }
     const verb = action === 'cancel' ? 'Cancel' : 'Delete';
@@ -96,7 +96,7 @@ export class BulkBar {
     const filter = this.table.filter;
     const total = this.totalOf();
     const verb = action === 'cancel' ? 'Cancel' : 'Delete';
-    const which = action === 'cancel' ? 'pending or running' : 'finished';
+    const which = action === 'cancel' ? 'scheduled, pending or running' : 'finished or scheduled';
     const ok = await confirmAction({
       title: `${verb} every ${which} task matching the filter?`,
       text: `Filter: ${filterText(filter)}.` + (total !== null ? ` ${plural(total, 'task')} match it now; at most that many are touched.` : ''),

@@ -6,7 +6,7 @@ import { api, ApiError, isUnreachable } from './api.js';
 import { confirmAction } from './confirm.js';
 import { displayName, el, isolatedName, nameNode, setName, setText } from './dom.js';
 import { OutputView } from './output.js';
-import { badge, isFinal, setBadge } from './states.js';
+import { badge, isDeletable, isFinal, setBadge } from './states.js';
 import { durationOf, fmtDuration, setTime } from './time.js';
 
 function json(value) {
@@ -108,12 +108,12 @@ export class Detail {
     v.error = el('p', { class: 'field-error', id: 'detail-error', role: 'alert' });
     v.times = el('dl', { class: 'times' });
     v.timeRows = {};
-    for (const [key, label] of [['created', 'Created'], ['waiting', 'Waiting'], ['queue', 'Queue position'],
+    for (const [key, label] of [['created', 'Created'], ['run_at', 'Runs at'], ['waiting', 'Waiting'], ['queue', 'Queue position'],
       ['started', 'Started'], ['finished', 'Finished'], ['duration', 'Duration'], ['attempts', 'Attempts']]) {
       // Hidden until the task's answer says what it has: an empty "Waiting" is no figure.
       const dd = el('dd', { class: 'mono', hidden: true });
       const dt = el('dt', { hidden: true }, label);
-      if (['created', 'started', 'finished'].includes(key)) dd.append(el('time'));
+      if (['created', 'run_at', 'started', 'finished'].includes(key)) dd.append(el('time'));
       v.timeRows[key] = { dt, dd };
       v.times.append(dt, dd);
     }
@@ -218,7 +218,7 @@ export class Detail {
     // A finished task has nothing left to cancel or time out.
     v.cancel.hidden = final;
     v.timeoutForm.hidden = final;
-    v.remove.hidden = !final;
+    v.remove.hidden = !isDeletable(task.state);
     v.rerun.hidden = task.spec === undefined;
     this.renderTimes(Date.now() / 1000);
     v.outcome.replaceChildren();
@@ -246,6 +246,15 @@ export class Detail {
     setTime(r.started.dd.firstChild, task.started, true);
     setTime(r.finished.dd.firstChild, task.finished, true);
     show('created', true);
+    // A delayed task: when it runs (or was to run), counting down while it is scheduled.
+    const runAt = Number.isFinite(task.run_at) ? task.run_at : null;
+    show('run_at', runAt !== null);
+    if (runAt !== null) {
+      setTime(r.run_at.dd.firstChild, runAt, true);
+      const left = task.state === 'scheduled' && runAt > now ? ` (in ${fmtDuration(runAt - now)})` : '';
+      if (r.run_at.dd.childNodes.length > 1) r.run_at.dd.lastChild.remove();
+      if (left) r.run_at.dd.append(document.createTextNode(left));
+    }
     show('started', Boolean(task.started));
     show('finished', Boolean(task.finished));
     const pending = task.state === 'pending';

@@ -3,9 +3,11 @@
 // deficiencies).
 import { el } from './dom.js';
 
-export const STATES = ['pending', 'running', 'done', 'failed', 'cancelled', 'timed_out', 'interrupted'];
+export const STATES = ['scheduled', 'pending', 'running', 'done', 'failed', 'cancelled', 'timed_out', 'interrupted'];
 
 const INFO = {
+  // Waits for its "delay" or "at" time (run_at), then becomes pending.
+  scheduled: { icon: '⏲', label: 'scheduled' },
   pending: { icon: '◷', label: 'pending' },
   running: { icon: '▶', label: 'running' },
   done: { icon: '✓', label: 'done' },
@@ -17,7 +19,12 @@ const INFO = {
 };
 
 export function isFinal(state) {
-  return state !== 'pending' && state !== 'running';
+  return state !== 'scheduled' && state !== 'pending' && state !== 'running';
+}
+
+// A scheduled task can be deleted (it is unscheduled, never having run), as a finished one can.
+export function isDeletable(state) {
+  return state === 'scheduled' || isFinal(state);
 }
 
 export function stateLabel(state) {
@@ -43,5 +50,5 @@ export function setBadge(node, state) {
 // How far along a task is: a transition never moves a task back down, except a retry (which
 // the daemon reports with a newer time).
 export function stateRank(state) {
-  return state === 'pending' ? 0 : state === 'running' ? 1 : 2;
+  return state === 'scheduled' ? -1 : state === 'pending' ? 0 : state === 'running' ? 1 : 2;
 }

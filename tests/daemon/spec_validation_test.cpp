@@ -304,3 +304,47 @@ TEST(SpecValidation, NothingButWhitespaceAfterTheValue) {
   EXPECT_EQ(error_of(R"({"value":1}{"value":2})"s).rfind("malformed JSON", 0), 0u);
   EXPECT_TRUE(parse(" \t\r\n{\"value\":1} \t\r\n"s));
 }
+
+TEST(SpecValidation, DelayIsABoundedNonNegativeNumberOfSeconds) {
+  EXPECT_EQ(refusal({{"value", 1}, {"delay", -1}}), "$.delay: must not be negative");
+  EXPECT_EQ(refusal({{"value", 1}, {"delay", "10"}}), "$.delay: expected a number, got string");
+  EXPECT_EQ(refusal({{"value", 1}, {"delay", nullptr}}), "$.delay: expected a number, got null");
+  EXPECT_EQ(refusal({{"value", 1}, {"delay", std::numeric_limits<double>::infinity()}}),
+            "$.delay: must be finite");
+  EXPECT_EQ(refusal({{"value", 1}, {"delay", 315360000.5}}),
+            "$.delay: at most 315360000 (10 years)");
+  EXPECT_EQ(refusal({{"value", 1}, {"delay", 1e300}}), "$.delay: at most 315360000 (10 years)");
+  Parsed p = parse_doc({{"value", 1}, {"delay", 2.5}});
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->delay, 2.5);
+  EXPECT_FALSE(p.spec->at_ms);
+  ASSERT_TRUE(parse_doc({{"value", 1}, {"delay", 315360000}}));
+  ASSERT_TRUE(parse_doc({{"value", 1}, {"delay", 0}}));
+}
+
+TEST(SpecValidation, AtIsAnRfc3339TimeWithAnOffset) {
+  const std::string want =
+      "$.at: expected an RFC 3339 time with an offset, like 2026-12-02T06:00:00Z or "
+      "2026-12-02T07:00:00+01:00";
+  EXPECT_EQ(refusal({{"value", 1}, {"at", "2030-01-01T00:00:00"}}), want);  // no offset
+  EXPECT_EQ(refusal({{"value", 1}, {"at", "2030-02-30T00:00:00Z"}}), want);
+  EXPECT_EQ(refusal({{"value", 1}, {"at", "tomorrow"}}), want);
+  EXPECT_EQ(refusal({{"value", 1}, {"at", ""}}), want);
+  EXPECT_EQ(refusal({{"value", 1}, {"at", 1767225600}}), "$.at: expected a string, got number");
+  EXPECT_EQ(refusal({{"value", 1}, {"at", "9999-01-01T00:00:00Z"}}),
+            "$.at: at most 10 years ahead");
+  EXPECT_EQ(refusal({{"value", 1}, {"at", "2030-01-01T00:00:00Z"}, {"delay", 1}}),
+            "$.at: a task has a delay or an at time, not both");
+  Parsed p = parse_doc({{"value", 1}, {"at", "2027-01-01T01:00:00+01:00"}});
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->at_ms, 1798761600000);  // 2027-01-01T00:00:00Z
+  // In the past: accepted (the task runs at once).
+  ASSERT_TRUE(parse_doc({{"value", 1}, {"at", "1999-12-31T23:59:59Z"}}));
+}
+
+TEST(SpecValidation, DelayAndAtBelongToTheRootOnly) {
+  EXPECT_EQ(refusal({{"sequence", json::array({{{"value", 1}, {"delay", 2}}})}}),
+            "$.sequence[0].delay: unknown key");
+  EXPECT_EQ(refusal({{"wait_for", {{"value", 1}, {"at", "2030-01-01T00:00:00Z"}}}, {"timeout", 1}}),
+            "$.wait_for.at: unknown key");
+}

@@ -47,11 +47,14 @@ Result<BulkResult> JobBridge::bulk(const BulkRequest& request) {
     if (!page) return page.error();
     out.matched += page->jobs.size();
     // Only what the action applies to goes to the loop: a cancel skips finished jobs, a delete
-    // unfinished ones (the loop decides again with what it knows now).
+    // running and pending ones (the loop decides again with what it knows now).
     std::vector<std::uint64_t> ids;
     std::vector<std::optional<JobState>> states;
     for (const JobSummary& s : page->jobs) {
-      if (is_final(s.state) == (request.action == BulkAction::remove)) {
+      const bool applies = request.action == BulkAction::remove
+                               ? is_final(s.state) || s.state == JobState::scheduled
+                               : !is_final(s.state);
+      if (applies) {
         ids.push_back(s.id);
         states.emplace_back(s.state);
       } else {

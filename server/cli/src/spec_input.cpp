@@ -91,6 +91,16 @@ void RootOverrides::add_flags(CLI::App& command) {
                                   "re-runs after a failure, a timeout or an interruption, 0 to "
                                   "100 (root \"retries\")")
                       ->check(CLI::Range(0, 100));
+  delay_flag_ = command
+                    .add_option("--delay", delay_,
+                                "seconds from now until the task may start; it is scheduled "
+                                "until then (root \"delay\", at most 10 years)")
+                    ->check(seconds_validator());
+  at_flag_ = command
+                 .add_option("--at", at_,
+                             "when the task may start, an RFC 3339 time with an offset, like "
+                             "2026-12-24T18:00:00+01:00 (root \"at\")")
+                 ->excludes(delay_flag_);
 }
 
 void RootOverrides::apply(nlohmann::json& spec) const {
@@ -98,6 +108,14 @@ void RootOverrides::apply(nlohmann::json& spec) const {
   if (name_flag_ != nullptr && name_flag_->count() > 0) spec["name"] = name_;
   if (timeout_flag_ != nullptr && timeout_flag_->count() > 0) spec["timeout"] = timeout_;
   if (retries_flag_ != nullptr && retries_flag_->count() > 0) spec["retries"] = retries_;
+  if (delay_flag_ != nullptr && delay_flag_->count() > 0) {
+    spec.erase("at");
+    spec["delay"] = delay_;
+  }
+  if (at_flag_ != nullptr && at_flag_->count() > 0) {
+    spec.erase("delay");
+    spec["at"] = at_;
+  }
 }
 
 }  // namespace uasyncd::cli

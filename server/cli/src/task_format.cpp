@@ -50,7 +50,7 @@ Color state_color(std::string_view state) {
   if (state == "failed") return Color::red;
   if (state == "timed_out" || state == "cancelled") return Color::yellow;
   if (state == "running") return Color::cyan;
-  if (state == "pending") return Color::dim;
+  if (state == "pending" || state == "scheduled") return Color::dim;
   if (state == "interrupted") return Color::magenta;
   return Color::none;
 }

@@ -54,6 +54,17 @@ void Job::expect(bool allowed, const char* transition) const {
   }
 }
 
+void Job::schedule(std::int64_t run_at_ms) {
+  expect(state_ == JobState::pending && attempts_ == 0, "schedule");
+  state_ = JobState::scheduled;
+  run_at_ms_ = run_at_ms;
+}
+
+void Job::make_due() {
+  expect(state_ == JobState::scheduled, "make_due");
+  state_ = JobState::pending;
+}
+
 void Job::start(std::int64_t now_ms) {
   expect(state_ == JobState::pending, "start");
   state_ = JobState::running;
@@ -72,7 +83,8 @@ void Job::finish(JobState final_state, nlohmann::json result, std::optional<Erro
 }
 
 void Job::finish_unstarted(JobState final_state, ErrorInfo error, std::int64_t now_ms) {
-  expect(state_ == JobState::pending && is_final(final_state), "finish_unstarted");
+  expect((state_ == JobState::pending || state_ == JobState::scheduled) && is_final(final_state),
+         "finish_unstarted");
   state_ = final_state;
   error_ = std::move(error);
   finished_ms_ = now_ms;
@@ -139,6 +151,7 @@ ExecOutput& Job::start_exec(std::size_t index) {
 void Job::restore(Stored stored) {
   state_ = stored.state;
   attempts_ = stored.attempts;
+  run_at_ms_ = stored.run_at_ms;
   started_ms_ = stored.started_ms;
   finished_ms_ = stored.finished_ms;
   result_ = std::move(stored.result);

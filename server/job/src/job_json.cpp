@@ -41,10 +41,19 @@ json error_json(const std::optional<ErrorInfo>& e) {
 }
 
 JobSummary summary_of(const Job& job) {
-  return {job.id(),         job.name(),        kind_name(job.spec().root.kind),
-          job.state(),      job.attempts(),    job.created_ms(),
-          job.started_ms(), job.finished_ms(), job.result(),
-          job.error()};
+  JobSummary s;
+  s.id = job.id();
+  s.name = job.name();
+  s.kind = kind_name(job.spec().root.kind);
+  s.state = job.state();
+  s.attempts = job.attempts();
+  s.created_ms = job.created_ms();
+  s.run_at_ms = job.run_at_ms();
+  s.started_ms = job.started_ms();
+  s.finished_ms = job.finished_ms();
+  s.result = job.result();
+  s.error = job.error();
+  return s;
 }
 
 json summary_json(const JobSummary& s) {
@@ -54,6 +63,7 @@ json summary_json(const JobSummary& s) {
          {"state", state_name(s.state)},
          {"attempts", s.attempts},
          {"created", time_json(s.created_ms)},
+         {"run_at", time_json(s.run_at_ms)},
          {"started", time_json(s.started_ms)},
          {"finished", time_json(s.finished_ms)}};
   j["duration"] = s.started_ms != 0 && s.finished_ms != 0

@@ -1,6 +1,9 @@
 #include "uasyncd/job/job_spec.hpp"
 
+#include "uasyncd/job/rfc3339.hpp"
+
 #include <array>
+#include <chrono>
 #include <cmath>
 #include <utility>
 
@@ -92,12 +95,37 @@ class Parser {
       spec.retry_delay = seconds_at(doc.at("retry_delay"), "$.retry_delay");
       if (spec.retry_delay > kMaxRetryDelay) fail_at("$.retry_delay", "at most 3600");
     }
+    parse_start(doc, spec);
     spec.steps = steps_;
     spec.uses_exec = uses_exec_;
     return spec;
   }
 
  private:
+  // "delay" or "at": when the job may start.
+  static void parse_start(const json& doc, JobSpec& spec) {
+    if (doc.contains("delay") && doc.contains("at"))
+      fail_at("$.at", "a task has a delay or an at time, not both");
+    if (doc.contains("delay")) {
+      spec.delay = seconds_at(doc.at("delay"), "$.delay");
+      if (*spec.delay > kMaxDelaySeconds) fail_at("$.delay", "at most 315360000 (10 years)");
+    }
+    if (doc.contains("at")) {
+      const std::string text = string_at(doc.at("at"), "$.at");
+      spec.at_ms = parse_rfc3339_ms(text);
+      if (!spec.at_ms) {
+        fail_at("$.at",
+                "expected an RFC 3339 time with an offset, like 2026-12-02T06:00:00Z or "
+                "2026-12-02T07:00:00+01:00");
+      }
+      const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+      if (static_cast<double>(*spec.at_ms - now_ms) > kMaxDelaySeconds * 1000.0)
+        fail_at("$.at", "at most 10 years ahead");
+    }
+  }
+
   void parse_step(const json& j, const std::string& path, int depth, bool root, StepSpec& out,
                   std::optional<double>* root_timeout) {
     if (!j.is_object())
@@ -126,7 +154,8 @@ class Parser {
       if (key == "name") {
         out.name = string_at(v, at);
         if (out.name.size() > kMaxNameBytes) fail_at(at, "at most 256 bytes");
-      } else if (root && (key == "retries" || key == "retry_delay")) {
+      } else if (root &&
+                 (key == "retries" || key == "retry_delay" || key == "delay" || key == "at")) {
         continue;  // read by run()
       } else if (key == "timeout" && (waits || root)) {
         if (!waits) *root_timeout = seconds_at(v, at);

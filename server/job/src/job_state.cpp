@@ -4,7 +4,7 @@ namespace uasyncd::server {
 namespace {
 
 constexpr std::array<const char*, kAllJobStates.size()> kNames{
-    "pending", "running", "done", "failed", "cancelled", "timed_out", "interrupted"};
+    "scheduled", "pending", "running", "done", "failed", "cancelled", "timed_out", "interrupted"};
 
 }  // namespace
 

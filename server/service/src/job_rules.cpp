@@ -30,7 +30,8 @@ std::optional<JobError> timeout_error(const Job& job, const JobRef& ref) {
 
 std::optional<JobError> remove_error(const Job& job, const JobRef& ref) {
   if (ref.step) return JobError{JobErrorCode::invalid, "steps cannot be deleted, only tasks"};
-  if (!is_final(job.state())) {
+  // A scheduled job never ran: deleting it unschedules it (the service cancels it first).
+  if (!is_final(job.state()) && job.state() != JobState::scheduled) {
     return JobError{JobErrorCode::not_finished, ref_text(ref) + " has not finished"};
   }
   return std::nullopt;

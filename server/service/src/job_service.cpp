@@ -57,12 +57,20 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
                                    std::make_shared<json>(std::move(spec_json)), wall_ms());
   job->set_idempotency_key(std::move(idempotency_key));
+  const JobSpec& s = job->spec();
+  if (s.delay) {
+    job->schedule(job->created_ms() + ms_of(*s.delay));
+  } else if (s.at_ms) {
+    job->schedule(std::max<std::int64_t>(*s.at_ms, 1));  // 0 would read as "not delayed"
+  }
   live_[job->id()] = job;
   Submitted out;
   out.id = job->id();
   out.ticket = backend_.insert(*job);
   transition(*job, "submitted");
-  if (options_.max_running == 0 || runner_.size() < options_.max_running) {
+  if (job->state() == JobState::scheduled) {
+    sleep_until_due(*job);
+  } else if (options_.max_running == 0 || runner_.size() < options_.max_running) {
     runner_.start(job);
     started(*job);
   } else {
@@ -110,6 +118,10 @@ Result<json> JobService::cancel(const JobRef& ref) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
+  if (job->state() == JobState::scheduled && !ref.step) {
+    finish_pending(*job, JobState::cancelled, {"CancelledError", "cancelled while scheduled"});
+    return summary_json(*job);
+  }
   if (job->state() == JobState::pending && !ref.step) {
     finish_pending(*job, JobState::cancelled, {"CancelledError", "cancelled while pending"});
     return summary_json(*job);
@@ -134,7 +146,7 @@ ua::Coro<void> JobService::watch_timeout(JobService* self, std::shared_ptr<Job> 
                                          std::int64_t ms) {
   co_await ua::sleep_ms(ms);
   self->timeouts_.erase(job->id());  // this task: it must not be cancelled by the end it causes
-  if (job->state() == JobState::pending) {
+  if (job->state() == JobState::pending || job->state() == JobState::scheduled) {
     self->finish_pending(*job, JobState::timed_out, {"TimeoutError", "the task's timeout expired"});
   } else if (job->state() == JobState::running) {
     self->runner_.time_out(job->id());
@@ -146,6 +158,10 @@ Result<Removal> JobService::remove(const JobRef& ref) {
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
   if (std::optional<JobError> refused = remove_error(*job, ref)) return *refused;
+  // A scheduled job is cancelled first: its waiters and followers hear that it ended.
+  if (job->state() == JobState::scheduled) {
+    finish_pending(*job, JobState::cancelled, {"CancelledError", "deleted while scheduled"});
+  }
   live_.erase(job->id());
   unwritten_.erase(job->id());
   return Removal{backend_.erase(job->id(), job->state()), job->state()};
@@ -187,8 +203,11 @@ std::vector<BulkOutcome> JobService::cancel_each(std::span<const std::uint64_t> 
   for (std::size_t i = 0; i < ids.size(); ++i) {
     auto it = live_.find(ids[i]);
     if (it == live_.end()) continue;
-    const std::shared_ptr<Job>& job = it->second;
-    if (job->state() == JobState::pending) {
+    const std::shared_ptr<Job> job = it->second;
+    if (job->state() == JobState::scheduled) {
+      finish_pending(*job, JobState::cancelled, {"CancelledError", "cancelled while scheduled"});
+      out[i] = BulkOutcome::affected;
+    } else if (job->state() == JobState::pending) {
       pending.emplace(ids[i], i);
     } else {
       out[i] = runner_.cancel(ids[i]) ? BulkOutcome::affected : BulkOutcome::skipped;
@@ -266,6 +285,12 @@ void JobService::start_pending() {
 }
 
 void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {
+  if (job.state() == JobState::scheduled) {
+    drop_sleeper(job.id());
+    job.finish_unstarted(state, std::move(error), wall_ms());
+    finished(job, JobState::scheduled);
+    return;
+  }
   auto it = std::find_if(pending_.begin(), pending_.end(),
                          [&](const std::shared_ptr<Job>& p) { return p.get() == &job; });
   if (it == pending_.end()) return;
@@ -343,6 +368,9 @@ void JobService::release_all() {
   for (auto& [id, watch] : timeouts_)
     watch = ua::AnyTask();
   timeouts_.clear();
+  for (auto& [id, sleeper] : sleepers_)
+    sleeper = ua::AnyTask();
+  sleepers_.clear();
   runner_.abandon_all();
   pending_.clear();
   queued_at_ms_.clear();
@@ -357,6 +385,7 @@ void JobService::transition(const Job& job, const char* type) {
              {"kind", kind_name(job.spec().root.kind)},
              {"state", state_name(job.state())},
              {"time", static_cast<double>(wall_ms()) / 1000.0}};
+  if (job.run_at_ms() != 0) event["run_at"] = static_cast<double>(job.run_at_ms()) / 1000.0;
   if (job.error()) event["error"] = error_json(job.error());
   options_.publish(event);
 }

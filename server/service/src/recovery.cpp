@@ -1,5 +1,6 @@
 // Start-up: jobs the backend holds as live (pending or running when the last daemon stopped)
-// come back: pending ones are queued again; running ones run again from the start when their
+// come back: scheduled ones sleep until their time again (or are due at once), pending ones are
+// queued again; running ones run again from the start when their
 // spec allows a retry, else they are interrupted (whatever they were doing was lost).
 #include <spdlog/spdlog.h>
 
@@ -11,6 +12,7 @@ void JobService::restore() {
   std::size_t restored = 0;
   std::size_t requeued = 0;
   std::size_t interrupted = 0;
+  std::size_t scheduled = 0;
   for (const JobRow& row : backend_.load_live()) {
     std::string why;
     std::shared_ptr<Job> job = job_of(row, why);
@@ -24,7 +26,10 @@ void JobService::restore() {
       job->requeue(0);
       write_now(*job, JobState::running);
     }
-    if (job->state() == JobState::pending) {
+    if (job->state() == JobState::scheduled) {
+      sleep_until_due(*job);  // at once if its time passed while no daemon ran
+      ++scheduled;
+    } else if (job->state() == JobState::pending) {
       enqueue(job);
       ++requeued;
     } else {
@@ -37,8 +42,8 @@ void JobService::restore() {
       ++interrupted;
     }
   }
-  spdlog::info("restored {} tasks: {} queued again, {} interrupted", restored, requeued,
-               interrupted);
+  spdlog::info("restored {} tasks: {} scheduled, {} queued again, {} interrupted", restored,
+               scheduled, requeued, interrupted);
   start_pending();
 }
 

@@ -119,6 +119,7 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
   row.state = job.state();
   row.attempts = job.attempts();
   row.created_ms = job.created_ms();
+  row.run_at_ms = job.run_at_ms();
   row.started_ms = job.started_ms();
   row.finished_ms = job.finished_ms();
   if (is_final(job.state())) {
@@ -146,6 +147,7 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
 void apply_update(JobRow& stored, JobRow&& update) {
   stored.state = update.state;
   stored.attempts = update.attempts;
+  stored.run_at_ms = update.run_at_ms;
   stored.started_ms = update.started_ms;
   stored.finished_ms = update.finished_ms;
   stored.result = std::move(update.result);
@@ -168,6 +170,7 @@ std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
     Job::Stored stored;
     stored.state = row.state;
     stored.attempts = row.attempts;
+    stored.run_at_ms = row.run_at_ms;
     stored.started_ms = row.started_ms;
     stored.finished_ms = row.finished_ms;
     if (!row.result.empty()) stored.result = json::parse(row.result);
@@ -190,6 +193,7 @@ JobSummary summary_of(const JobRow& row) {
   s.state = row.state;
   s.attempts = row.attempts;
   s.created_ms = row.created_ms;
+  s.run_at_ms = row.run_at_ms;
   s.started_ms = row.started_ms;
   s.finished_ms = row.finished_ms;
   if (!row.result.empty()) {

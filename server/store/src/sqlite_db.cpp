@@ -68,7 +68,8 @@ int read_common(sqlite3_stmt* s, int at, JobRow& r) {
   r.finished_ms = sqlite3_column_int64(s, at + 6);
   r.result = column_text(s, at + 7);
   r.error = error_at(s, at + 8);
-  return at + 10;
+  r.run_at_ms = sqlite3_column_int64(s, at + 10);  // NULL reads as 0: not delayed
+  return at + 11;
 }
 
 }  // namespace

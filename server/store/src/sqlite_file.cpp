@@ -20,7 +20,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kFinished = "state NOT IN ('pending', 'running')";
+// The same words as the tasks_finished index (sqlite_schema.cpp), so that SQLite uses it.
+constexpr const char* kFinished = "state NOT IN ('scheduled', 'pending', 'running')";
 
 std::string trim_sql(bool before_cutoff) {
   return std::string("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ") + kFinished +
@@ -50,6 +51,11 @@ int bind_outcome(sqlite3_stmt* s, int first, const JobRow& t) {
     sqlite3_bind_null(s, i++);
   } else {
     sqlite3_bind_blob(s, i++, t.output.data(), static_cast<int>(t.output.size()), SQLITE_STATIC);
+  }
+  if (t.run_at_ms != 0) {
+    sqlite3_bind_int64(s, i++, t.run_at_ms);
+  } else {
+    sqlite3_bind_null(s, i++);
   }
   return i;
 }
@@ -158,15 +164,15 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   insert_ = sqlite::Stmt(db_,
                          "INSERT OR REPLACE INTO tasks(seq, spec, name, kind, created_ms, state, "
                          "attempts, started_ms, finished_ms, result, error_type, error_message, "
-                         "steps, output, idempotency_key) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "steps, output, run_at_ms, idempotency_key) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          path_);
   // Fenced: a write of an earlier attempt than the row's never applies.
   update_ =
       sqlite::Stmt(db_,
                    "UPDATE tasks SET state = ?, attempts = ?, started_ms = ?, finished_ms = ?, "
                    "result = ?, error_type = ?, error_message = ?, steps = coalesce(?, steps), "
-                   "output = coalesce(?, output) WHERE seq = ? AND attempts <= ?",
+                   "output = coalesce(?, output), run_at_ms = ? WHERE seq = ? AND attempts <= ?",
                    path_);
   delete_ = sqlite::Stmt(db_, "DELETE FROM tasks WHERE seq = ?", path_);
   set_max_id_ = sqlite::Stmt(db_,
@@ -272,8 +278,9 @@ StateCounts SqliteFile::count_states() {
 }
 
 std::vector<JobRow> SqliteFile::load_live() {
-  const std::string sql = std::string("SELECT ") + sqlite::kRowColumns +
-                          " FROM tasks WHERE state IN ('pending', 'running') ORDER BY seq";
+  const std::string sql =
+      std::string("SELECT ") + sqlite::kRowColumns +
+      " FROM tasks WHERE state IN ('scheduled', 'pending', 'running') ORDER BY seq";
   sqlite::Stmt s(db_, sql.c_str(), path_);
   sqlite::Use use(s);
   std::vector<JobRow> rows;

@@ -39,7 +39,7 @@ class SqliteFile {
  public:
   static constexpr const char* kFileName = "uasyncd.db";
   // The schema this code writes; older files are migrated in place (sqlite_schema.cpp).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens (creating if needed) DIR/uasyncd.db in WAL mode, locks it against a second daemon,
   // checks it and migrates it. Throws StoreError naming the file on any failure. `full_sync`:

@@ -17,6 +17,9 @@ struct Migration {
 // state and by name (newest first) and for retention (longest finished first, finished only).
 // Version 3: the Idempotency-Key of the submit that made a job, indexed. Not a UNIQUE index: the
 // bridge keeps keys unique, and the insert is an INSERT OR REPLACE that would delete the other row.
+// Version 4: scheduled tasks (a "delay" or "at"): run_at_ms, the wall-clock time a task may start
+// (NULL: not delayed), indexed for the scheduled ones in the order they become due (a claim query
+// of a shared database orders by it); the finished index no longer counts them as finished.
 constexpr Migration kMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
@@ -57,6 +60,13 @@ CREATE INDEX tasks_finished ON tasks(finished_ms, seq) WHERE state NOT IN ('pend
     {3, R"sql(
 ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
 CREATE INDEX tasks_idempotency_key ON tasks(idempotency_key) WHERE idempotency_key IS NOT NULL;
+)sql"},
+    {4, R"sql(
+ALTER TABLE tasks ADD COLUMN run_at_ms INTEGER;
+CREATE INDEX tasks_run_at ON tasks(run_at_ms, seq) WHERE state = 'scheduled';
+DROP INDEX tasks_finished;
+CREATE INDEX tasks_finished ON tasks(finished_ms, seq)
+  WHERE state NOT IN ('scheduled', 'pending', 'running');
 )sql"},
 };
 

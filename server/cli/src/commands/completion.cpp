@@ -85,7 +85,7 @@ _uasyncd() {
   local everything="@ALL@"
   case $prev in
     -o|--output) COMPREPLY=($(compgen -W "table json jsonl" -- "$cur")); return ;;
-    --state) COMPREPLY=($(compgen -W "pending running done failed cancelled timed_out interrupted" -- "$cur")); return ;;
+    --state) COMPREPLY=($(compgen -W "scheduled pending running done failed cancelled timed_out interrupted" -- "$cur")); return ;;
     --data-dir|--cwd) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     @VALUE_FLAGS@) return ;;
   esac

@@ -10,13 +10,19 @@
 namespace uasyncd::cli {
 namespace {
 
+// A scheduled task has not started: it shows when it will ("at ...").
+std::string started_cell(const nlohmann::json& task, const std::string& state) {
+  if (state == "scheduled") return "at " + format_time(task.value("run_at", nlohmann::json()));
+  return format_time(task.value("started", nlohmann::json()));
+}
+
 class LsCommand final : public Command {
  public:
   explicit LsCommand(CLI::App& app) {
     subcommand_ = add_client_subcommand(app, "ls", "list tasks, newest first");
     subcommand_->add_option("--state", state_,
-                            "only tasks in this state (pending, running, done, failed, "
-                            "cancelled, timed_out, interrupted)");
+                            "only tasks in this state (scheduled, pending, running, done, "
+                            "failed, cancelled, timed_out, interrupted)");
     subcommand_->add_option("--name", name_, "only tasks with this name");
     limit_flag_ =
         subcommand_
@@ -52,7 +58,7 @@ class LsCommand final : public Command {
                          {string_field(t, "name")},
                          {string_field(t, "kind")},
                          {state, state_color(state)},
-                         {format_time(t.value("started", nlohmann::json()))},
+                         {started_cell(t, state)},
                          {format_duration(t.value("duration", nlohmann::json()))}});
         } else {
           list.add(t);

@@ -32,6 +32,8 @@ class ShowCommand final : public Command {
     row("state", ctx.out.paint(printable(state), state_color(state)));
     row("attempts", task.value("attempts", nlohmann::json()).dump());
     row("created", format_time(task.value("created", nlohmann::json())));
+    if (const nlohmann::json run_at = task.value("run_at", nlohmann::json()); run_at.is_number())
+      row("run at", format_time(run_at));
     row("started", format_time(task.value("started", nlohmann::json())));
     row("finished", format_time(task.value("finished", nlohmann::json())));
     row("duration", format_duration(task.value("duration", nlohmann::json())));

@@ -1,5 +1,5 @@
 // What a command submits: specs read from a file or standard input, and the root keys its flags
-// set over them (--name, --timeout, --retries).
+// set over them (--name, --timeout, --retries, --delay, --at).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -16,21 +16,26 @@ namespace uasyncd::cli {
 // unreadable file or text that is not JSON throws CliError(kExitUsage) naming the source.
 std::vector<nlohmann::json> read_specs(const std::string& source);
 
-// Root keys set by flags, over what the spec says. To add a root flag (--delay, --at, --queue,
-// --priority): one member, one line in add_flags, one in apply.
+// Root keys set by flags, over what the spec says. To add a root flag (--queue, --priority): one
+// member, one line in add_flags, one in apply.
 class RootOverrides {
  public:
-  // Adds --name, --timeout and --retries to `command`. The object must outlive the parse.
+  // Adds --name, --timeout, --retries, --delay and --at to `command` (the last two exclude each
+  // other). The object must outlive the parse.
   void add_flags(CLI::App& command);
-  // Sets the keys given on the command line. A spec that is not a JSON object throws
-  // CliError(kExitUsage).
+  // Sets the keys given on the command line (--delay drops the spec's "at", --at its "delay").
+  // A spec that is not a JSON object throws CliError(kExitUsage).
   void apply(nlohmann::json& spec) const;
 
  private:
   std::string name_;
   double timeout_ = 0;
   int retries_ = 0;
+  double delay_ = 0;
+  std::string at_;
   CLI::Option* name_flag_ = nullptr;
+  CLI::Option* delay_flag_ = nullptr;
+  CLI::Option* at_flag_ = nullptr;
   CLI::Option* timeout_flag_ = nullptr;
   CLI::Option* retries_flag_ = nullptr;
 };

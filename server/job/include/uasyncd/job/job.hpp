@@ -85,18 +85,25 @@ class Job {
   // the job is stored; the store keeps it, so a retried submit finds the job while it is retained.
   const std::string& idempotency_key() const { return idempotency_key_; }
   void set_idempotency_key(std::string key) { idempotency_key_ = std::move(key); }
+  // When the job may start (wall clock, ms since the epoch) if its spec has a "delay" or an
+  // "at"; 0 otherwise. Kept after it started, to show when it was meant to.
+  std::int64_t run_at_ms() const { return run_at_ms_; }
   // Loop time before which a retried job waits as pending (0: none).
   std::int64_t retry_at_ms() const { return retry_at_ms_; }
   // Another run is allowed after this one failed or was interrupted ("retries" in the spec).
   bool can_retry() const { return attempts_ <= spec_->retries; }
 
   // ---- transitions of the job ----
+  // pending (new, never started) -> scheduled until `run_at_ms` (wall clock).
+  void schedule(std::int64_t run_at_ms);
+  // scheduled -> pending: its time has come.
+  void make_due();
   // pending -> running: one more attempt.
   void start(std::int64_t now_ms);
   // running -> a final state with its result (done) or error (the others).
   void finish(JobState final_state, nlohmann::json result, std::optional<ErrorInfo> error,
               std::int64_t now_ms);
-  // pending -> cancelled or timed_out, never having run: every step is cancelled.
+  // scheduled or pending -> cancelled or timed_out, never having run: every step is cancelled.
   void finish_unstarted(JobState final_state, ErrorInfo error, std::int64_t now_ms);
   // running (a restart found it so) or failed/timed_out (a retry) -> pending, every step fresh:
   // the steps of the lost or failed run must not show through in the next one.
@@ -118,6 +125,7 @@ class Job {
   struct Stored {
     JobState state = JobState::pending;
     int attempts = 0;
+    std::int64_t run_at_ms = 0;
     std::int64_t started_ms = 0;
     std::int64_t finished_ms = 0;
     nlohmann::json result;
@@ -144,6 +152,7 @@ class Job {
   nlohmann::json result_;
   std::optional<ErrorInfo> error_;
   std::int64_t created_ms_ = 0;
+  std::int64_t run_at_ms_ = 0;
   std::int64_t started_ms_ = 0;
   std::int64_t finished_ms_ = 0;
   int attempts_ = 0;

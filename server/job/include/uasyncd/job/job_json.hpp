@@ -22,6 +22,7 @@ struct JobSummary {
   JobState state = JobState::pending;
   int attempts = 0;
   std::int64_t created_ms = 0;
+  std::int64_t run_at_ms = 0;  // 0: not delayed
   std::int64_t started_ms = 0;
   std::int64_t finished_ms = 0;
   nlohmann::json result;  // shown once final

@@ -28,6 +28,9 @@ inline constexpr std::size_t kMaxNameBytes = 256;
 // JSON nesting a spec document may have: kMaxSpecDepth steps (object and array per level) plus
 // room for nested "value" payloads, small enough that no recursive walk overflows the stack.
 inline constexpr int kMaxSpecJsonNesting = 4 * kMaxSpecDepth;
+// How far ahead a task may be scheduled ("delay" or "at"): ten years of 365 days. Further is a
+// typo (milliseconds given as seconds) more likely than a plan.
+inline constexpr double kMaxDelaySeconds = 10.0 * 365 * 24 * 3600;
 
 struct StepSpec;
 
@@ -82,7 +85,11 @@ struct JobSpec {
   std::optional<double> timeout;  // the root's "timeout": a wait_for around the whole job
   int retries = 0;                // the root's "retries": re-runs after a failure or interruption
   double retry_delay = 0;         // the root's "retry_delay": first backoff, doubled each retry
-  std::size_t steps = 0;          // nodes in the tree, root included
+  // The root's "delay" (seconds from the submit) or "at" (an RFC 3339 time, kept as milliseconds
+  // since the Unix epoch): the job is scheduled until then. At most one of the two is set.
+  std::optional<double> delay;
+  std::optional<std::int64_t> at_ms;
+  std::size_t steps = 0;  // nodes in the tree, root included
   bool uses_exec = false;
 };
 
@@ -98,7 +105,8 @@ struct ParsedSpec {
   explicit operator bool() const { return spec.has_value(); }
 };
 
-// Validates an already parsed document (nested at most kMaxSpecJsonNesting deep).
+// Validates an already parsed document (nested at most kMaxSpecJsonNesting deep). An "at" more
+// than kMaxDelaySeconds past the wall clock's now is refused (a stored spec only gets nearer).
 ParsedSpec parse_job_spec(const nlohmann::json& doc);
 
 }  // namespace uasyncd::server

@@ -7,16 +7,27 @@
 
 namespace uasyncd::server {
 
+// scheduled: waits for its "delay" or "at" time, then becomes pending.
 // interrupted: the daemon stopped (a crash, a kill) while the job ran; found so at restart.
-enum class JobState { pending, running, done, failed, cancelled, timed_out, interrupted };
-inline constexpr std::array<JobState, 7> kAllJobStates{
-    JobState::pending,   JobState::running,   JobState::done,       JobState::failed,
-    JobState::cancelled, JobState::timed_out, JobState::interrupted};
+// The order is the one lists and counts show (a job's life, then its ends).
+enum class JobState {
+  scheduled,
+  pending,
+  running,
+  done,
+  failed,
+  cancelled,
+  timed_out,
+  interrupted
+};
+inline constexpr std::array<JobState, 8> kAllJobStates{
+    JobState::scheduled, JobState::pending,   JobState::running,   JobState::done,
+    JobState::failed,    JobState::cancelled, JobState::timed_out, JobState::interrupted};
 
 const char* state_name(JobState s);
 std::optional<JobState> parse_state(std::string_view name);
 inline bool is_final(JobState s) {
-  return s != JobState::pending && s != JobState::running;
+  return s != JobState::scheduled && s != JobState::pending && s != JobState::running;
 }
 
 }  // namespace uasyncd::server

@@ -26,7 +26,7 @@ std::optional<JobError> find_error(const Job* job, const JobRef& ref);
 JobError not_running(const JobRef& ref);
 // A timeout applies to a whole job that has not finished.
 std::optional<JobError> timeout_error(const Job& job, const JobRef& ref);
-// Only a whole job that has finished can be deleted.
+// Only a whole job that has finished, or is still scheduled, can be deleted.
 std::optional<JobError> remove_error(const Job& job, const JobRef& ref);
 // Output is asked of a job, or of one of its exec steps.
 std::optional<JobError> output_error(const Job& job, const JobRef& ref);

@@ -1,4 +1,5 @@
-// The job service: the loop thread's side of the daemon. Admits jobs, starts them (at most
+// The job service: the loop thread's side of the daemon. Admits jobs, keeps delayed ones
+// scheduled until their time (each a sleeper on the loop: schedule.cpp), starts them (at most
 // --max-running at once, the rest wait first in first out), retries failed ones after their
 // backoff, times them out, cancels them, tells waiters, output followers and the event stream,
 // and writes every change to the backend, which is the source of truth. RAM holds live jobs
@@ -112,9 +113,11 @@ class JobService {
 
   // Start-up (recovery.cpp): the backend's live jobs are queued again or interrupted.
   void restore();
-  // Shutdown: cancels every pending and running job.
+  // Shutdown: cancels every pending and running job. Scheduled jobs stay scheduled in the
+  // backend: the next daemon runs them.
   void cancel_all();
   std::size_t unfinished() const { return runner_.size() + pending_.size(); }
+  std::size_t scheduled() const { return sleepers_.size(); }
   // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
   void release_all();
 
@@ -124,7 +127,14 @@ class JobService {
   void finished(Job& job, JobState was);
   void runner_finished(Job& job);
   void start_pending();
+  // A scheduled or pending job ends without having run (cancelled, timed out).
   void finish_pending(Job& job, JobState state, ErrorInfo error);
+  // schedule.cpp: a scheduled job sleeps until its run_at (wall clock, read as a delay from now
+  // on the loop's clock), then is due: pending, and started when a slot is free.
+  void sleep_until_due(const Job& job);
+  void drop_sleeper(std::uint64_t id);
+  void due(std::uint64_t id);
+  static uasyncio::Coro<void> wake_when_due(JobService* self, std::uint64_t id, std::int64_t ms);
   // Puts a job at the end of the queue, noting when (its queued_at).
   void enqueue(std::shared_ptr<Job> job);
   void add_queue_place(const Job& job, nlohmann::json& out) const;
@@ -156,6 +166,8 @@ class JobService {
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
   std::deque<std::shared_ptr<Job>> pending_;
   std::unordered_map<std::uint64_t, std::int64_t> queued_at_ms_;  // pending id -> wall ms
+  // Scheduled job id -> the task that sleeps until it is due.
+  std::unordered_map<std::uint64_t, uasyncio::AnyTask> sleepers_;
   std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
   bool release_queued_ = false;
   std::unordered_map<std::uint64_t, uasyncio::AnyTask> timeouts_;

@@ -23,6 +23,7 @@ struct JobRow {
   JobState state = JobState::pending;
   int attempts = 0;  // also the fence of a write: an older attempt's write is dropped
   std::int64_t created_ms = 0;
+  std::int64_t run_at_ms = 0;  // wall clock; 0 (NULL in SQLite): not delayed
   std::int64_t started_ms = 0;
   std::int64_t finished_ms = 0;
   std::string result;  // JSON text of a final job's result

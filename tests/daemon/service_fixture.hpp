@@ -1,0 +1,115 @@
+// The job service on a virtual clock over a recording backend (a real memory backend whose
+// calls are recorded, and which can play a store that kept live jobs): the fixture of the
+// service's tests.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "loop_fixture.hpp"
+#include "uasyncd/service/job_service.hpp"
+#include "uasyncd/store/job_backend.hpp"
+
+namespace srv = uasyncd::server;
+namespace ua = uasyncio;
+
+// A memory backend that records every write, and can play a store that kept live jobs.
+class RecordingBackend final : public srv::JobBackend {
+ public:
+  struct Write {
+    std::string op;  // insert, update, erase
+    std::uint64_t id;
+    srv::JobState was;
+    srv::JobState now;
+    int attempts;
+  };
+
+  explicit RecordingBackend(srv::BackendOptions options = {})
+      : inner_(srv::make_memory_backend(std::move(options))) {}
+
+  std::uint64_t next_id() override { return inner_->next_id(); }
+  srv::WriteTicket insert(const srv::Job& job) override {
+    writes.push_back({"insert", job.id(), job.state(), job.state(), job.attempts()});
+    return inner_->insert(job);
+  }
+  srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
+    writes.push_back({"update", job.id(), was, job.state(), job.attempts()});
+    return inner_->update(job, was, with_output);
+  }
+  srv::WriteTicket erase(std::uint64_t id, srv::JobState state) override {
+    writes.push_back({"erase", id, state, state, 0});
+    return inner_->erase(id, state);
+  }
+  bool committed(srv::WriteTicket t) const override { return inner_->committed(t); }
+  bool wait_committed(srv::WriteTicket t, std::chrono::milliseconds d) override {
+    return inner_->wait_committed(t, d);
+  }
+  std::optional<srv::JobRow> get(std::uint64_t id) override { return inner_->get(id); }
+  srv::ListPage list(const srv::ListQuery& q) override { return inner_->list(q); }
+  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
+    return inner_->find_by_key(key);
+  }
+  srv::StateCounts counts() const override { return inner_->counts(); }
+  std::vector<srv::JobRow> load_live() override { return std::exchange(stored_live, {}); }
+  srv::BackendStats stats() const override { return inner_->stats(); }
+  void close() override { inner_->close(); }
+
+  // The states job `id` was written in, in order.
+  std::vector<srv::JobState> states_of(std::uint64_t id) const {
+    std::vector<srv::JobState> out;
+    for (const Write& w : writes) {
+      if (w.id == id) out.push_back(w.now);
+    }
+    return out;
+  }
+  std::uint64_t count(srv::JobState s) const { return counts()[static_cast<std::size_t>(s)]; }
+
+  std::vector<Write> writes;
+  std::vector<srv::JobRow> stored_live;  // what load_live() returns, once
+
+ private:
+  std::unique_ptr<srv::JobBackend> inner_;
+};
+
+class Service : public LoopTest {
+ protected:
+  srv::JobService& start(srv::ServiceOptions options = {}) {
+    service_ = std::make_unique<srv::JobService>(std::move(options), *backend_);
+    return *service_;
+  }
+  void TearDown() override {
+    service_.reset();
+    LoopTest::TearDown();
+  }
+  std::uint64_t submit(const nlohmann::json& spec) {
+    srv::ParsedSpec p = srv::parse_job_spec(spec);
+    EXPECT_TRUE(p) << p.error.message;
+    srv::Result<srv::Submitted> r = service_->submit(std::move(*p.spec), spec);
+    EXPECT_TRUE(r) << (r ? "" : r.error().message);
+    return r ? r->id : 0;
+  }
+  // Runs the loop for `ms` of virtual time.
+  void run_for(std::int64_t ms) { ua::run(pause(ms)); }
+  static ua::Coro<void> pause(std::int64_t ms) { co_await ua::sleep_ms(ms); }
+  // The state of job `id`, live or stored.
+  srv::JobState state_of(std::uint64_t id) {
+    srv::Result<nlohmann::json> live = service_->get({id, std::nullopt});
+    if (live) return *srv::parse_state(live->at("state").get<std::string>());
+    std::optional<srv::JobRow> row = backend_->get(id);
+    EXPECT_TRUE(row) << "t" << id << " is nowhere";
+    return row ? row->state : srv::JobState::interrupted;
+  }
+  srv::JobRow stored(std::uint64_t id) {
+    std::optional<srv::JobRow> row = backend_->get(id);
+    EXPECT_TRUE(row);
+    return row.value_or(srv::JobRow{});
+  }
+
+  std::unique_ptr<RecordingBackend> backend_ = std::make_unique<RecordingBackend>();
+  std::unique_ptr<srv::JobService> service_;
+};
