@@ -111,6 +111,30 @@ TEST_P(CliCommands, SubmitFlagsSetTheRootKeys) {
   EXPECT_EQ(spec, json({{"name", name}, {"value", 1}, {"timeout", 5.0}, {"retries", 2}}));
 }
 
+TEST_P(CliCommands, DelayAndAtScheduleTheTaskAndReplaceEachOther) {
+  const ClientResult delayed =
+      cli({"submit", "-q", file("at.json", R"({"value": 1, "at": "2001-01-01T00:00:00Z"})"),
+           "--delay", "3600"});
+  ASSERT_EQ(delayed.code, 0) << delayed.err;
+  const json task = daemon().get("/api/tasks/" + delayed.out.substr(0, delayed.out.size() - 1));
+  EXPECT_EQ(task.at("spec"), json({{"value", 1}, {"delay", 3600.0}}));
+  // (Its state is not checked: on the virtual clock an idle daemon's hour passes at once.)
+  EXPECT_TRUE(task.at("run_at").is_number()) << task.dump();
+  const ClientResult at = cli({"submit", "-q", file("delay.json", R"({"value": 1, "delay": 5})"),
+                               "--at", "2001-01-01T00:00:00+01:00"});
+  ASSERT_EQ(at.code, 0) << at.err;
+  EXPECT_EQ(daemon().get("/api/tasks/" + at.out.substr(0, at.out.size() - 1)).at("spec"),
+            json({{"value", 1}, {"at", "2001-01-01T00:00:00+01:00"}}));
+  // Both at once: a usage error before anything is sent.
+  const ClientResult both = cli({"submit", file("v.json", R"({"value": 1})"), "--delay", "1",
+                                 "--at", "2001-01-01T00:00:00Z"});
+  EXPECT_EQ(both.code, 2) << both.err;
+  // A bad time: the daemon's 400 names the field.
+  const ClientResult bad = cli({"submit", file("v2.json", R"({"value": 1})"), "--at", "noon"});
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("$.at"), std::string::npos) << bad.err;
+}
+
 TEST_P(CliCommands, SubmitWaitOfTheSeedGatherPrintsWhatTheApiSays) {
   const std::string spec = file("gather.json", kGatherSpec);
   const ClientResult r = cli({"submit", "--wait", spec});

@@ -53,7 +53,8 @@ describe('dashboard without a token', () => {
   test('opens with counts, an empty table and the connection state', async () => {
     const page = await openPage(context, daemon.base);
     await page.waitForSelector(`#connection[data-state="${live ? 'live' : 'polling'}"]`);
-    assert.equal(await page.locator('#counts li').count(), 7);
+    assert.equal(await page.locator('#counts li').count(), 8);
+    assert.equal(await page.locator('#counts button[data-state="scheduled"] .count-n').textContent(), '0');
     assert.equal(await page.locator('#counts button[data-state="running"] .count-n').textContent(), '0');
     assert.equal(await page.locator('#empty').isVisible(), true);
     // The health panel: what GET /api/stats says today.
