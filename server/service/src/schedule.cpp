@@ -13,8 +13,7 @@
 namespace uasyncd::server {
 
 void JobService::sleep_until_due(const Job& job) {
-  const std::int64_t ms = std::max<std::int64_t>(0, job.run_at_ms() - wall_ms());
-  sleepers_[job.id()] = uasyncio::create_task(wake_when_due(this, job.id(), ms));
+  sleepers_[job.id()] = uasyncio::create_task(wake_when_due(this, job.id(), job.run_at_ms()));
 }
 
 void JobService::drop_sleeper(std::uint64_t id) {
@@ -25,8 +24,10 @@ void JobService::drop_sleeper(std::uint64_t id) {
 }
 
 uasyncio::Coro<void> JobService::wake_when_due(JobService* self, std::uint64_t id,
-                                               std::int64_t ms) {
-  co_await uasyncio::sleep_ms(ms);
+                                               std::int64_t run_at_ms) {
+  // Measured when the task first runs, not when it was made: a task starts at the loop's next
+  // turn, which comes only after a long restore or a large batch of submits.
+  co_await uasyncio::sleep_ms(std::max<std::int64_t>(0, run_at_ms - wall_ms()));
   self->sleepers_.erase(id);  // this task: what due() causes must not cancel it
   self->due(id);
 }

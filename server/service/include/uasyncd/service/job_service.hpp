@@ -134,7 +134,8 @@ class JobService {
   void sleep_until_due(const Job& job);
   void drop_sleeper(std::uint64_t id);
   void due(std::uint64_t id);
-  static uasyncio::Coro<void> wake_when_due(JobService* self, std::uint64_t id, std::int64_t ms);
+  static uasyncio::Coro<void> wake_when_due(JobService* self, std::uint64_t id,
+                                            std::int64_t run_at_ms);
   // Puts a job at the end of the queue, noting when (its queued_at).
   void enqueue(std::shared_ptr<Job> job);
   void add_queue_place(const Job& job, nlohmann::json& out) const;
