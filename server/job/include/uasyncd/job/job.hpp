@@ -125,11 +125,11 @@ class Job {
   struct Stored {
     JobState state = JobState::pending;
     int attempts = 0;
-    std::int64_t run_at_ms = 0;
     std::int64_t started_ms = 0;
     std::int64_t finished_ms = 0;
     nlohmann::json result;
     std::optional<ErrorInfo> error;
+    std::int64_t run_at_ms = 0;  // last: positional initialisations of the others stay valid
   };
   void restore(Stored stored);
   void restore_step(std::size_t index, JobState state, nlohmann::json result,
