@@ -17,6 +17,8 @@ using nlohmann::json;
 
 // How long a finished job waits in RAM between looks at whether its final write is committed.
 constexpr std::int64_t kReleasePollMs = 20;
+// The heartbeat's period while jobs run: how late an interrupted job's end may be, at most.
+constexpr std::int64_t kAlivePeriodMs = 1000;
 
 std::int64_t ms_of(double seconds) {
   const double ms = std::floor(seconds * 1000.0);
@@ -241,6 +243,23 @@ void JobService::cancel_watch(std::uint64_t job_id, std::uint64_t watch) {
 void JobService::started(Job& job) {
   write_now(job, JobState::pending);
   transition(job, "started");
+  keep_alive();
+}
+
+void JobService::keep_alive() {
+  if (beating_) return;
+  beating_ = true;
+  heartbeat_ = ua::create_task(beat_while_running(this));
+}
+
+ua::Coro<void> JobService::beat_while_running(JobService* self) {
+  // Ends with the last running job, so an idle daemon writes nothing; the next start begins it
+  // again.
+  while (self->runner_.size() > 0) {
+    co_await ua::sleep_ms(kAlivePeriodMs);
+    if (self->runner_.size() > 0) self->backend_.mark_alive();
+  }
+  self->beating_ = false;
 }
 
 void JobService::runner_finished(Job& job) {
@@ -343,6 +362,9 @@ void JobService::release_all() {
   for (auto& [id, watch] : timeouts_)
     watch = ua::AnyTask();
   timeouts_.clear();
+  if (heartbeat_ && !heartbeat_.done()) heartbeat_.cancel();
+  heartbeat_ = ua::AnyTask();
+  beating_ = false;
   runner_.abandon_all();
   pending_.clear();
   queued_at_ms_.clear();

@@ -121,6 +121,7 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
   row.created_ms = job.created_ms();
   row.started_ms = job.started_ms();
   row.finished_ms = job.finished_ms();
+  row.interrupted_at_ms = job.interrupted_at_ms();
   if (is_final(job.state())) {
     row.result = json_text(job.result());
     row.error = job.error();
@@ -148,6 +149,7 @@ void apply_update(JobRow& stored, JobRow&& update) {
   stored.attempts = update.attempts;
   stored.started_ms = update.started_ms;
   stored.finished_ms = update.finished_ms;
+  stored.interrupted_at_ms = update.interrupted_at_ms;
   stored.result = std::move(update.result);
   stored.error = std::move(update.error);
   if (!update.steps.empty()) stored.steps = std::move(update.steps);
@@ -170,6 +172,7 @@ std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
     stored.attempts = row.attempts;
     stored.started_ms = row.started_ms;
     stored.finished_ms = row.finished_ms;
+    stored.interrupted_at_ms = row.interrupted_at_ms;
     if (!row.result.empty()) stored.result = json::parse(row.result);
     stored.error = row.error;
     job->restore(std::move(stored));

@@ -17,6 +17,8 @@ struct Migration {
 // state and by name (newest first) and for retention (longest finished first, finished only).
 // Version 3: the Idempotency-Key of the submit that made a job, indexed. Not a UNIQUE index: the
 // bridge keeps keys unique, and the insert is an INSERT OR REPLACE that would delete the other row.
+// Version 4: when a restart found a job running and interrupted it (0: never). (The heartbeat the
+// writer keeps while jobs run, meta('alive_ms'), needs no migration: meta has any key.)
 constexpr Migration kMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
@@ -57,6 +59,9 @@ CREATE INDEX tasks_finished ON tasks(finished_ms, seq) WHERE state NOT IN ('pend
     {3, R"sql(
 ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
 CREATE INDEX tasks_idempotency_key ON tasks(idempotency_key) WHERE idempotency_key IS NOT NULL;
+)sql"},
+    {4, R"sql(
+ALTER TABLE tasks ADD COLUMN interrupted_ms INTEGER NOT NULL DEFAULT 0;
 )sql"},
 };
 

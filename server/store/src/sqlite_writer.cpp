@@ -66,6 +66,10 @@ WriteTicket SqliteWriter::erase(std::uint64_t id) {
   return push(Kind::erase, std::move(row));
 }
 
+void SqliteWriter::mark_alive() {
+  push(Kind::alive, JobRow{});
+}
+
 SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
                                    std::size_t& fenced) {
   SqliteBatch batch;
@@ -92,6 +96,11 @@ SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted
         // Deletes run after this batch's inserts and updates, in the same transaction.
         where.erase(id);
         batch.deletes.push_back(id);
+        break;
+      case Kind::alive:
+        // Stamped now, as the batch is about to be committed: the latest the daemon is known
+        // to have been alive, however long the op waited behind a slow commit.
+        batch.alive_ms = wall_ms();
         break;
     }
   }

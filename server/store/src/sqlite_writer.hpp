@@ -33,6 +33,8 @@ class SqliteWriter {
   WriteTicket insert(JobRow row);
   WriteTicket update(JobRow row);
   WriteTicket erase(std::uint64_t id);
+  // The heartbeat: the next commit stores the wall time it is made at as meta 'alive_ms'.
+  void mark_alive();
 
   bool committed(WriteTicket ticket) const {
     return ticket <= committed_.load(std::memory_order_acquire);
@@ -45,7 +47,7 @@ class SqliteWriter {
   BackendStats stats() const;
 
  private:
-  enum class Kind { insert, update, erase };
+  enum class Kind { insert, update, erase, alive };
   struct Op {
     Kind kind;
     JobRow row;

@@ -149,6 +149,10 @@ class JobService {
   WriteTicket write_now(const Job& job, JobState was);
   void flush_writes();
   static uasyncio::Coro<void> flush_writes_soon(JobService* self);
+  // While any job runs, the backend hears once a second that the daemon is alive (mark_alive),
+  // so a restart can end an interrupted job's run near where it stopped, not at the restart.
+  void keep_alive();
+  static uasyncio::Coro<void> beat_while_running(JobService* self);
 
   ServiceOptions options_;
   JobBackend& backend_;
@@ -173,6 +177,8 @@ class JobService {
   std::unordered_map<std::uint64_t, std::vector<Follower>> followers_;
   std::unordered_map<std::uint64_t, bool> unwritten_;  // id -> with_output
   bool flush_queued_ = false;
+  uasyncio::AnyTask heartbeat_;
+  bool beating_ = false;
   FinishedHistory history_;
 };
 

@@ -115,6 +115,15 @@ class JobBackend {
   // Forgets a finished job whose state is `state`.
   virtual WriteTicket erase(std::uint64_t id, JobState state) = 0;
 
+  // ---- the heartbeat: loop thread ----
+  // The daemon is alive now: the wall time is stored with the next commit (one that is going to
+  // happen anyway, else one of its own), so a restart knows when a job it finds running was last
+  // known to run (interrupted_end_ms). The service calls it once a second while jobs run, never
+  // when none does. Default: nothing to store (a backend whose jobs die with the process).
+  virtual void mark_alive() {}
+  // The last heartbeat the store held when it was opened (from the previous run), if any.
+  virtual std::optional<std::int64_t> last_alive_ms() const { return std::nullopt; }
+
   // ---- commits: any thread ----
   virtual bool committed(WriteTicket ticket) const = 0;
   // True once `ticket` (and every write before it) is committed; false when `timeout` passed
