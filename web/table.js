@@ -17,6 +17,12 @@ export const PAGE_SIZES = [25, 50, 100, 200, 500];
 export const DEFAULT_PAGE_SIZE = 50;
 const SETTLE_MS = 600;
 const REFILL_MS = 400;
+// Rows a live update rewrites in one frame; the rest follow in the next frame. New tasks shift
+// every row of the page down (rows are positional), so under a flood every render rewrote all
+// of them: with 50 rows, a frame of ~10 ms CPU (script, style, layout, paint), which a busy
+// machine stretched past 100 ms (bench/RESULTS.md). The top rows, which the reader sees, go
+// first.
+const ROWS_PER_FRAME = 25;
 
 export const seqOf = (id) => Number(String(id).slice(1).split('.')[0]);
 
@@ -54,12 +60,15 @@ export class TaskTable {
     this.paused = false;
     this.pointerIn = false;
     this.scrolledPast = null;  // the table's top above the window's (null: measure again)
+    this.wrapScrolled = false;  // the table's own box is scrolled down (noted at each scroll)
     this.loading = null;
     this.reloadWanted = false;
     this.duringLoad = null;  // while a page is on its way: the live updates that came meanwhile
     this.keepPlace = false;  // the load asked for last refreshes the rows shown (refresh())
     this.settleTimer = null;
     this.refillTimer = null;
+    this.restFrame = 0;  // the animation frame that renders the rows a budgeted render left
+    this.restFrameTime = null;  // the frame time it ran in (one budget per frame)
     this.clockNow = () => Date.now() / 1000;
     this.listen();
   }
@@ -74,7 +83,12 @@ export class TaskTable {
       this.settleSoon();
     });
     tbody.addEventListener('focusout', () => this.settleSoon());
-    wrap.addEventListener('scroll', () => this.settleSoon(), { passive: true });
+    wrap.addEventListener('scroll', () => {
+      // Read here, where a scroll has just laid the page out, not in every live update (a read
+      // after the DOM changed would force a layout in the middle of one).
+      this.wrapScrolled = wrap.scrollTop > 0;
+      this.settleSoon();
+    }, { passive: true });
     addEventListener('scroll', () => {
       this.scrolledPast = null;
       if (this.incoming.size || this.hasGone()) this.settleSoon();
@@ -106,7 +120,7 @@ export class TaskTable {
     if (this.pointerIn) return true;
     const active = document.activeElement;
     if (this.tbody.contains(active) && active.matches(':focus-visible')) return true;
-    if (this.wrap.scrollTop > 0) return true;
+    if (this.wrapScrolled) return true;
     // Measured after a scroll only: a measurement in every live update would force a layout.
     if (this.scrolledPast === null) this.scrolledPast = this.wrap.getBoundingClientRect().top < 0;
     return this.scrolledPast;
@@ -358,7 +372,8 @@ export class TaskTable {
       }
     }
     if (dropped && this.next) this.refillSoon();
-    if (changed) this.render();
+    // Hidden tabs get no animation frames to render the rest in (nor does anyone see them).
+    if (changed) this.render(document.hidden ? Infinity : ROWS_PER_FRAME);
     this.reportPage();
     this.reportLive();
   }
@@ -559,20 +574,43 @@ export class TaskTable {
   // Row elements are positional: the i-th <tr> shows the i-th task. New tasks at the top change
   // the rows' contents, never their positions, so a burst shifts no layout (a shift is what
   // loses a reader's place) and costs no DOM moves.
-  render() {
+  //
+  // `budget`: at most that many rows are rewritten now, top first; the others keep what they
+  // showed (they are out of this.rows meanwhile) and are rendered in the next animation frame.
+  render(budget = Infinity) {
+    cancelAnimationFrame(this.restFrame);
+    this.restFrame = 0;
     const now = this.clockNow();
     const active = document.activeElement;
     const hadFocus = this.tbody.contains(active) ? active.closest('tr[data-id]') : null;
     const focusedTask = hadFocus?.dataset.id ?? null;
     const focusIndex = hadFocus ? this.rowAt.findIndex((r) => r.tr === hadFocus) : -1;
     const keep = new Map();
+    let rewritten = 0;
+    let left = false;
     this.tasks.forEach((task, i) => {
       let row = this.rowAt[i];
+      const duration = fmtDuration(durationOf(task, now));
+      const checked = this.checked.has(task.id);
+      const current = task.id === this.openId;
+      // What the row shows, in one string: an unchanged row costs no DOM reads or writes.
+      const shows = [task.id, task.name, task.kind, task.state, task.started, duration, checked,
+        task._gone, current].join('\u0000');
+      if (row && row.shows === shows) {
+        keep.set(task.id, row);
+        return;
+      }
+      if (rewritten >= budget) {
+        left = true;
+        return;
+      }
+      rewritten += 1;
       if (!row) {
         row = this.makeRow(task);
         this.rowAt[i] = row;
         this.tbody.append(row.tr);
       }
+      row.shows = shows;
       keep.set(task.id, row);
       const c = row.cells;
       if (row.tr.dataset.id !== task.id) {
@@ -587,8 +625,8 @@ export class TaskTable {
       setBadge(c.badge, task.state);
       if (row.tr.dataset.state !== task.state) row.tr.dataset.state = task.state;
       setTime(c.started.firstChild, task.started);
-      setText(c.duration, fmtDuration(durationOf(task, now)));
-      c.check.checked = this.checked.has(task.id);
+      setText(c.duration, duration);
+      if (c.check.checked !== checked) c.check.checked = checked;
       if (task._gone) {
         row.tr.dataset.gone = task._gone;
         setText(c.gone, task._gone === 'removed' ? ' (deleted)' : ' (no longer matches)');
@@ -596,11 +634,20 @@ export class TaskTable {
         delete row.tr.dataset.gone;
         setText(c.gone, '');
       }
-      if (task.id === this.openId) row.tr.setAttribute('aria-current', 'true');
-      else row.tr.removeAttribute('aria-current');
+      if (current !== row.tr.hasAttribute('aria-current')) {
+        if (current) row.tr.setAttribute('aria-current', 'true');
+        else row.tr.removeAttribute('aria-current');
+      }
     });
     while (this.rowAt.length > this.tasks.length) this.rowAt.pop().tr.remove();
     this.rows = keep;
+    if (left) {
+      this.restFrame = requestAnimationFrame((frameTime) => {
+        this.restFrame = 0;
+        this.restFrameTime = frameTime;
+        this.render(budget);
+      });
+    }
     // One row is the table's Tab stop: the one last focused, else the open one, else the first.
     if (focusedTask && keep.has(focusedTask)) this.focusId = focusedTask;
     if (!keep.has(this.focusId)) this.focusId = keep.has(this.openId) ? this.openId : this.tasks[0]?.id ?? null;
