@@ -124,9 +124,9 @@ class Job {
     int attempts = 0;
     std::int64_t started_ms = 0;
     std::int64_t finished_ms = 0;
-    std::int64_t interrupted_at_ms = 0;
     nlohmann::json result;
     std::optional<ErrorInfo> error;
+    std::int64_t interrupted_at_ms = 0;  // last: brace-initialised positionally elsewhere
   };
   void restore(Stored stored);
   void restore_step(std::size_t index, JobState state, nlohmann::json result,
