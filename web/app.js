@@ -495,12 +495,6 @@ let nextFlushAt = 0;
 
 function flush(frameStart) {
   if (!flushRequested) return;
-  // The table rendered the rest of its last update in this frame: this one waits for the next,
-  // so a frame never rewrites more than its budget of rows (table.js, ROWS_PER_FRAME).
-  if (typeof frameStart === 'number' && table.restFrameTime === frameStart) {
-    requestAnimationFrame(flush);
-    return;
-  }
   const t0 = performance.now();
   flushRequested = false;
   // Only a flood counts: a slow machine's slow frames with a few updates each render at once.

@@ -17,12 +17,6 @@ export const PAGE_SIZES = [25, 50, 100, 200, 500];
 export const DEFAULT_PAGE_SIZE = 50;
 const SETTLE_MS = 600;
 const REFILL_MS = 400;
-// Rows a live update rewrites in one frame; the rest follow in the next frame. New tasks shift
-// every row of the page down (rows are positional), so under a flood every render rewrote all
-// of them: with 50 rows, a frame of ~10 ms CPU (script, style, layout, paint), which a busy
-// machine stretched past 100 ms (bench/RESULTS.md). The top rows, which the reader sees, go
-// first.
-const ROWS_PER_FRAME = 25;
 
 export const seqOf = (id) => Number(String(id).slice(1).split('.')[0]);
 
@@ -67,8 +61,6 @@ export class TaskTable {
     this.keepPlace = false;  // the load asked for last refreshes the rows shown (refresh())
     this.settleTimer = null;
     this.refillTimer = null;
-    this.restFrame = 0;  // the animation frame that renders the rows a budgeted render left
-    this.restFrameTime = null;  // the frame time it ran in (one budget per frame)
     this.clockNow = () => Date.now() / 1000;
     this.listen();
   }
@@ -372,8 +364,7 @@ export class TaskTable {
       }
     }
     if (dropped && this.next) this.refillSoon();
-    // Hidden tabs get no animation frames to render the rest in (nor does anyone see them).
-    if (changed) this.render(document.hidden ? Infinity : ROWS_PER_FRAME);
+    if (changed) this.render();
     this.reportPage();
     this.reportLive();
   }
@@ -574,20 +565,13 @@ export class TaskTable {
   // Row elements are positional: the i-th <tr> shows the i-th task. New tasks at the top change
   // the rows' contents, never their positions, so a burst shifts no layout (a shift is what
   // loses a reader's place) and costs no DOM moves.
-  //
-  // `budget`: at most that many rows are rewritten now, top first; the others keep what they
-  // showed (they are out of this.rows meanwhile) and are rendered in the next animation frame.
-  render(budget = Infinity) {
-    cancelAnimationFrame(this.restFrame);
-    this.restFrame = 0;
+  render() {
     const now = this.clockNow();
     const active = document.activeElement;
     const hadFocus = this.tbody.contains(active) ? active.closest('tr[data-id]') : null;
     const focusedTask = hadFocus?.dataset.id ?? null;
     const focusIndex = hadFocus ? this.rowAt.findIndex((r) => r.tr === hadFocus) : -1;
     const keep = new Map();
-    let rewritten = 0;
-    let left = false;
     this.tasks.forEach((task, i) => {
       let row = this.rowAt[i];
       const duration = fmtDuration(durationOf(task, now));
@@ -600,11 +584,6 @@ export class TaskTable {
         keep.set(task.id, row);
         return;
       }
-      if (rewritten >= budget) {
-        left = true;
-        return;
-      }
-      rewritten += 1;
       if (!row) {
         row = this.makeRow(task);
         this.rowAt[i] = row;
@@ -641,13 +620,6 @@ export class TaskTable {
     });
     while (this.rowAt.length > this.tasks.length) this.rowAt.pop().tr.remove();
     this.rows = keep;
-    if (left) {
-      this.restFrame = requestAnimationFrame((frameTime) => {
-        this.restFrame = 0;
-        this.restFrameTime = frameTime;
-        this.render(budget);
-      });
-    }
     // One row is the table's Tab stop: the one last focused, else the open one, else the first.
     if (focusedTask && keep.has(focusedTask)) this.focusId = focusedTask;
     if (!keep.has(this.focusId)) this.focusId = keep.has(this.openId) ? this.openId : this.tasks[0]?.id ?? null;
