@@ -120,7 +120,9 @@ class SubmitCommand final : public Command {
       throw CliError(kExitDaemon, "the daemon's answer to the batch has no ids for its specs");
     }
     const Format format = ctx.out.records();
-    if (format != Format::table && !ctx.out.quiet()) {
+    const bool ids_only =
+        ctx.out.quiet() && ctx.out.chosen().value_or(Format::table) == Format::table;
+    if (format != Format::table && !ids_only) {
       ctx.out.out(json_text(answer, format));
       return 0;
     }
