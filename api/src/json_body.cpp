@@ -12,6 +12,7 @@ namespace {
 using nlohmann::json;
 
 struct TooDeep {};
+struct TooMany {};
 
 bool has_media_type(std::string_view content_type, std::string_view want) {
   std::string type(content_type);
@@ -31,7 +32,8 @@ bool is_ndjson_type(std::string_view content_type) {
   return has_media_type(content_type, "application/x-ndjson");
 }
 
-std::optional<json> parse_json_body(std::string_view body, ApiError& error, std::size_t max_bytes) {
+std::optional<json> parse_json_body(std::string_view body, ApiError& error, std::size_t max_bytes,
+                                    std::size_t max_elements) {
   if (body.size() > max_bytes) {
     error = {413, "payload_too_large",
              "the body is larger than " + std::to_string(max_bytes) + " bytes"};
@@ -47,12 +49,26 @@ std::optional<json> parse_json_body(std::string_view body, ApiError& error, std:
   }
   // The callback sees every nesting level as it is entered, so a hostile document is refused
   // before a recursive dump or walk could run out of stack.
-  const json::parser_callback_t bound = [](int depth, json::parse_event_t, json&) {
+  // A top-level array's elements are counted as they come: a body of many tiny elements is
+  // refused before it is all parsed (its parsed form would be many times its size).
+  bool root_array = false;
+  std::size_t elements = 0;
+  const json::parser_callback_t bound = [&](int depth, json::parse_event_t event, json&) {
     if (depth > server::kMaxSpecJsonNesting) throw TooDeep{};
+    if (depth == 0 && event == json::parse_event_t::array_start) root_array = true;
+    if (root_array && depth == 1 && max_elements != 0 &&
+        (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start ||
+         event == json::parse_event_t::value) &&
+        ++elements > max_elements) {
+      throw TooMany{};
+    }
     return true;
   };
   try {
     return json::parse(body, bound);
+  } catch (const TooMany&) {
+    error = {413, "payload_too_large",
+             "$: an array of at most " + std::to_string(max_elements) + " elements is taken"};
   } catch (const TooDeep&) {
     error = {400, "invalid_json", "$: JSON nested too deeply"};
   } catch (const json::exception& e) {  // parse_error, and out_of_range for 1e999

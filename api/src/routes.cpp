@@ -215,7 +215,7 @@ void Routes::dispatch(const Route& route, Call& call) {
     if (is_ndjson_type(type)) {
       doc = parse_ndjson_body(call.req.body, error, kMaxBatchBodyBytes, kMaxBatchTasks);
     } else if (is_json_type(type)) {
-      doc = parse_json_body(call.req.body, error, kMaxBatchBodyBytes);
+      doc = parse_json_body(call.req.body, error, kMaxBatchBodyBytes, kMaxBatchTasks);
       // The larger limit is for batches; one spec keeps the limit of every other body.
       if (doc && !doc->is_array() && call.req.body.size() > kMaxBodyBytes) {
         doc.reset();
