@@ -38,6 +38,11 @@ class RecordingBackend final : public srv::JobBackend {
     writes.push_back({"insert", job.id(), job.state(), job.state(), job.attempts()});
     return inner_->insert(job);
   }
+  srv::WriteTicket insert_all(std::span<const srv::Job* const> jobs) override {
+    for (const srv::Job* job : jobs)
+      writes.push_back({"insert", job->id(), job->state(), job->state(), job->attempts()});
+    return inner_->insert_all(jobs);
+  }
   srv::WriteTicket update(const srv::Job& job, JobState was, bool with_output) override {
     writes.push_back({"update", job.id(), was, job.state(), job.attempts()});
     return inner_->update(job, was, with_output);

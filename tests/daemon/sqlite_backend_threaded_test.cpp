@@ -192,6 +192,32 @@ TEST_F(SqliteTest, ManyThreadsWaitWhileTheLoopSubmits) {
   EXPECT_EQ(open()->counts()[0], kJobs);
 }
 
+// A batch submit's inserts are one transaction: the writer never takes part of them, so a crash
+// keeps all of a batch or none, and readers never see part of it.
+TEST_F(SqliteTest, InsertAllIsCommittedAsOneTransaction) {
+  constexpr std::uint64_t kBatches = 20;
+  constexpr std::uint64_t kBatch = 500;
+  auto b = open();
+  std::uint64_t id = 0;
+  for (std::uint64_t n = 0; n < kBatches; ++n) {
+    std::vector<std::shared_ptr<srv::Job>> jobs;
+    std::vector<const srv::Job*> rows;
+    for (std::uint64_t i = 0; i < kBatch; ++i) {
+      jobs.push_back(make_job(++id, {{"value", id}}));
+      rows.push_back(jobs.back().get());
+    }
+    const srv::BackendStats before = b->stats();
+    const srv::WriteTicket ticket = b->insert_all(rows);
+    ASSERT_TRUE(b->wait_committed(ticket, 10s));
+    const srv::BackendStats after = b->stats();
+    EXPECT_EQ(after.commits - before.commits, 1u) << "batch " << n;
+    EXPECT_EQ(after.rows - before.rows, kBatch) << "batch " << n;
+    EXPECT_TRUE(b->get(id - kBatch + 1));
+    EXPECT_TRUE(b->get(id));
+  }
+  EXPECT_EQ(b->counts()[0], kBatches * kBatch);
+}
+
 TEST_F(SqliteTest, ExecOutputRoundTripsByteForByte) {
   auto job = exec_job_with_output();
   {

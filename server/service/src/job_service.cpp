@@ -56,22 +56,60 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   if (spec.uses_exec && !options_.allow_exec) {
     return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
   }
-  auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
-                                   std::make_shared<json>(std::move(spec_json)), wall_ms());
-  job->set_idempotency_key(std::move(idempotency_key));
-  live_[job->id()] = job;
+  std::shared_ptr<Job> job =
+      make_job(std::move(spec), std::move(spec_json), std::move(idempotency_key));
   Submitted out;
   out.id = job->id();
   out.ticket = backend_.insert(*job);
+  admit(job);
+  out.job = full_json(*job);
+  return out;
+}
+
+Result<SubmittedBatch> JobService::submit_all(std::vector<SubmitItem> items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].spec.uses_exec && !options_.allow_exec) {
+      std::string message = "$[" + std::to_string(i) + "]";
+      message += ": exec steps need the daemon to run with --allow-exec";
+      return JobError{JobErrorCode::forbidden, std::move(message)};
+    }
+  }
+  std::vector<std::shared_ptr<Job>> jobs;
+  std::vector<const Job*> rows;
+  jobs.reserve(items.size());
+  rows.reserve(items.size());
+  SubmittedBatch out;
+  out.ids.reserve(items.size());
+  for (SubmitItem& item : items) {
+    jobs.push_back(
+        make_job(std::move(item.spec), std::move(item.spec_json), std::move(item.idempotency_key)));
+    rows.push_back(jobs.back().get());
+    out.ids.push_back(jobs.back()->id());
+  }
+  // All inserts before any start: the batch is one write, and no job's start is written first.
+  out.ticket = backend_.insert_all(rows);
+  for (std::shared_ptr<Job>& job : jobs)
+    admit(std::move(job));
+  return out;
+}
+
+std::shared_ptr<Job> JobService::make_job(JobSpec spec, json spec_json,
+                                          std::string idempotency_key) {
+  auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
+                                   std::make_shared<json>(std::move(spec_json)), wall_ms());
+  job->set_idempotency_key(std::move(idempotency_key));
+  return job;
+}
+
+void JobService::admit(std::shared_ptr<Job> job) {
+  live_[job->id()] = job;  // only now: an insert that threw leaves nothing behind
   transition(*job, "submitted");
   if (options_.max_running == 0 || runner_.size() < options_.max_running) {
     runner_.start(job);
     started(*job);
   } else {
-    enqueue(job);
+    enqueue(std::move(job));
   }
-  out.job = full_json(*job);
-  return out;
 }
 
 Result<json> JobService::get(const JobRef& ref) const {

@@ -59,6 +59,16 @@ class SqliteBackend final : public JobBackend {
     return writer_->insert(row_of(job, true));
   }
 
+  WriteTicket insert_all(std::span<const Job* const> jobs) override {
+    std::vector<JobRow> rows;
+    rows.reserve(jobs.size());
+    for (const Job* job : jobs) {
+      tally_.add(job->state());
+      rows.push_back(row_of(*job, true));
+    }
+    return writer_->insert_all(std::move(rows));
+  }
+
   WriteTicket update(const Job& job, JobState was, bool with_output) override {
     tally_.move(was, job.state());
     return writer_->update(row_of(job, false, with_output));

@@ -56,6 +56,21 @@ WriteTicket SqliteWriter::insert(JobRow row) {
   return push(Kind::insert, std::move(row));
 }
 
+WriteTicket SqliteWriter::insert_all(std::vector<JobRow> rows) {
+  WriteTicket ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return 0;
+    // The writer takes the whole queue under this lock: it never sees part of the batch.
+    for (JobRow& row : rows)
+      queue_.push_back({Kind::insert, std::move(row)});
+    pushed_ += rows.size();
+    ticket = pushed_;
+  }
+  work_cv_.notify_one();
+  return ticket;
+}
+
 WriteTicket SqliteWriter::update(JobRow row) {
   return push(Kind::update, std::move(row));
 }

@@ -31,6 +31,9 @@ class SqliteWriter {
 
   // Any thread. Each returns the write's ticket.
   WriteTicket insert(JobRow row);
+  // Queued together: they are committed in one transaction (all or none survive a crash); the
+  // ticket is the last one's.
+  WriteTicket insert_all(std::vector<JobRow> rows);
   WriteTicket update(JobRow row);
   WriteTicket erase(std::uint64_t id);
   // The heartbeat: the next commit stores the wall time it is made at as meta 'alive_ms'.

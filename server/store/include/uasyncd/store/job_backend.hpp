@@ -109,6 +109,10 @@ class JobBackend {
   virtual std::uint64_t next_id() = 0;
   // A new job (pending, with its spec).
   virtual WriteTicket insert(const Job& job) = 0;
+  // New jobs written as one (a batch submit): a durable backend commits them in one transaction,
+  // so after a crash either all of them are stored or none is; readers never see part of them.
+  // The ticket covers them all. The jobs are only read during the call.
+  virtual WriteTicket insert_all(std::span<const Job* const> jobs) = 0;
   // The job changed from state `was` (its state now may be the same: a step changed).
   // `with_output`: an exec step has ended since the last write; its output is written too.
   virtual WriteTicket update(const Job& job, JobState was, bool with_output) = 0;
