@@ -20,15 +20,25 @@ cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$build" --target fuzzers -j "${UASYNCD_FUZZ_JOBS:-$(nproc)}"
 
 mkdir -p "$build/artifacts"
-status=0
-for target in $targets; do
-  corpus=$build/corpus/$target
-  log=$build/$target.log
+# The targets run side by side (libFuzzer is single-threaded): each still gets SECONDS, and the
+# script takes SECONDS, not SECONDS times the number of targets.
+fuzz() {
+  local target=$1 corpus=$build/corpus/$1
   mkdir -p "$corpus"
   # -timeout: one input may take at most 10 s; -rss_limit_mb: bounded memory, as for the daemon.
-  if "$build/tests/fuzz/${target}_fuzzer" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
+  "$build/tests/fuzz/${target}_fuzzer" -max_total_time="$seconds" -max_len=16384 -timeout=10 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$build/artifacts/$target-" \
-    "$corpus" "$root/tests/fuzz/corpus/$target" >"$log" 2>&1; then
+    "$corpus" "$root/tests/fuzz/corpus/$target" >"$build/$target.log" 2>&1
+}
+declare -A pids
+for target in $targets; do
+  fuzz "$target" &
+  pids[$target]=$!
+done
+status=0
+for target in $targets; do
+  log=$build/$target.log
+  if wait "${pids[$target]}"; then
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     echo "fuzz $target: ${runs:-?} executions in ${seconds} s, no crash"
   else

@@ -166,6 +166,7 @@ export class OutputView {
   ended(id) {
     if (id !== this.taskId) return;
     this.unfollow();
+    if (this.finalFetched) return;  // the task's final state came first and fetched it
     this.finalFetched = true;
     this.fetch();
   }

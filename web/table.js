@@ -54,6 +54,7 @@ export class TaskTable {
     this.paused = false;
     this.pointerIn = false;
     this.scrolledPast = null;  // the table's top above the window's (null: measure again)
+    this.wrapScrolled = false;  // the table's own box is scrolled down (noted at each scroll)
     this.loading = null;
     this.reloadWanted = false;
     this.duringLoad = null;  // while a page is on its way: the live updates that came meanwhile
@@ -74,7 +75,12 @@ export class TaskTable {
       this.settleSoon();
     });
     tbody.addEventListener('focusout', () => this.settleSoon());
-    wrap.addEventListener('scroll', () => this.settleSoon(), { passive: true });
+    wrap.addEventListener('scroll', () => {
+      // Read here, where a scroll has just laid the page out, not in every live update (a read
+      // after the DOM changed would force a layout in the middle of one).
+      this.wrapScrolled = wrap.scrollTop > 0;
+      this.settleSoon();
+    }, { passive: true });
     addEventListener('scroll', () => {
       this.scrolledPast = null;
       if (this.incoming.size || this.hasGone()) this.settleSoon();
@@ -106,7 +112,7 @@ export class TaskTable {
     if (this.pointerIn) return true;
     const active = document.activeElement;
     if (this.tbody.contains(active) && active.matches(':focus-visible')) return true;
-    if (this.wrap.scrollTop > 0) return true;
+    if (this.wrapScrolled) return true;
     // Measured after a scroll only: a measurement in every live update would force a layout.
     if (this.scrolledPast === null) this.scrolledPast = this.wrap.getBoundingClientRect().top < 0;
     return this.scrolledPast;
@@ -568,11 +574,22 @@ export class TaskTable {
     const keep = new Map();
     this.tasks.forEach((task, i) => {
       let row = this.rowAt[i];
+      const duration = fmtDuration(durationOf(task, now));
+      const checked = this.checked.has(task.id);
+      const current = task.id === this.openId;
+      // What the row shows, in one string: an unchanged row costs no DOM reads or writes.
+      const shows = [task.id, task.name, task.kind, task.state, task.started, duration, checked,
+        task._gone, current].join('\u0000');
+      if (row && row.shows === shows) {
+        keep.set(task.id, row);
+        return;
+      }
       if (!row) {
         row = this.makeRow(task);
         this.rowAt[i] = row;
         this.tbody.append(row.tr);
       }
+      row.shows = shows;
       keep.set(task.id, row);
       const c = row.cells;
       if (row.tr.dataset.id !== task.id) {
@@ -587,8 +604,8 @@ export class TaskTable {
       setBadge(c.badge, task.state);
       if (row.tr.dataset.state !== task.state) row.tr.dataset.state = task.state;
       setTime(c.started.firstChild, task.started);
-      setText(c.duration, fmtDuration(durationOf(task, now)));
-      c.check.checked = this.checked.has(task.id);
+      setText(c.duration, duration);
+      if (c.check.checked !== checked) c.check.checked = checked;
       if (task._gone) {
         row.tr.dataset.gone = task._gone;
         setText(c.gone, task._gone === 'removed' ? ' (deleted)' : ' (no longer matches)');
@@ -596,8 +613,10 @@ export class TaskTable {
         delete row.tr.dataset.gone;
         setText(c.gone, '');
       }
-      if (task.id === this.openId) row.tr.setAttribute('aria-current', 'true');
-      else row.tr.removeAttribute('aria-current');
+      if (current !== row.tr.hasAttribute('aria-current')) {
+        if (current) row.tr.setAttribute('aria-current', 'true');
+        else row.tr.removeAttribute('aria-current');
+      }
     });
     while (this.rowAt.length > this.tasks.length) this.rowAt.pop().tr.remove();
     this.rows = keep;

@@ -28,7 +28,10 @@ ConnectionStream::ConnectionStream(Connection& conn, Limits limits, Counters& co
       head_left_(conn.head_size),
       meter_(limits.max_body_bytes) {}
 
-void ConnectionStream::begin_body(Framing framing, std::uint64_t length) {
+void ConnectionStream::begin_body(Framing framing, std::uint64_t length,
+                                  std::uint64_t max_body_bytes) {
+  limits_.max_body_bytes = max_body_bytes;
+  meter_ = ChunkedMeter(max_body_bytes);
   conn_.consume(head_left_);  // cpp-httplib has read the head to its blank line: nothing left
   head_left_ = 0;
   in_body_ = true;

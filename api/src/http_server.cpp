@@ -276,7 +276,7 @@ void HttpServer::serve(std::shared_ptr<Connection> conn) {
 std::optional<Connection::Then> HttpServer::serve_one(const std::shared_ptr<Connection>& conn) {
   // The header is gone before cpp-httplib parses it: no response is partial, none multi-range.
   conn->head_size = remove_header_lines(conn->in, conn->in_pos, conn->head_size, "Range");
-  const ConnectionStream::Limits limits{payload_max_length_, options_.body_timeout,
+  const ConnectionStream::Limits limits{options_.max_body_bytes, options_.body_timeout,
                                         options_.write_timeout};
   ConnectionStream stream(*conn, limits, counters_);
   Exchange ex(this, conn.get(), &stream);
@@ -351,6 +351,7 @@ void HttpServer::check_request(httplib::Request& req, Exchange& ex) {
   if (lengths > 1) refuse(req, ex, 400, "invalid_request", "more than one Content-Length");
   ConnectionStream::Framing framing = ConnectionStream::Framing::none;
   std::uint64_t length = 0;
+  const std::uint64_t limit = body_limit(req);
   if (codings > 0) {
     if (req.version == "HTTP/1.0") {
       refuse(req, ex, 400, "invalid_request", "Transfer-Encoding is not HTTP/1.0");
@@ -367,9 +368,9 @@ void HttpServer::check_request(httplib::Request& req, Exchange& ex) {
       refuse(req, ex, 400, "invalid_request", "Content-Length must be a decimal number");
     }
     length = std::stoull(text);
-    if (length > payload_max_length_) {
+    if (length > limit) {
       refuse(req, ex, 413, "payload_too_large",
-             "the request body exceeds " + std::to_string(payload_max_length_) + " bytes");
+             "the request body exceeds " + std::to_string(limit) + " bytes");
     }
     if (length > 0) framing = ConnectionStream::Framing::length;
   }
@@ -390,16 +391,25 @@ void HttpServer::check_request(httplib::Request& req, Exchange& ex) {
       refuse(req, ex, 404, "not_found", "no route " + req.method + " " + req.path);
     }
   }
-  ex.stream->begin_body(framing, length);
+  ex.stream->begin_body(framing, length, limit);
 }
 
 bool HttpServer::route_takes_body(const httplib::Request& req, bool& other_method) const {
-  for (const auto& [method, pattern] : routes_) {
-    if (!std::regex_match(req.path, pattern)) continue;
-    if (method == req.method) return true;
+  for (const RouteEntry& r : routes_) {
+    if (!std::regex_match(req.path, r.pattern)) continue;
+    if (r.method == req.method) return true;
     other_method = true;
   }
   return false;
+}
+
+std::uint64_t HttpServer::body_limit(const httplib::Request& req) const {
+  for (const RouteEntry& r : routes_) {
+    if (r.max_body != 0 && r.method == req.method && std::regex_match(req.path, r.pattern)) {
+      return r.max_body;
+    }
+  }
+  return options_.max_body_bytes;
 }
 
 void HttpServer::log(const httplib::Request& req, const httplib::Response& res,
@@ -427,37 +437,39 @@ void HttpServer::log_gate_refusal(int status, std::string_view head) const {
 }
 
 HttpServer& HttpServer::Get(const std::string& pattern, Handler handler) {
-  routes_.emplace_back("GET", std::regex(pattern));
+  routes_.push_back({"GET", std::regex(pattern), 0});
   httplib::Server::Get(pattern, std::move(handler));
   return *this;
 }
 
-HttpServer& HttpServer::Post(const std::string& pattern, Handler handler) {
-  routes_.emplace_back("POST", std::regex(pattern));
+HttpServer& HttpServer::Post(const std::string& pattern, Handler handler, std::uint64_t max_body) {
+  routes_.push_back({"POST", std::regex(pattern), max_body});
+  // cpp-httplib's own check takes the largest; the transport applies each route's.
+  payload_max_length_ = std::max<std::uint64_t>(payload_max_length_, max_body);
   httplib::Server::Post(pattern, std::move(handler));
   return *this;
 }
 
 HttpServer& HttpServer::Put(const std::string& pattern, Handler handler) {
-  routes_.emplace_back("PUT", std::regex(pattern));
+  routes_.push_back({"PUT", std::regex(pattern), 0});
   httplib::Server::Put(pattern, std::move(handler));
   return *this;
 }
 
 HttpServer& HttpServer::Patch(const std::string& pattern, Handler handler) {
-  routes_.emplace_back("PATCH", std::regex(pattern));
+  routes_.push_back({"PATCH", std::regex(pattern), 0});
   httplib::Server::Patch(pattern, std::move(handler));
   return *this;
 }
 
 HttpServer& HttpServer::Delete(const std::string& pattern, Handler handler) {
-  routes_.emplace_back("DELETE", std::regex(pattern));
+  routes_.push_back({"DELETE", std::regex(pattern), 0});
   httplib::Server::Delete(pattern, std::move(handler));
   return *this;
 }
 
 HttpServer& HttpServer::Options(const std::string& pattern, Handler handler) {
-  routes_.emplace_back("OPTIONS", std::regex(pattern));
+  routes_.push_back({"OPTIONS", std::regex(pattern), 0});
   httplib::Server::Options(pattern, std::move(handler));
   return *this;
 }

@@ -101,11 +101,13 @@ void send_doc(Response& res, int status, const srv::JsonDoc& doc) {
   }
 }
 
-// A long-poll's answer, given to the transport that parked its request.
-void answer_wait(DeferredResponse& deferred, const srv::Result<srv::Waited>& r) {
+// A long-poll's answer, given to the transport that parked its request: `finished_status` when
+// the job has finished, 202 with the job as it is when the poll's time ran out.
+void answer_wait(DeferredResponse& deferred, const srv::Result<srv::Waited>& r,
+                 int finished_status) {
   Response res;
   if (r) {
-    send_doc(res, r.value().finished ? 200 : 202, r.value().job);
+    send_doc(res, r.value().finished ? finished_status : 202, r.value().job);
   } else {
     send(res, api_error(r.error()));
   }
@@ -148,7 +150,7 @@ const std::vector<Routes::Route>& Routes::table() {
   // "bulk" is not a task id: GET or DELETE /api/tasks/bulk is a wrong method (405), not a task
   // that is not there.
   static const std::vector<Route> routes{
-      {"POST", "/api/tasks", Body::json, &Routes::submit},
+      {"POST", "/api/tasks", Body::specs, &Routes::submit},
       {"GET", "/api/tasks", Body::none, &Routes::list},
       {"POST", "/api/tasks/bulk", Body::json, &Routes::bulk},
       {"GET", R"(/api/tasks/((?!bulk$)[^/]+))", Body::none, &Routes::get},
@@ -206,7 +208,33 @@ bool Routes::authorized(const Request& req) const {
 }
 
 void Routes::dispatch(const Route& route, Call& call) {
-  if (route.body == Body::json) {
+  if (route.body == Body::specs) {
+    const std::string type = call.req.get_header_value("Content-Type");
+    ApiError error;
+    std::optional<json> doc;
+    if (is_ndjson_type(type)) {
+      doc = parse_ndjson_body(call.req.body, error, kMaxBatchBodyBytes, kMaxBatchTasks);
+    } else if (is_json_type(type)) {
+      doc = parse_json_body(call.req.body, error, kMaxBatchBodyBytes, kMaxBatchTasks);
+      // The larger limit is for batches; one spec keeps the limit of every other body.
+      if (doc && !doc->is_array() && call.req.body.size() > kMaxBodyBytes) {
+        doc.reset();
+        error = {413, "payload_too_large",
+                 "the body is larger than " + std::to_string(kMaxBodyBytes) +
+                     " bytes (a batch, a JSON array of specs, may be larger)"};
+      }
+    } else {
+      send(call.res, {415, "unsupported_media_type",
+                      "send the body as application/json (a spec, or an array of specs) or "
+                      "application/x-ndjson (one spec per line)"});
+      return;
+    }
+    if (!doc) {
+      send(call.res, error);
+      return;
+    }
+    call.body = std::move(*doc);
+  } else if (route.body == Body::json) {
     if (!is_json_type(call.req.get_header_value("Content-Type"))) {
       send(call.res, {415, "unsupported_media_type", "send the body as application/json"});
       return;
@@ -244,7 +272,7 @@ void Routes::install(HttpServer& server) {
     const Route* route = find(req.method, req.path, m);
     if (route == nullptr) {
       send(res, no_route(req));
-    } else if (route->body == Body::json) {
+    } else if (route->body != Body::none) {
       send(res, invalid_request("POST " + req.path + " needs a JSON body"));
     } else {
       Call call{req, res, m.size() > 1 ? m[1].str() : std::string(), json()};
@@ -284,7 +312,7 @@ void Routes::install(HttpServer& server) {
     if (method == "GET") {
       server.Get(route.pattern, handler);
     } else if (method == "POST") {
-      server.Post(route.pattern, handler);
+      server.Post(route.pattern, handler, route.body == Body::specs ? kMaxBatchBodyBytes : 0);
     } else if (method == "PUT") {
       server.Put(route.pattern, handler);
     } else {
@@ -294,27 +322,97 @@ void Routes::install(HttpServer& server) {
   install_dashboard(server);
 }
 
+std::optional<std::string> Routes::idempotency_key(Call& c) {
+  if (!c.req.has_header("Idempotency-Key")) return std::string();
+  std::string key = c.req.get_header_value("Idempotency-Key");
+  if (!idempotency_key_ok(key)) {
+    send(c.res, invalid_request("Idempotency-Key must be 1 to 255 printable ASCII characters"));
+    return std::nullopt;
+  }
+  return key;
+}
+
+std::optional<std::optional<double>> Routes::wait_param(Call& c, const char* name) {
+  if (!c.req.has_param(name)) return std::optional<double>();
+  std::optional<double> t = seconds_param(c.req.get_param_value(name));
+  if (!t) {
+    send(c.res, invalid_request(std::string(name) +
+                                " must be a decimal number of seconds, e.g. 30 or 0.5"));
+    return std::nullopt;
+  }
+  return std::optional<double>(std::min(*t, kMaxWaitSeconds));
+}
+
 void Routes::submit(Call& c) {
+  const std::optional<std::optional<double>> wait = wait_param(c, "wait");
+  if (!wait) return;
+  if (c.body.is_array()) {
+    if (*wait) {
+      send(c.res, invalid_request("wait applies to one task; a batch is answered once stored"));
+      return;
+    }
+    submit_batch(c);
+    return;
+  }
   srv::ParsedSpec parsed = srv::parse_job_spec(c.body);
   if (!parsed) {
     send(c.res, {400, parsed.error.code, parsed.error.message});
     return;
   }
-  std::string key;
-  if (c.req.has_header("Idempotency-Key")) {
-    key = c.req.get_header_value("Idempotency-Key");
-    if (!idempotency_key_ok(key)) {
-      send(c.res, invalid_request("Idempotency-Key must be 1 to 255 printable ASCII characters"));
-      return;
-    }
-  }
+  std::optional<std::string> key = idempotency_key(c);
+  if (!key) return;
   srv::Result<srv::Submission> r =
-      jobs_.submit(std::move(*parsed.spec), std::move(c.body), std::move(key));
+      jobs_.submit(std::move(*parsed.spec), std::move(c.body), std::move(*key));
   if (!r) {
     send(c.res, api_error(r.error()));
     return;
   }
-  send(c.res, r->replayed ? 200 : 201, r->job);
+  const int status = r->replayed ? 200 : 201;
+  if (!*wait) {
+    send(c.res, status, r->job);
+    return;
+  }
+  // Submit and wait in one round trip: parked as GET .../wait is; a wait that cannot be parked
+  // gets the task as it is (it was made: the submit is not refused).
+  const std::optional<srv::JobRef> ref = srv::parse_job_ref(r->job.value("id", ""));
+  if (!ref || !park_wait(c, *ref, **wait, status)) send(c.res, 202, r->job);
+}
+
+void Routes::submit_batch(Call& c) {
+  json& specs = c.body;
+  if (specs.empty() || specs.size() > kMaxBatchTasks) {
+    const ApiError e{specs.empty() ? 400 : 413,
+                     specs.empty() ? "invalid_request" : "payload_too_large",
+                     "$: a batch holds 1 to " + std::to_string(kMaxBatchTasks) + " specs, got " +
+                         std::to_string(specs.size())};
+    send(c.res, e);
+    return;
+  }
+  std::vector<srv::SubmitItem> items;
+  items.reserve(specs.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    srv::ParsedSpec parsed = srv::parse_job_spec(specs[i]);
+    if (!parsed) {
+      // The spec's own path ("$.sequence[0]...") becomes the batch's ("$[i].sequence[0]...").
+      std::string message = "$[" + std::to_string(i) + "]";
+      const std::string& own = parsed.error.message;
+      message += own.rfind('$', 0) == 0 ? own.substr(1) : ": " + own;
+      send(c.res, {400, parsed.error.code, std::move(message)});
+      return;
+    }
+    items.push_back({std::move(*parsed.spec), std::move(specs[i]), {}});
+  }
+  std::optional<std::string> key = idempotency_key(c);
+  if (!key) return;
+  srv::Result<srv::BatchSubmission> r = jobs_.submit_all(std::move(items), std::move(*key));
+  if (!r) {
+    send(c.res, api_error(r.error()));
+    return;
+  }
+  json ids = json::array();
+  for (std::uint64_t id : r->ids)
+    ids.push_back(srv::job_id_text(id));
+  send(c.res, r->replayed ? 200 : 201, {{"ids", std::move(ids)}, {"replayed", r->replayed}});
 }
 
 void Routes::list(Call& c) {
@@ -405,33 +503,32 @@ void Routes::remove(Call& c) {
 }
 
 void Routes::wait(Call& c) {
-  double timeout = 30;
-  if (c.req.has_param("timeout")) {
-    std::optional<double> t = seconds_param(c.req.get_param_value("timeout"));
-    if (!t) {
-      send(c.res, invalid_request("timeout must be a decimal number of seconds, e.g. 30 or 0.5"));
-      return;
-    }
-    timeout = std::min(*t, kMaxWaitSeconds);
-  }
+  const std::optional<std::optional<double>> timeout = wait_param(c, "timeout");
+  if (!timeout) return;
   std::optional<srv::JobRef> ref = job_ref(c.res, c.id);
   if (!ref) return;
+  if (!park_wait(c, *ref, timeout->value_or(30), 200)) {
+    send(c.res, {503, "unavailable", "too many requests are waiting (--max-waiters)"});
+  }
+}
+
+bool Routes::park_wait(Call& c, const srv::JobRef& ref, double timeout, int finished_status) {
   // The request is parked in the transport: no thread waits for the job. The loop answers the
   // wait when the job ends; when the poll's time is up, the transport asks for the job as it is.
   // The handle is set before the wait starts, so before any thread can answer it.
   auto deferred = std::make_shared<std::shared_ptr<DeferredResponse>>();
-  auto wait = std::make_shared<srv::JobWait>(
-      *ref, [deferred](srv::Result<srv::Waited> r) { answer_wait(**deferred, r); });
+  auto wait =
+      std::make_shared<srv::JobWait>(ref, [deferred, finished_status](srv::Result<srv::Waited> r) {
+        answer_wait(**deferred, r, finished_status);
+      });
   DeferredResponse::Options options;
   options.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000));
   options.on_timeout = [this, wait] { jobs_.end_wait(wait, true); };
   options.on_gone = [this, wait] { jobs_.end_wait(wait, false); };
   *deferred = HttpServer::defer(c.req, std::move(options));
-  if (!*deferred) {
-    send(c.res, {503, "unavailable", "too many requests are waiting (--max-waiters)"});
-    return;
-  }
+  if (!*deferred) return false;
   jobs_.start_wait(wait);
+  return true;
 }
 
 void Routes::cancel(Call& c) {

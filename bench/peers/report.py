@@ -103,8 +103,8 @@ def print_summary(results, systems, workloads, params, out=print):
 
 
 NOT_LIKE_FOR_LIKE = [
-    "submit and wait: uasyncd takes two round trips (POST, then GET .../wait) until POST ?wait= "
-    "exists; BullMQ's add + waitUntilFinished is a Lua script then an event-stream read; Celery's "
+    "submit and wait: uasyncd's latency row takes two round trips (POST, then GET .../wait), its "
+    "one-round-trip row one (POST /api/tasks?wait=S); BullMQ's add + waitUntilFinished is a Lua script then an event-stream read; Celery's "
     "delay().get() a publish then a pub/sub result.",
     "cancel: BullMQ cancels a running job only inside the worker running it (worker.cancelJob), so "
     "the client publishes each id on a Redis channel the worker subscribes to; Celery uses "

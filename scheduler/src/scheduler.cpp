@@ -52,6 +52,7 @@ Scheduler::~Scheduler() {
   uv_close(as_uv_handle(&timer_), nullptr);
   // Runs the close callbacks, the timer's and those of handles the destroyed frames closed.
   uv_run(&uv_, UV_RUN_NOWAIT);
+  announce_loop_close(&uv_);
   uv_loop_close(&uv_);
   if (this_thread_scheduler == this) this_thread_scheduler = nullptr;
 }

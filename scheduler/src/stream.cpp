@@ -215,6 +215,8 @@ void StreamCore::abort() {
   closing = true;
   stop_reading();
   close_issued = true;
+  announce_descriptor_close(
+      as_uv_handle(handle));  // the fallback below announces it again: harmless
   if (handle->type == UV_TCP &&
       uv_tcp_close_reset(reinterpret_cast<uv_tcp_t*>(handle),
                          owner_closed<StreamCore, &StreamCore::on_closed>) == 0) {

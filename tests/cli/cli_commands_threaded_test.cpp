@@ -189,6 +189,60 @@ TEST_P(CliCommands, SubmitRefusesBadInputWithAClearMessage) {
   EXPECT_EQ(refused.out, "");
 }
 
+TEST_P(CliCommands, SubmitOfSeveralFilesIsOneBatchWithTheIdsInOrder) {
+  const std::string n = unique_name();
+  const std::string a = file("a.json", json({{"name", n + "-0"}, {"value", 0}}).dump());
+  const std::string b = file(
+      "b.json",
+      json::array({{{"name", n + "-1"}, {"value", 1}}, {{"name", n + "-2"}, {"value", 2}}}).dump());
+  const ClientResult r = cli({"submit", "-o", "table", a, b});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> ids;
+  for (std::size_t at = 0; at < r.out.size();) {
+    const std::size_t end = r.out.find('\n', at);
+    ids.push_back(r.out.substr(at, end - at));
+    at = end + 1;
+  }
+  ASSERT_EQ(ids.size(), 3u) << r.out;
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    EXPECT_EQ(daemon().get("/api/tasks/" + ids[i]).at("name"), n + "-" + std::to_string(i));
+}
+
+TEST_P(CliCommands, SubmitOfJsonLinesOnStdinIsOneBatch) {
+  const std::string n = unique_name();
+  const std::string lines = json({{"name", n + "-0"}, {"value", 0}}).dump() + "\n\n" +
+                            json({{"name", n + "-1"}, {"value", 1}}).dump() + "\n";
+  const ClientResult piped = cli_in(lines, {"submit"});
+  ASSERT_EQ(piped.code, 0) << piped.err;
+  const json answer = json::parse(piped.out);  // piped: the daemon's answer as JSON
+  ASSERT_EQ(answer.at("ids").size(), 2u) << piped.out;
+  EXPECT_EQ(daemon().get("/api/tasks/" + answer.at("ids")[1].get<std::string>()).at("name"),
+            n + "-1");
+  const ClientResult quiet = cli_in(lines, {"submit", "-q", "--name", n + "-q"});
+  ASSERT_EQ(quiet.code, 0) << quiet.err;
+  EXPECT_EQ(std::count(quiet.out.begin(), quiet.out.end(), '\n'), 2) << quiet.out;
+  const std::string second = quiet.out.substr(quiet.out.find('\n') + 1);
+  EXPECT_EQ(daemon().get("/api/tasks/" + second.substr(0, second.size() - 1)).at("name"), n + "-q");
+}
+
+TEST_P(CliCommands, SubmitOfABadBatchCreatesNothingAndSaysWhere) {
+  const std::string n = unique_name();
+  const ClientResult not_json =
+      cli_in(json({{"name", n}, {"value", 0}}).dump() + "\n{\"value\": \n", {"submit"});
+  EXPECT_EQ(not_json.code, 2);
+  EXPECT_NE(not_json.err.find("standard input: line 2: not JSON"), std::string::npos)
+      << not_json.err;
+  const ClientResult refused = cli_in(
+      json({{"name", n}, {"value", 0}}).dump() + "\n" + R"({"name": ")" + n + R"(", "sleep": -1})",
+      {"submit"});
+  EXPECT_EQ(refused.code, 3);
+  EXPECT_EQ(refused.err, "uasyncd: $[1].sleep: must not be negative\n");
+  EXPECT_EQ(daemon().get("/api/tasks?name=" + n).at("tasks").size(), 0u);
+  const ClientResult waits = cli_in("{\"value\": 1}\n{\"value\": 2}\n", {"submit", "--wait"});
+  EXPECT_EQ(waits.code, 2);
+  EXPECT_NE(waits.err.find("--wait and --follow take one spec"), std::string::npos) << waits.err;
+}
+
 // ---- ls
 
 TEST_P(CliCommands, LsJsonRoundTripsThroughJq) {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -41,10 +42,28 @@ class DaemonProcess {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
     }
+    print_sanitizer_report();
     if (!suppressions_.empty()) std::remove(suppressions_.c_str());
   }
 
   pid_t pid() const { return pid_; }
+
+  // A sanitizer's report stops a sanitized daemon (halt_on_error), which its tests see only as
+  // a task that never ends or a connection that closes; the report itself is in the log. So it
+  // is copied to the test's output (ctest shows it when the test fails).
+  void print_sanitizer_report() const {
+    const std::string out = output();
+    std::size_t at = std::string::npos;
+    for (const char* marker : {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                               "ERROR: LeakSanitizer", "SUMMARY: UndefinedBehaviorSanitizer"}) {
+      at = std::min(at, out.find(marker));
+    }
+    if (at == std::string::npos) return;
+    const std::size_t from = at > 4096 ? at - 4096 : 0;  // UBSan's report starts before its name
+    std::fprintf(stderr, "the daemon's log (%s) has a sanitizer report:\n%s\n", log_path_.c_str(),
+                 out.substr(from, 64 * 1024).c_str());
+  }
+
   std::string output() const {
     std::ifstream in(log_path_);
     std::stringstream s;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -526,6 +528,91 @@ TEST(Durable, Kill9MidRunKeepsWhatTheStepsHadDone) {
   ASSERT_EQ(output["steps"].size(), 1u) << output.dump();
   EXPECT_EQ(output["steps"][0]["stdout"], "hi\n");
   EXPECT_EQ(output["steps"][0]["state"], "done");
+}
+
+// The daemon's heartbeat as the file holds it (meta 'alive_ms'), read with a connection of its
+// own while the daemon runs (WAL: readers do not block it); 0 when none is stored yet.
+std::int64_t stored_alive_ms(const std::string& db_path) {
+  sqlite3* db = nullptr;
+  std::int64_t alive = 0;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v2(db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'alive_ms'", -1,
+                           &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      alive = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+  }
+  sqlite3_close(db);
+  return alive;
+}
+
+std::int64_t wall_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Issue 14 bug 7 (docs/dashboard-api.md section 3): a task killed (kill -9) a while into its run
+// and found at the restart after an outage ends where the heartbeat last saw the daemon alive,
+// so its duration is how long it ran, not that plus the outage.
+TEST(Durable, AnInterruptedTasksDurationLeavesOutTheOutage) {
+  TempDir dir;
+  constexpr std::int64_t kOutageMs = 1000;
+  std::string id;
+  std::int64_t started_ms = 0;
+  std::int64_t seen_alive_ms = 0;
+  std::int64_t killed_ms = 0;
+  {
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    id = submit(*port, {{"name", "cut short"}, {"sleep", 3600}});
+    ASSERT_FALSE(id.empty());
+    const json t = await_task(*port, id, [](const json& r) { return r["state"] == "running"; });
+    started_ms = std::llround(t["started"].get<double>() * 1000.0);
+    // Until the heartbeat has stored a time over a second into the run (a condition: however
+    // slow the machine, the stored time is what the restart must end the run at, or later).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (seen_alive_ms < started_ms + 1000 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      seen_alive_ms = stored_alive_ms(dir / "uasyncd.db");
+    }
+    ASSERT_GE(seen_alive_ms, started_ms + 1000) << "no heartbeat stored while the task ran";
+    daemon.signal(SIGKILL);
+    killed_ms = wall_now_ms();
+    ASSERT_TRUE(daemon.await_exit(std::chrono::seconds(10)));
+  }
+  // The outage (the scenario, not an assertion: any longer outage must give the same duration).
+  std::this_thread::sleep_for(std::chrono::milliseconds(kOutageMs));
+  DaemonProcess daemon(daemon_args(dir.path()), dir / "run2.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  const json t = full_task(*port, id);
+  SCOPED_TRACE(t.dump());
+  ASSERT_EQ(t["state"], "interrupted");
+  const auto ms = [](const json& seconds) { return std::llround(seconds.get<double>() * 1000.0); };
+  // Ended between the last heartbeat seen and the kill: the outage is not in it.
+  EXPECT_GE(ms(t["finished"]), seen_alive_ms);
+  EXPECT_LE(ms(t["finished"]), killed_ms);
+  EXPECT_GE(t["duration"].get<double>(), 1.0);
+  EXPECT_LE(std::llround(t["duration"].get<double>() * 1000.0), killed_ms - started_ms);
+  // When the restart found it: after the outage.
+  EXPECT_GE(ms(t["interrupted_at"]), killed_ms + kOutageMs);
+  // The running step ends with the task; the list (read from the file once the restart's write
+  // is committed) shows the same duration.
+  EXPECT_EQ(t["steps"]["state"], "interrupted");
+  json listed = json::object();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (listed.value("state", "") != "interrupted" &&
+         std::chrono::steady_clock::now() < deadline) {
+    const json page = get_json(*port, "/api/tasks?limit=10");
+    if (page.is_object() && !page["tasks"].empty()) listed = page["tasks"][0];
+    if (listed.value("state", "") != "interrupted")
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(listed["duration"], t["duration"]);
 }
 
 TEST(Durable, RetentionTrimsTheFileBeforeLoading) {

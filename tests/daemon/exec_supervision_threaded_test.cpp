@@ -197,11 +197,14 @@ TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
   TempDir dir;
   const std::string marker = unique_marker();
   const std::string lines = dir / "lines";
-  const json spec = {
-      {"exec",
-       {"sh", "-c",
-        "echo start >> " + lines + "; sleep " + marker + " & sleep 1; echo done >> " + lines}},
-      {"retries", 1}};
+  // The step ends only once the test lets it (the file `go`): the first attempt, frozen before
+  // that, can never finish on its own, however slow the machine.
+  const std::string go = dir / "go";
+  const json spec = {{"exec",
+                      {"sh", "-c",
+                       "echo start >> " + lines + "; sleep " + marker + " & while [ ! -e " + go +
+                           " ]; do sleep 0.05; done; echo done >> " + lines}},
+                     {"retries", 1}};
   std::vector<pid_t> stopped;
   std::string id;
   {
@@ -210,7 +213,8 @@ TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
     ASSERT_TRUE(port) << daemon.output();
     id = submit(*port, spec);
     ASSERT_TRUE(eventually([&] { return processes_with(marker).size() == 2; }, 5s));
-    std::this_thread::sleep_for(300ms);  // the running attempt is in the file
+    ASSERT_TRUE(
+        eventually([&] { return read_file(lines).find("start") != std::string::npos; }, 5s));
     // The lock file names the supervisor; its children are the keepers.
     const pid_t supervisor = std::stoi(read_file(dir / "data/exec.lock"));
     stopped.push_back(supervisor);
@@ -235,6 +239,7 @@ TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
     ASSERT_TRUE(daemon.await_exit(10s));
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(processes_with(marker).size(), 2u) << "the frozen run's step should still be there";
+    std::ofstream(go).flush();
   }
   const auto t0 = std::chrono::steady_clock::now();
   DaemonProcess daemon(daemon_args(dir / "data"), dir / "run2.log");

@@ -153,6 +153,88 @@ TEST_F(Service, RecoveryRequeuesOrInterruptsWhatWasLive) {
   EXPECT_EQ(back->step(2).finished_ms(), 101);
 }
 
+// The heartbeat (docs/dashboard-api.md section 3): once a second while a job runs, nothing when
+// none does.
+TEST_F(Service, TheHeartbeatBeatsEverySecondWhileJobsRunAndNeverWhenIdle) {
+  start();
+  const std::int64_t t0 = elapsed_ms();
+  run_for(5000);
+  EXPECT_TRUE(backend_->alive_marks.empty()) << "idle, yet marked alive";
+  const std::uint64_t id = submit({{"sleep", 3.5}});
+  run_for(3200);
+  ASSERT_EQ(state_of(id), JobState::running);
+  EXPECT_EQ(backend_->alive_marks.size(), 3u);
+  run_for(1000);
+  EXPECT_EQ(state_of(id), JobState::done);
+  const std::size_t beats = backend_->alive_marks.size();
+  EXPECT_EQ(beats, 3u);  // the one due at 4 s found nothing running
+  run_for(10000);
+  EXPECT_EQ(backend_->alive_marks.size(), beats) << "idle again, yet marked alive";
+  // Two overlapping jobs share one heartbeat, which lasts until the later one ends.
+  submit({{"sleep", 2.5}});
+  run_for(1000);
+  submit({{"sleep", 2.5}});
+  run_for(10000);
+  ASSERT_EQ(backend_->alive_marks.size(), beats + 3);
+  for (std::size_t i = 1; i < backend_->alive_marks.size(); ++i) {
+    const std::int64_t gap = backend_->alive_marks[i] - backend_->alive_marks[i - 1];
+    EXPECT_GE(gap, 1000) << "beat " << i << " at " << backend_->alive_marks[i] - t0;
+  }
+}
+
+// An interrupted job's run ends where the heartbeat last saw the daemon alive, not at the
+// restart (the outage is not its duration), and never before what its own record says.
+TEST(InterruptedEnd, IsTheLastHeartbeatBoundedByTheRecordAndNow) {
+  auto job = make_job(1, {{"sequence", json::array({{{"value", 1}}, {{"sleep", 9}}})}});
+  job->start(1000);
+  job->start_step(0, 1000);
+  job->start_step(1, 1000);
+  job->finish_step(1, JobState::done, 1, std::nullopt, 1500);
+  job->start_step(2, 1500);
+  EXPECT_EQ(srv::interrupted_end_ms(*job, 4200, 9000), 4200);
+  // No heartbeat stored (a file of an older daemon): the last time the job records.
+  EXPECT_EQ(srv::interrupted_end_ms(*job, std::nullopt, 9000), 1500);
+  // A heartbeat older than the job's own record (of an earlier run, or the job started after
+  // it): the record.
+  EXPECT_EQ(srv::interrupted_end_ms(*job, 1200, 9000), 1500);
+  // A heartbeat in the future (the clock was set back since): now.
+  EXPECT_EQ(srv::interrupted_end_ms(*job, 20000, 9000), 9000);
+}
+
+TEST_F(Service, RecoveryEndsAnInterruptedRunAtTheLastHeartbeat) {
+  auto lost = make_job(3, {{"sequence", json::array({{{"value", 1}}, {{"sleep", 9}}})}});
+  const std::int64_t started = srv::wall_ms() - 60'000;  // a minute ago, then the daemon died
+  lost->start(started);
+  lost->start_step(0, started);
+  lost->start_step(1, started);
+  lost->finish_step(1, JobState::done, 1, std::nullopt, started + 100);
+  lost->start_step(2, started + 100);
+  backend_->insert(*make_job(lost->id(), lost->spec_json()));
+  backend_->stored_live.push_back(srv::row_of(*lost, true));
+  backend_->stored_alive_ms = started + 2600;  // killed 2.6 s in
+  start();
+  const std::int64_t before = srv::wall_ms();
+  service_->restore();
+  const std::int64_t after = srv::wall_ms();
+  run_for(1);
+  ASSERT_EQ(state_of(3), JobState::interrupted);
+  std::string why;
+  std::shared_ptr<srv::Job> back = srv::job_of(stored(3), why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->finished_ms(), started + 2600);
+  EXPECT_EQ(back->step(0).finished_ms(), started + 2600);
+  EXPECT_EQ(back->step(2).finished_ms(), started + 2600);
+  EXPECT_EQ(back->step(1).finished_ms(), started + 100);  // ended before: kept
+  EXPECT_GE(back->interrupted_at_ms(), before);
+  EXPECT_LE(back->interrupted_at_ms(), after);
+  const json shown = srv::full_json(*back);
+  EXPECT_DOUBLE_EQ(shown.at("duration").get<double>(), 2.6);
+  EXPECT_DOUBLE_EQ(shown.at("interrupted_at").get<double>(),
+                   static_cast<double>(back->interrupted_at_ms()) / 1000.0);
+  // A job that was not interrupted has no such field.
+  EXPECT_FALSE(srv::full_json(*make_job(4, {{"value", 1}})).contains("interrupted_at"));
+}
+
 TEST_F(Service, WaitersHearTheEndAndFollowersGetTheReplayThenTheEnd) {
   start();
   const std::uint64_t id = submit({{"sleep", 1}});

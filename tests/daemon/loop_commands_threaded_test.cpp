@@ -90,6 +90,12 @@ class ThrowingBackend final : public srv::JobBackend {
     if (job.name() == "throw") throw std::runtime_error("the store broke");
     return inner_->insert(job);
   }
+  srv::WriteTicket insert_all(std::span<const srv::Job* const> jobs) override {
+    for (const srv::Job* job : jobs) {
+      if (job->name() == "throw") throw std::runtime_error("the store broke");
+    }
+    return inner_->insert_all(jobs);
+  }
   srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
     return inner_->update(job, was, with_output);
   }
@@ -139,6 +145,20 @@ TEST(LoopCommandErrors, AThrowingCommandIsAnswered500AndTheDaemonGoesOn) {
   auto fine = client.Post("/api/tasks", R"({"value": 2})", "application/json");
   ASSERT_TRUE(fine);
   EXPECT_EQ(fine->status, 201) << fine->body;
+  const std::string first = json::parse(fine->body)["id"].get<std::string>();
+
+  // A batch whose write fails leaves none of its tasks behind, not even in the loop's RAM.
+  auto batch = client.Post("/api/tasks", R"([{"value": 3}, {"name": "throw", "value": 4}])",
+                           "application/json");
+  ASSERT_TRUE(batch);
+  EXPECT_EQ(batch->status, 500) << batch->body;
+  const std::uint64_t next = srv::parse_job_ref(first)->id + 1;
+  // The single submit whose write threw too (the id before `first`).
+  for (std::uint64_t id : {next - 2, next, next + 1}) {
+    auto gone = client.Get(("/api/tasks/" + srv::job_id_text(id)).c_str());
+    ASSERT_TRUE(gone);
+    EXPECT_EQ(gone->status, 404) << gone->body;
+  }
   auto health = client.Get("/api/stats");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);

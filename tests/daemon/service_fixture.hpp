@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,11 @@ class RecordingBackend final : public srv::JobBackend {
     writes.push_back({"insert", job.id(), job.state(), job.state(), job.attempts()});
     return inner_->insert(job);
   }
+  srv::WriteTicket insert_all(std::span<const srv::Job* const> jobs) override {
+    for (const srv::Job* job : jobs)
+      writes.push_back({"insert", job->id(), job->state(), job->state(), job->attempts()});
+    return inner_->insert_all(jobs);
+  }
   srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
     writes.push_back({"update", job.id(), was, job.state(), job.attempts()});
     return inner_->update(job, was, with_output);
@@ -58,6 +64,8 @@ class RecordingBackend final : public srv::JobBackend {
   std::vector<srv::JobRow> load_live() override { return std::exchange(stored_live, {}); }
   srv::BackendStats stats() const override { return inner_->stats(); }
   void close() override { inner_->close(); }
+  void mark_alive() override { alive_marks.push_back(uasyncio::get_event_loop().time_ms()); }
+  std::optional<std::int64_t> last_alive_ms() const override { return stored_alive_ms; }
 
   // The states job `id` was written in, in order.
   std::vector<srv::JobState> states_of(std::uint64_t id) const {
@@ -70,7 +78,9 @@ class RecordingBackend final : public srv::JobBackend {
   std::uint64_t count(srv::JobState s) const { return counts()[static_cast<std::size_t>(s)]; }
 
   std::vector<Write> writes;
-  std::vector<srv::JobRow> stored_live;  // what load_live() returns, once
+  std::vector<srv::JobRow> stored_live;         // what load_live() returns, once
+  std::vector<std::int64_t> alive_marks;        // loop times of mark_alive()
+  std::optional<std::int64_t> stored_alive_ms;  // what last_alive_ms() returns
 
  private:
   std::unique_ptr<srv::JobBackend> inner_;

@@ -192,6 +192,32 @@ TEST_F(SqliteTest, ManyThreadsWaitWhileTheLoopSubmits) {
   EXPECT_EQ(open()->counts()[static_cast<std::size_t>(JobState::pending)], kJobs);
 }
 
+// A batch submit's inserts are one transaction: the writer never takes part of them, so a crash
+// keeps all of a batch or none, and readers never see part of it.
+TEST_F(SqliteTest, InsertAllIsCommittedAsOneTransaction) {
+  constexpr std::uint64_t kBatches = 20;
+  constexpr std::uint64_t kBatch = 500;
+  auto b = open();
+  std::uint64_t id = 0;
+  for (std::uint64_t n = 0; n < kBatches; ++n) {
+    std::vector<std::shared_ptr<srv::Job>> jobs;
+    std::vector<const srv::Job*> rows;
+    for (std::uint64_t i = 0; i < kBatch; ++i) {
+      jobs.push_back(make_job(++id, {{"value", id}}));
+      rows.push_back(jobs.back().get());
+    }
+    const srv::BackendStats before = b->stats();
+    const srv::WriteTicket ticket = b->insert_all(rows);
+    ASSERT_TRUE(b->wait_committed(ticket, 10s));
+    const srv::BackendStats after = b->stats();
+    EXPECT_EQ(after.commits - before.commits, 1u) << "batch " << n;
+    EXPECT_EQ(after.rows - before.rows, kBatch) << "batch " << n;
+    EXPECT_TRUE(b->get(id - kBatch + 1));
+    EXPECT_TRUE(b->get(id));
+  }
+  EXPECT_EQ(b->counts()[0], kBatches * kBatch);
+}
+
 TEST_F(SqliteTest, ExecOutputRoundTripsByteForByte) {
   auto job = exec_job_with_output();
   {
@@ -312,9 +338,13 @@ INSERT INTO tasks VALUES (6, '{"sleep":100,"name":"later"}', 'pending', 0, 30, 0
   '', NULL, NULL);
 )sql");
   auto b = open();
-  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "4");
-  // Version 3: old tasks have no Idempotency-Key. Version 4: nor a run_at (none was delayed).
+  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "5");
+  // Version 3: old tasks have no Idempotency-Key.
   EXPECT_EQ(query_text("SELECT count(*) FROM tasks WHERE idempotency_key IS NULL"), "3");
+  // Version 4: nor were they interrupted by a restart; and the old file had no heartbeat.
+  EXPECT_EQ(query_text("SELECT count(*) FROM tasks WHERE interrupted_ms = 0"), "3");
+  EXPECT_EQ(b->last_alive_ms(), std::nullopt);
+  // Version 5: nor a run_at (none was delayed).
   EXPECT_EQ(query_text("SELECT count(*) FROM tasks WHERE run_at_ms IS NULL"), "3");
   EXPECT_EQ(b->counts()[static_cast<std::size_t>(JobState::done)], 1u);
   srv::ListQuery by_name;
@@ -401,6 +431,58 @@ TEST_F(SqliteTest, TrimAndDueQueriesUseTheirIndexes) {
                  "ORDER BY run_at_ms, seq LIMIT 10")
                 .find("tasks_run_at"),
             std::string::npos);
+}
+
+// The heartbeat (docs/dashboard-api.md section 3) is one row in meta, written with a commit, and
+// what the next open finds is what recovery ends interrupted runs at.
+TEST_F(SqliteTest, TheHeartbeatIsStoredWithACommitAndFoundByTheNextOpen) {
+  std::int64_t before = 0;
+  std::int64_t after = 0;
+  {
+    auto b = open();
+    EXPECT_EQ(b->last_alive_ms(), std::nullopt);  // a new file
+    const srv::WriteTicket t = b->insert(*make_job(1, {{"sleep", 9}}));
+    ASSERT_TRUE(b->wait_committed(t, 10s));
+    EXPECT_EQ(query_text("SELECT count(*) FROM meta WHERE key = 'alive_ms'"), "0");
+    const std::uint64_t commits = b->stats().commits;
+    before = srv::wall_ms();
+    b->mark_alive();  // alone: it makes a commit of its own
+    // Committed once a later write is: the writer commits in order.
+    auto job = make_job(1, {{"sleep", 9}});
+    job->start(before);
+    ASSERT_TRUE(b->wait_committed(b->update(*job, JobState::pending, false), 10s));
+    after = srv::wall_ms();
+    EXPECT_GE(b->stats().commits, commits + 1);
+    const std::string stored = query_text("SELECT value FROM meta WHERE key = 'alive_ms'");
+    ASSERT_FALSE(stored.empty());
+    EXPECT_GE(std::stoll(stored), before);
+    EXPECT_LE(std::stoll(stored), after);
+    // While open, last_alive_ms() stays what the previous run left.
+    EXPECT_EQ(b->last_alive_ms(), std::nullopt);
+  }
+  auto b = open();
+  ASSERT_TRUE(b->last_alive_ms());
+  EXPECT_GE(*b->last_alive_ms(), before);
+  EXPECT_LE(*b->last_alive_ms(), after);
+}
+
+TEST_F(SqliteTest, AnInterruptedJobKeepsWhenTheRestartFoundIt) {
+  auto job = make_job(2, {{"sleep", 9}});
+  {
+    auto b = open();
+    b->insert(*job);
+    job->start(1000);
+    job->start_step(0, 1000);
+    job->interrupt(3600, 90'000);
+    ASSERT_TRUE(b->wait_committed(b->update(*job, JobState::running, false), 10s));
+  }
+  auto b = open();
+  std::shared_ptr<srv::Job> back = read_back(*b, 2);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->state(), JobState::interrupted);
+  EXPECT_EQ(back->finished_ms(), 3600);
+  EXPECT_EQ(back->interrupted_at_ms(), 90'000);
+  EXPECT_EQ(back->step(0).finished_ms(), 3600);
 }
 
 TEST_F(SqliteTest, AFileOfANewerSchemaIsRefused) {

@@ -142,7 +142,3 @@ export async function holdFeed(context) {
 export async function pointerAway(page) {
   await page.mouse.move(2, 2);
 }
-
-// Why some tests are skipped: they need daemon changes specified in docs/dashboard-api.md.
-export const PENDING_SERVER = (section) =>
-  `pending the daemon: docs/dashboard-api.md, "${section}" (the lead un-skips it with the server side)`;

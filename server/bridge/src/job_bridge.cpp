@@ -143,47 +143,54 @@ std::optional<Result<Submission>> JobBridge::replay(std::uint64_t id, const json
   return Result<Submission>(Submission{std::move(record), true});
 }
 
+Result<std::optional<std::uint64_t>> JobBridge::claim_key(const std::string& key) {
+  std::lock_guard lock(keys_mu_);
+  auto it = keys_in_flight_.find(key);
+  if (it != keys_in_flight_.end() && it->second == 0) {
+    return JobError{JobErrorCode::key_in_use,
+                    "a submit with this Idempotency-Key is in progress; retry later"};
+  }
+  // Held over the store lookup: no other submit with this key can start meanwhile.
+  std::optional<std::uint64_t> id;
+  if (it != keys_in_flight_.end()) {
+    id = it->second;
+  } else {
+    try {
+      id = backend_.find_by_key(key);
+    } catch (const std::exception& e) {
+      return JobError{JobErrorCode::unavailable, e.what()};
+    }
+  }
+  if (!id) keys_in_flight_[key] = 0;
+  return id;
+}
+
+void JobBridge::settle_key(const std::string& key, std::uint64_t id) {
+  if (key.empty()) return;
+  std::lock_guard lock(keys_mu_);
+  if (id == 0) {
+    keys_in_flight_.erase(key);
+  } else {
+    keys_in_flight_[key] = id;
+  }
+}
+
 Result<Submission> JobBridge::submit(JobSpec spec, json spec_json, std::string key) {
-  if (!key.empty()) {
-    std::unique_lock lock(keys_mu_);
-    auto it = keys_in_flight_.find(key);
-    if (it != keys_in_flight_.end() && it->second == 0) {
+  // An earlier job with the key is replayed; one removed since frees the key, and the claim is
+  // tried again (a second removal in between is too unlikely to loop on).
+  for (int tries = 0; !key.empty(); ++tries) {
+    Result<std::optional<std::uint64_t>> claim = claim_key(key);
+    if (!claim) return claim.error();
+    if (!claim.value()) break;
+    if (std::optional<Result<Submission>> earlier = replay(*claim.value(), spec_json))
+      return *earlier;
+    if (tries > 0) {
       return JobError{JobErrorCode::key_in_use,
                       "a submit with this Idempotency-Key is in progress; retry later"};
     }
-    // Held over the store lookup: no other submit with this key can start meanwhile.
-    std::optional<std::uint64_t> id;
-    if (it != keys_in_flight_.end()) {
-      id = it->second;
-    } else {
-      try {
-        id = backend_.find_by_key(key);
-      } catch (const std::exception& e) {
-        return JobError{JobErrorCode::unavailable, e.what()};
-      }
-    }
-    if (id) {
-      lock.unlock();
-      if (std::optional<Result<Submission>> earlier = replay(*id, spec_json)) return *earlier;
-      lock.lock();
-      if (keys_in_flight_.count(key) != 0) {
-        return JobError{JobErrorCode::key_in_use,
-                        "a submit with this Idempotency-Key is in progress; retry later"};
-      }
-    }
-    keys_in_flight_[key] = 0;
   }
   // Whatever happens below, the key is settled: forgotten once committed or never used, kept
   // with its job's id while the commit is outstanding.
-  const auto settle = [&](std::uint64_t id) {
-    if (key.empty()) return;
-    std::lock_guard lock(keys_mu_);
-    if (id == 0) {
-      keys_in_flight_.erase(key);
-    } else {
-      keys_in_flight_[key] = id;
-    }
-  };
   // The spec moves into a shared holder: std::function needs a copyable callable.
   auto args = std::make_shared<std::tuple<JobSpec, json, std::string>>(std::move(spec),
                                                                        std::move(spec_json), key);
@@ -192,17 +199,99 @@ Result<Submission> JobBridge::submit(JobSpec spec, json spec_json, std::string k
                     std::move(std::get<2>(*args)));
   });
   if (!r) {
-    settle(0);  // the loop did not run it: nothing was made
+    settle_key(key, 0);  // the loop did not run it: nothing was made
     return r.error();
   }
   // Accepted promises the job survives a crash: answer only once its insert is committed.
   if (!backend_.wait_committed(r->ticket, options_.loop_reply_timeout)) {
-    settle(r->id);  // a retry finds this job through the key
+    settle_key(key, r->id);  // a retry finds this job through the key
     return JobError{JobErrorCode::unavailable, "the task could not be stored in time"};
   }
-  settle(0);
+  settle_key(key, 0);
   submitted_.fetch_add(1, std::memory_order_relaxed);
   return Submission{std::move(r->job), false};
+}
+
+std::string batch_item_key(const std::string& key, std::size_t index) {
+  if (index == 0) return key;
+  std::string out = key;
+  out += ' ';
+  out += std::to_string(index);
+  return out;
+}
+
+std::optional<Result<BatchSubmission>> JobBridge::replay_batch(
+    std::uint64_t first, const std::string& key, const std::vector<SubmitItem>& items) {
+  const auto differs = [&] {
+    std::string message = "this Idempotency-Key was used for a batch starting with task ";
+    message += job_id_text(first);
+    message += " with different specs (or some of its tasks were deleted since)";
+    return Result<BatchSubmission>(JobError{JobErrorCode::key_reused, std::move(message)});
+  };
+  BatchSubmission out;
+  out.replayed = true;
+  out.ids.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::optional<std::uint64_t> id = first;
+    if (i > 0) {
+      try {
+        id = backend_.find_by_key(batch_item_key(key, i));
+      } catch (const std::exception& e) {
+        return Result<BatchSubmission>(JobError{JobErrorCode::unavailable, e.what()});
+      }
+      if (!id) return differs();
+    }
+    Result<JsonDoc> doc = get({*id, std::nullopt});
+    if (doc.is(JobErrorCode::not_found)) {
+      if (i == 0) return std::nullopt;  // removed since: the key is free
+      return differs();
+    }
+    if (!doc) return Result<BatchSubmission>(doc.error());
+    const json record = doc->text ? json::parse(*doc->text) : std::move(doc->json);
+    if (record["spec"] != items[i].spec_json) return differs();
+    out.ids.push_back(*id);
+  }
+  try {
+    // The earlier batch was longer: not the same request.
+    if (backend_.find_by_key(batch_item_key(key, items.size()))) return differs();
+  } catch (const std::exception& e) {
+    return Result<BatchSubmission>(JobError{JobErrorCode::unavailable, e.what()});
+  }
+  return Result<BatchSubmission>(std::move(out));
+}
+
+Result<BatchSubmission> JobBridge::submit_all(std::vector<SubmitItem> items, std::string key) {
+  for (int tries = 0; !key.empty(); ++tries) {
+    Result<std::optional<std::uint64_t>> claim = claim_key(key);
+    if (!claim) return claim.error();
+    if (!claim.value()) break;
+    if (std::optional<Result<BatchSubmission>> earlier = replay_batch(*claim.value(), key, items)) {
+      return *earlier;
+    }
+    if (tries > 0) {
+      return JobError{JobErrorCode::key_in_use,
+                      "a submit with this Idempotency-Key is in progress; retry later"};
+    }
+  }
+  if (!key.empty()) {
+    for (std::size_t i = 0; i < items.size(); ++i)
+      items[i].idempotency_key = batch_item_key(key, i);
+  }
+  auto args = std::make_shared<std::vector<SubmitItem>>(std::move(items));
+  Result<SubmittedBatch> r =
+      on_loop<SubmittedBatch>([args](JobService& s) { return s.submit_all(std::move(*args)); });
+  if (!r) {
+    settle_key(key, 0);
+    return r.error();
+  }
+  // As for one task: accepted means stored. The batch is one write, so it is all stored or none.
+  if (!backend_.wait_committed(r->ticket, options_.loop_reply_timeout)) {
+    settle_key(key, r->ids.empty() ? 0 : r->ids.front());
+    return JobError{JobErrorCode::unavailable, "the tasks could not be stored in time"};
+  }
+  settle_key(key, 0);
+  submitted_.fetch_add(r->ids.size(), std::memory_order_relaxed);
+  return BatchSubmission{std::move(r->ids), false};
 }
 
 Result<ListPage> JobBridge::list(const ListQuery& query) {

@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "uasyncd/cli/command.hpp"
 #include "uasyncd/cli/exit_codes.hpp"
@@ -14,7 +16,8 @@
 namespace uasyncd::cli {
 namespace {
 
-// The daemon takes bodies up to 1 MiB; a much larger file is a mistake, read no further.
+// The daemon takes bodies up to 8 MiB (a batch; 1 MiB for one spec); a much larger input is a
+// mistake, read no further.
 constexpr std::size_t kMaxSpecBytes = std::size_t{16} << 20;
 
 [[noreturn]] void refuse(const std::string& source, const std::string& why) {
@@ -32,7 +35,7 @@ std::string read_all(int fd, const std::string& source) {
     }
     if (n == 0) return text;
     if (text.size() + static_cast<std::size_t>(n) > kMaxSpecBytes) {
-      refuse(source, "larger than 16 MiB (the daemon takes specs up to 1 MiB)");
+      refuse(source, "larger than 16 MiB (the daemon takes up to 8 MiB of specs at once)");
     }
     text.append(buffer, static_cast<std::size_t>(n));
   }
@@ -62,21 +65,71 @@ std::string read_source(const std::string& source) {
   }
 }
 
+// "[json.exception.parse_error.101] parse error at line 1, ...": the bracket says nothing.
+std::string parse_message(const nlohmann::json::parse_error& e) {
+  std::string what = e.what();
+  if (const std::size_t bracket = what.find("] "); bracket != std::string::npos) {
+    what.erase(0, bracket + 2);
+  }
+  return what;
+}
+
+bool blank(std::string_view line) {
+  return line.find_first_not_of(" \t\r") == std::string_view::npos;
+}
+
+// One document (an array: its elements), else JSON lines (one document per line).
+void parse_specs(const std::string& text, const std::string& name,
+                 std::vector<nlohmann::json>& out) {
+  try {
+    nlohmann::json doc = nlohmann::json::parse(text);
+    if (doc.is_array()) {
+      for (nlohmann::json& spec : doc)
+        out.push_back(std::move(spec));
+    } else {
+      out.push_back(std::move(doc));
+    }
+    return;
+  } catch (const nlohmann::json::parse_error& e) {
+    std::size_t lines = 0;
+    for (std::size_t at = 0; at < text.size();) {
+      const std::size_t end = std::min(text.find('\n', at), text.size());
+      if (!blank(std::string_view(text).substr(at, end - at))) ++lines;
+      at = end + 1;
+    }
+    if (lines < 2) refuse(name, "not JSON: " + parse_message(e));
+  }
+  std::size_t line_no = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t end = std::min(text.find('\n', at), text.size());
+    const std::string_view line = std::string_view(text).substr(at, end - at);
+    at = end + 1;
+    ++line_no;
+    if (blank(line)) continue;
+    try {
+      out.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::parse_error& e) {
+      refuse(name, "line " + std::to_string(line_no) + ": not JSON: " + parse_message(e));
+    }
+  }
+}
+
 }  // namespace
 
-std::vector<nlohmann::json> read_specs(const std::string& source) {
-  const std::string text = read_source(source);
-  const std::string name = source.empty() || source == "-" ? "standard input" : source;
-  try {
-    return {nlohmann::json::parse(text)};
-  } catch (const nlohmann::json::parse_error& e) {
-    // "[json.exception.parse_error.101] parse error at line 1, ...": the bracket says nothing.
-    std::string what = e.what();
-    if (const std::size_t bracket = what.find("] "); bracket != std::string::npos) {
-      what.erase(0, bracket + 2);
-    }
-    refuse(name, "not JSON: " + what);
+std::vector<nlohmann::json> read_specs(const std::vector<std::string>& sources) {
+  std::vector<std::string> all = sources;
+  if (all.empty()) all.emplace_back("-");
+  const auto is_stdin = [](const std::string& s) { return s.empty() || s == "-"; };
+  if (std::count_if(all.begin(), all.end(), is_stdin) > 1) {
+    throw CliError(kExitUsage, "standard input ('-') can be given once");
   }
+  std::vector<nlohmann::json> out;
+  for (const std::string& source : all) {
+    const std::string text = read_source(source);
+    parse_specs(text, is_stdin(source) ? "standard input" : source, out);
+  }
+  if (out.empty()) throw CliError(kExitUsage, "no spec: the input holds none");
+  return out;
 }
 
 void RootOverrides::add_flags(CLI::App& command) {

@@ -98,6 +98,7 @@ void Job::requeue(std::int64_t retry_at_ms) {
   state_ = JobState::pending;
   started_ms_ = 0;
   finished_ms_ = 0;
+  interrupted_at_ms_ = 0;
   result_ = nlohmann::json();
   error_.reset();
   retry_at_ms_ = retry_at_ms;
@@ -111,20 +112,28 @@ std::int64_t Job::last_recorded_ms() const {
   return last;
 }
 
-void Job::interrupt(std::int64_t now_ms) {
+void Job::interrupt(std::int64_t end_ms, std::int64_t found_ms) {
   expect(state_ == JobState::running, "interrupt");
   state_ = JobState::interrupted;
-  finished_ms_ = now_ms;
+  finished_ms_ = end_ms;
+  interrupted_at_ms_ = found_ms;
   error_ = ErrorInfo{"Interrupted", "the daemon stopped while the task was running"};
   for (JobStep& s : steps_) {
     if (s.state_ == JobState::running) {
       s.state_ = JobState::interrupted;
-      s.finished_ms_ = now_ms;
+      s.finished_ms_ = end_ms;
       s.error_ = ErrorInfo{"Interrupted", "the daemon stopped while the step was running"};
     } else if (s.state_ == JobState::pending) {
       s.state_ = JobState::cancelled;
     }
   }
+}
+
+std::int64_t interrupted_end_ms(const Job& job, std::optional<std::int64_t> alive_ms,
+                                std::int64_t now_ms) {
+  const std::int64_t recorded = job.last_recorded_ms();
+  if (!alive_ms) return recorded;
+  return std::max(recorded, std::min(*alive_ms, now_ms));
 }
 
 void Job::start_step(std::size_t index, std::int64_t now_ms) {
@@ -154,6 +163,7 @@ void Job::restore(Stored stored) {
   run_at_ms_ = stored.run_at_ms;
   started_ms_ = stored.started_ms;
   finished_ms_ = stored.finished_ms;
+  interrupted_at_ms_ = stored.interrupted_at_ms;
   result_ = std::move(stored.result);
   error_ = std::move(stored.error);
 }

@@ -84,6 +84,9 @@ json full_json(const Job& job) {
   json j = summary_json(job);
   j["spec"] = job.spec_json();
   if (!job.idempotency_key().empty()) j["idempotency_key"] = job.idempotency_key();
+  // When the restart that interrupted it found it: `finished` is when its run was last known
+  // alive, which leaves the outage out of `duration`.
+  if (job.interrupted_at_ms() != 0) j["interrupted_at"] = time_json(job.interrupted_at_ms());
   j["steps"] = step_json(job, 0);
   return j;
 }

@@ -17,6 +17,8 @@ using nlohmann::json;
 
 // How long a finished job waits in RAM between looks at whether its final write is committed.
 constexpr std::int64_t kReleasePollMs = 20;
+// The heartbeat's period while jobs run: how late an interrupted job's end may be, at most.
+constexpr std::int64_t kAlivePeriodMs = 1000;
 
 std::int64_t ms_of(double seconds) {
   const double ms = std::floor(seconds * 1000.0);
@@ -54,6 +56,45 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   if (spec.uses_exec && !options_.allow_exec) {
     return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
   }
+  std::shared_ptr<Job> job =
+      make_job(std::move(spec), std::move(spec_json), std::move(idempotency_key));
+  Submitted out;
+  out.id = job->id();
+  out.ticket = backend_.insert(*job);
+  admit(job);
+  out.job = full_json(*job);
+  return out;
+}
+
+Result<SubmittedBatch> JobService::submit_all(std::vector<SubmitItem> items) {
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (items[i].spec.uses_exec && !options_.allow_exec) {
+      std::string message = "$[" + std::to_string(i) + "]";
+      message += ": exec steps need the daemon to run with --allow-exec";
+      return JobError{JobErrorCode::forbidden, std::move(message)};
+    }
+  }
+  std::vector<std::shared_ptr<Job>> jobs;
+  std::vector<const Job*> rows;
+  jobs.reserve(items.size());
+  rows.reserve(items.size());
+  SubmittedBatch out;
+  out.ids.reserve(items.size());
+  for (SubmitItem& item : items) {
+    jobs.push_back(
+        make_job(std::move(item.spec), std::move(item.spec_json), std::move(item.idempotency_key)));
+    rows.push_back(jobs.back().get());
+    out.ids.push_back(jobs.back()->id());
+  }
+  // All inserts before any start: the batch is one write, and no job's start is written first.
+  out.ticket = backend_.insert_all(rows);
+  for (std::shared_ptr<Job>& job : jobs)
+    admit(std::move(job));
+  return out;
+}
+
+std::shared_ptr<Job> JobService::make_job(JobSpec spec, json spec_json,
+                                          std::string idempotency_key) {
   auto job = std::make_shared<Job>(backend_.next_id(), std::make_shared<JobSpec>(std::move(spec)),
                                    std::make_shared<json>(std::move(spec_json)), wall_ms());
   job->set_idempotency_key(std::move(idempotency_key));
@@ -63,10 +104,11 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   } else if (s.at_ms) {
     job->schedule(std::max<std::int64_t>(*s.at_ms, 1));  // 0 would read as "not delayed"
   }
-  live_[job->id()] = job;
-  Submitted out;
-  out.id = job->id();
-  out.ticket = backend_.insert(*job);
+  return job;
+}
+
+void JobService::admit(std::shared_ptr<Job> job) {
+  live_[job->id()] = job;  // only now: an insert that threw leaves nothing behind
   transition(*job, "submitted");
   if (job->state() == JobState::scheduled) {
     sleep_until_due(*job);
@@ -74,10 +116,8 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
     runner_.start(job);
     started(*job);
   } else {
-    enqueue(job);
+    enqueue(std::move(job));
   }
-  out.job = full_json(*job);
-  return out;
 }
 
 Result<json> JobService::get(const JobRef& ref) const {
@@ -260,6 +300,23 @@ void JobService::cancel_watch(std::uint64_t job_id, std::uint64_t watch) {
 void JobService::started(Job& job) {
   write_now(job, JobState::pending);
   transition(job, "started");
+  keep_alive();
+}
+
+void JobService::keep_alive() {
+  if (beating_) return;
+  beating_ = true;
+  heartbeat_ = ua::create_task(beat_while_running(this));
+}
+
+ua::Coro<void> JobService::beat_while_running(JobService* self) {
+  // Ends with the last running job, so an idle daemon writes nothing; the next start begins it
+  // again.
+  while (self->runner_.size() > 0) {
+    co_await ua::sleep_ms(kAlivePeriodMs);
+    if (self->runner_.size() > 0) self->backend_.mark_alive();
+  }
+  self->beating_ = false;
 }
 
 void JobService::runner_finished(Job& job) {
@@ -371,6 +428,9 @@ void JobService::release_all() {
   for (auto& [id, sleeper] : sleepers_)
     sleeper = ua::AnyTask();
   sleepers_.clear();
+  if (heartbeat_ && !heartbeat_.done()) heartbeat_.cancel();
+  heartbeat_ = ua::AnyTask();
+  beating_ = false;
   runner_.abandon_all();
   pending_.clear();
   queued_at_ms_.clear();

@@ -13,6 +13,9 @@ void JobService::restore() {
   std::size_t requeued = 0;
   std::size_t interrupted = 0;
   std::size_t scheduled = 0;
+  // The last time the previous run was known alive (its heartbeat), and now.
+  const std::optional<std::int64_t> alive_ms = backend_.last_alive_ms();
+  const std::int64_t found_ms = wall_ms();
   for (const JobRow& row : backend_.load_live()) {
     std::string why;
     std::shared_ptr<Job> job = job_of(row, why);
@@ -33,8 +36,9 @@ void JobService::restore() {
       enqueue(job);
       ++requeued;
     } else {
-      // Not now: the daemon was down in between, and the run ended when it died.
-      job->interrupt(job->last_recorded_ms());
+      // Not now: the daemon was down in between, and the run ended when it died, which the
+      // heartbeat tells to within a second.
+      job->interrupt(interrupted_end_ms(*job, alive_ms, found_ms), found_ms);
       release_when_committed(job->id(), write_now(*job, JobState::running));
       if (options_.counted) options_.counted(job->state());
       // No "finished" event (no client is connected yet), but it finished now.

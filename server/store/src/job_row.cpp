@@ -122,6 +122,7 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
   row.run_at_ms = job.run_at_ms();
   row.started_ms = job.started_ms();
   row.finished_ms = job.finished_ms();
+  row.interrupted_at_ms = job.interrupted_at_ms();
   if (is_final(job.state())) {
     row.result = json_text(job.result());
     row.error = job.error();
@@ -150,6 +151,7 @@ void apply_update(JobRow& stored, JobRow&& update) {
   stored.run_at_ms = update.run_at_ms;
   stored.started_ms = update.started_ms;
   stored.finished_ms = update.finished_ms;
+  stored.interrupted_at_ms = update.interrupted_at_ms;
   stored.result = std::move(update.result);
   stored.error = std::move(update.error);
   if (!update.steps.empty()) stored.steps = std::move(update.steps);
@@ -173,6 +175,7 @@ std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
     stored.run_at_ms = row.run_at_ms;
     stored.started_ms = row.started_ms;
     stored.finished_ms = row.finished_ms;
+    stored.interrupted_at_ms = row.interrupted_at_ms;
     if (!row.result.empty()) stored.result = json::parse(row.result);
     stored.error = row.error;
     job->restore(std::move(stored));

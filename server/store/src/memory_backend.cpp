@@ -28,17 +28,28 @@ class MemoryBackend final : public JobBackend {
   std::uint64_t next_id() override { return ++last_id_; }
 
   WriteTicket insert(const Job& job) override {
-    JobRow row = row_of(job, true);
+    const Job* one[] = {&job};
+    return insert_all(one);
+  }
+
+  // Under one lock: a reader sees all of a batch or none of it.
+  WriteTicket insert_all(std::span<const Job* const> jobs) override {
+    std::vector<JobRow> rows;
+    rows.reserve(jobs.size());
+    for (const Job* job : jobs)
+      rows.push_back(row_of(*job, true));
     std::vector<RemovedJob> removed;
     {
       std::unique_lock lock = lock_to_write();
-      const std::uint64_t id = row.id;
-      by_state_[index(row.state)].insert(id);
-      by_name_[row.name].insert(id);
-      if (!row.idempotency_key.empty()) by_key_.insert_or_assign(row.idempotency_key, id);
-      if (is_final(row.state)) finished_.emplace(row.finished_ms, id);
-      tally_.add(row.state);
-      rows_.insert_or_assign(id, std::move(row));
+      for (JobRow& row : rows) {
+        const std::uint64_t id = row.id;
+        by_state_[index(row.state)].insert(id);
+        by_name_[row.name].insert(id);
+        if (!row.idempotency_key.empty()) by_key_.insert_or_assign(row.idempotency_key, id);
+        if (is_final(row.state)) finished_.emplace(row.finished_ms, id);
+        tally_.add(row.state);
+        rows_.insert_or_assign(id, std::move(row));
+      }
       removed = retain();
     }
     return after_write(removed);

@@ -38,6 +38,7 @@ class SqliteBackend final : public JobBackend {
                    trimmed);
     }
     live_ = file->load_live();
+    last_alive_ms_ = file->alive_ms();
     std::uint64_t total = 0;
     for (std::uint64_t n : tally_.get())
       total += n;
@@ -58,6 +59,16 @@ class SqliteBackend final : public JobBackend {
     return writer_->insert(row_of(job, true));
   }
 
+  WriteTicket insert_all(std::span<const Job* const> jobs) override {
+    std::vector<JobRow> rows;
+    rows.reserve(jobs.size());
+    for (const Job* job : jobs) {
+      tally_.add(job->state());
+      rows.push_back(row_of(*job, true));
+    }
+    return writer_->insert_all(std::move(rows));
+  }
+
   WriteTicket update(const Job& job, JobState was, bool with_output) override {
     tally_.move(was, job.state());
     return writer_->update(row_of(job, false, with_output));
@@ -67,6 +78,9 @@ class SqliteBackend final : public JobBackend {
     tally_.add(state, -1);
     return writer_->erase(id);
   }
+
+  void mark_alive() override { writer_->mark_alive(); }
+  std::optional<std::int64_t> last_alive_ms() const override { return last_alive_ms_; }
 
   bool committed(WriteTicket ticket) const override { return writer_->committed(ticket); }
   bool wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout) override {
@@ -109,6 +123,7 @@ class SqliteBackend final : public JobBackend {
   StateTally tally_;
   std::atomic<std::uint64_t> last_id_{0};
   std::vector<JobRow> live_;
+  std::optional<std::int64_t> last_alive_ms_;
   // Readers go first: the writer's connection, closed last, then folds the log into the file.
   std::unique_ptr<SqliteWriter> writer_;
   std::unique_ptr<SqliteReaders> readers_;

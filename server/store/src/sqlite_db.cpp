@@ -86,6 +86,7 @@ JobRow read_row(sqlite3_stmt* s) {
     r.output.assign(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, next + 1)));
   }
   r.idempotency_key = column_text(s, next + 2);
+  r.interrupted_at_ms = sqlite3_column_int64(s, next + 3);
   return r;
 }
 

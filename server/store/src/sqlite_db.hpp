@@ -55,7 +55,7 @@ void bind_text(sqlite3_stmt* s, int col, const std::string& text);
 // The columns a full row is read with, in order: see read_row.
 inline constexpr const char* kRowColumns =
     "seq, spec, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, "
-    "error_type, error_message, run_at_ms, steps, output, idempotency_key";
+    "error_type, error_message, run_at_ms, steps, output, idempotency_key, interrupted_ms";
 JobRow read_row(sqlite3_stmt* s);
 // The columns a list reads (no spec, steps or output), in order: see read_summary.
 inline constexpr const char* kSummaryColumns =

@@ -57,6 +57,7 @@ int bind_outcome(sqlite3_stmt* s, int first, const JobRow& t) {
   } else {
     sqlite3_bind_null(s, i++);
   }
+  sqlite3_bind_int64(s, i++, t.interrupted_at_ms);
   return i;
 }
 
@@ -70,6 +71,7 @@ SqliteFile::~SqliteFile() {
   update_ = {};
   delete_ = {};
   set_max_id_ = {};
+  set_alive_ = {};
   trim_oldest_ = {};
   trim_before_ = {};
   sqlite3_close_v2(db_);
@@ -164,21 +166,24 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   insert_ = sqlite::Stmt(db_,
                          "INSERT OR REPLACE INTO tasks(seq, spec, name, kind, created_ms, state, "
                          "attempts, started_ms, finished_ms, result, error_type, error_message, "
-                         "steps, output, run_at_ms, idempotency_key) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "steps, output, run_at_ms, interrupted_ms, idempotency_key) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          path_);
   // Fenced: a write of an earlier attempt than the row's never applies.
   update_ =
       sqlite::Stmt(db_,
                    "UPDATE tasks SET state = ?, attempts = ?, started_ms = ?, finished_ms = ?, "
                    "result = ?, error_type = ?, error_message = ?, steps = coalesce(?, steps), "
-                   "output = coalesce(?, output), run_at_ms = ? WHERE seq = ? AND attempts <= ?",
+                   "output = coalesce(?, output), run_at_ms = ?, interrupted_ms = ? "
+                   "WHERE seq = ? AND attempts <= ?",
                    path_);
   delete_ = sqlite::Stmt(db_, "DELETE FROM tasks WHERE seq = ?", path_);
   set_max_id_ = sqlite::Stmt(db_,
                              "UPDATE meta SET value = CAST(max(CAST(value AS INTEGER), ?) AS TEXT) "
                              "WHERE key = 'max_seq'",
                              path_);
+  set_alive_ = sqlite::Stmt(
+      db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('alive_ms', CAST(? AS TEXT))", path_);
   trim_oldest_ = sqlite::Stmt(db_, trim_sql(false).c_str(), path_);
   trim_before_ = sqlite::Stmt(db_, trim_sql(true).c_str(), path_);
 }
@@ -246,6 +251,11 @@ SqliteFile::Written SqliteFile::write(const SqliteBatch& batch, const RetentionS
       sqlite3_bind_int64(use.get(), 1, static_cast<std::int64_t>(batch.max_id));
       run(use.get());
     }
+    if (batch.alive_ms) {
+      sqlite::Use use(set_alive_);
+      sqlite3_bind_int64(use.get(), 1, *batch.alive_ms);
+      run(use.get());
+    }
     sqlite::exec(db_, path_, "COMMIT");
   } catch (...) {
     sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -262,6 +272,13 @@ std::uint64_t SqliteFile::max_id() {
   sqlite::Use use(s);
   if (sqlite3_step(use.get()) != SQLITE_ROW) return 0;
   return static_cast<std::uint64_t>(sqlite3_column_int64(use.get(), 0));
+}
+
+std::optional<std::int64_t> SqliteFile::alive_ms() {
+  sqlite::Stmt s(db_, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'alive_ms'", path_);
+  sqlite::Use use(s);
+  if (sqlite3_step(use.get()) != SQLITE_ROW) return std::nullopt;
+  return sqlite3_column_int64(use.get(), 0);
 }
 
 StateCounts SqliteFile::count_states() {

@@ -22,7 +22,9 @@ struct SqliteBatch {
   std::vector<std::uint64_t> deletes;
   // The highest id handed out so far, kept when a batch deletes, so ids are never reused.
   std::uint64_t max_id = 0;
-  bool empty() const { return inserts.empty() && updates.empty() && deletes.empty(); }
+  // The heartbeat: the daemon was alive at this wall time (meta 'alive_ms'); nullopt: not now.
+  std::optional<std::int64_t> alive_ms;
+  bool empty() const { return inserts.empty() && updates.empty() && deletes.empty() && !alive_ms; }
 };
 
 // What retention may remove in one transaction: the `excess` longest-finished rows, and rows
@@ -39,7 +41,7 @@ class SqliteFile {
  public:
   static constexpr const char* kFileName = "uasyncd.db";
   // The schema this code writes; older files are migrated in place (sqlite_schema.cpp).
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // Opens (creating if needed) DIR/uasyncd.db in WAL mode, locks it against a second daemon,
   // checks it and migrates it. Throws StoreError naming the file on any failure. `full_sync`:
@@ -65,6 +67,8 @@ class SqliteFile {
   StateCounts count_states();
   // Pending and running rows, oldest first.
   std::vector<JobRow> load_live();
+  // The last heartbeat stored (SqliteBatch::alive_ms), nullopt if none ever was.
+  std::optional<std::int64_t> alive_ms();
   // The schema version found when the file was opened (before migrating).
   int opened_version() const { return opened_version_; }
 
@@ -83,6 +87,7 @@ class SqliteFile {
   sqlite::Stmt update_;
   sqlite::Stmt delete_;
   sqlite::Stmt set_max_id_;
+  sqlite::Stmt set_alive_;
   sqlite::Stmt trim_oldest_;
   sqlite::Stmt trim_before_;
 };

@@ -17,7 +17,9 @@ struct Migration {
 // state and by name (newest first) and for retention (longest finished first, finished only).
 // Version 3: the Idempotency-Key of the submit that made a job, indexed. Not a UNIQUE index: the
 // bridge keeps keys unique, and the insert is an INSERT OR REPLACE that would delete the other row.
-// Version 4: scheduled tasks (a "delay" or "at"): run_at_ms, the wall-clock time a task may start
+// Version 4: when a restart found a job running and interrupted it (0: never). (The heartbeat the
+// writer keeps while jobs run, meta('alive_ms'), needs no migration: meta has any key.)
+// Version 5: scheduled tasks (a "delay" or "at"): run_at_ms, the wall-clock time a task may start
 // (NULL: not delayed), indexed for the scheduled ones in the order they become due (a claim query
 // of a shared database orders by it); the finished index no longer counts them as finished.
 constexpr Migration kMigrations[] = {
@@ -62,6 +64,9 @@ ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
 CREATE INDEX tasks_idempotency_key ON tasks(idempotency_key) WHERE idempotency_key IS NOT NULL;
 )sql"},
     {4, R"sql(
+ALTER TABLE tasks ADD COLUMN interrupted_ms INTEGER NOT NULL DEFAULT 0;
+)sql"},
+    {5, R"sql(
 ALTER TABLE tasks ADD COLUMN run_at_ms INTEGER;
 CREATE INDEX tasks_run_at ON tasks(run_at_ms, seq) WHERE state = 'scheduled';
 DROP INDEX tasks_finished;

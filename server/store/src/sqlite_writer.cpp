@@ -56,6 +56,21 @@ WriteTicket SqliteWriter::insert(JobRow row) {
   return push(Kind::insert, std::move(row));
 }
 
+WriteTicket SqliteWriter::insert_all(std::vector<JobRow> rows) {
+  WriteTicket ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return 0;
+    // The writer takes the whole queue under this lock: it never sees part of the batch.
+    for (JobRow& row : rows)
+      queue_.push_back({Kind::insert, std::move(row)});
+    pushed_ += rows.size();
+    ticket = pushed_;
+  }
+  work_cv_.notify_one();
+  return ticket;
+}
+
 WriteTicket SqliteWriter::update(JobRow row) {
   return push(Kind::update, std::move(row));
 }
@@ -64,6 +79,10 @@ WriteTicket SqliteWriter::erase(std::uint64_t id) {
   JobRow row;
   row.id = id;
   return push(Kind::erase, std::move(row));
+}
+
+void SqliteWriter::mark_alive() {
+  push(Kind::alive, JobRow{});
 }
 
 SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
@@ -92,6 +111,11 @@ SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted
         // Deletes run after this batch's inserts and updates, in the same transaction.
         where.erase(id);
         batch.deletes.push_back(id);
+        break;
+      case Kind::alive:
+        // Stamped now, as the batch is about to be committed: the latest the daemon is known
+        // to have been alive, however long the op waited behind a slow commit.
+        batch.alive_ms = wall_ms();
         break;
     }
   }

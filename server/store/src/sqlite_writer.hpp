@@ -31,8 +31,13 @@ class SqliteWriter {
 
   // Any thread. Each returns the write's ticket.
   WriteTicket insert(JobRow row);
+  // Queued together: they are committed in one transaction (all or none survive a crash); the
+  // ticket is the last one's.
+  WriteTicket insert_all(std::vector<JobRow> rows);
   WriteTicket update(JobRow row);
   WriteTicket erase(std::uint64_t id);
+  // The heartbeat: the next commit stores the wall time it is made at as meta 'alive_ms'.
+  void mark_alive();
 
   bool committed(WriteTicket ticket) const {
     return ticket <= committed_.load(std::memory_order_acquire);
@@ -45,7 +50,7 @@ class SqliteWriter {
   BackendStats stats() const;
 
  private:
-  enum class Kind { insert, update, erase };
+  enum class Kind { insert, update, erase, alive };
   struct Op {
     Kind kind;
     JobRow row;

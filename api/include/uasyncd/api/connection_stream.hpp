@@ -46,7 +46,8 @@ class ConnectionStream final : public httplib::Stream {
   ConnectionStream(Connection& conn, Limits limits, Counters& counters);
 
   // The head has been parsed: the body that follows it, if any. Its deadline starts now.
-  void begin_body(Framing framing, std::uint64_t length);
+  // `max_body_bytes`: this request's limit, in place of the Limits one.
+  void begin_body(Framing framing, std::uint64_t length, std::uint64_t max_body_bytes);
   // The response comes from a content provider: each write goes out at once (blocking).
   void stream_output() { mode_ = Output::streamed; }
   // The response is not this request cycle's to write (deferred, or refused): writes are dropped.

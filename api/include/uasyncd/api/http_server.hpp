@@ -7,7 +7,8 @@
 //   it is held by the connection gate (one epoll thread).
 // - Request heads are capped (max_head_bytes, 431) and must arrive in full within head_timeout
 //   (408); idle keep-alive connections close after idle_timeout.
-// - Bodies: Content-Length over the limit is refused (413) before a byte is read, a chunked body
+// - Bodies: Content-Length over the limit (the route's own, see Post) is refused (413) before a
+// byte is read, a chunked body
 //   at the first byte past it; a compressed body (Content-Encoding other than identity) is
 //   refused (415) rather than inflated; Content-Length with Transfer-Encoding, two
 //   Content-Lengths, or a malformed one are refused (400), a transfer coding other than chunked
@@ -102,7 +103,8 @@ class HttpServer : public httplib::Server {
   // before it is read. Register through HttpServer, not through an httplib::Server reference:
   // a POST route the transport does not know of gets its bodies refused (404).
   HttpServer& Get(const std::string& pattern, Handler handler);
-  HttpServer& Post(const std::string& pattern, Handler handler);
+  // `max_body` (0: max_body_bytes): this route's body limit, larger or smaller.
+  HttpServer& Post(const std::string& pattern, Handler handler, std::uint64_t max_body = 0);
   HttpServer& Put(const std::string& pattern, Handler handler);
   HttpServer& Patch(const std::string& pattern, Handler handler);
   HttpServer& Delete(const std::string& pattern, Handler handler);
@@ -133,6 +135,8 @@ class HttpServer : public httplib::Server {
   [[noreturn]] void refuse(const httplib::Request& req, Exchange& ex, int status, const char* code,
                            std::string message);
   bool route_takes_body(const httplib::Request& req, bool& other_method_matches) const;
+  // The body limit of the route `req` names (max_body_bytes unless the route has its own).
+  std::uint64_t body_limit(const httplib::Request& req) const;
   void log(const httplib::Request& req, const httplib::Response& res,
            std::chrono::steady_clock::time_point started) const;
   void log_gate_refusal(int status, std::string_view head) const;
@@ -141,7 +145,12 @@ class HttpServer : public httplib::Server {
   HttpServerOptions options_;
   AccessLog access_log_;
   Handler user_post_routing_;
-  std::vector<std::pair<std::string, std::regex>> routes_;  // method, pattern
+  struct RouteEntry {
+    std::string method;
+    std::regex pattern;
+    std::uint64_t max_body = 0;  // 0: options_.max_body_bytes
+  };
+  std::vector<RouteEntry> routes_;
   std::shared_ptr<ConnectionGate> gate_;
   std::unique_ptr<httplib::ThreadPool> pool_;
   std::shared_ptr<std::atomic<std::size_t>> deferred_ =

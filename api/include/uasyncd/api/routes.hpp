@@ -62,7 +62,9 @@ class Routes {
   std::size_t open_streams() const { return streams_.open_count(); }
 
  private:
-  enum class Body { none, json };  // json: a JSON body is required (415, 413, 400 otherwise)
+  // json: a JSON body is required (415, 413, 400 otherwise); specs: a JSON body or JSON lines
+  // (a batch: kMaxBatchBodyBytes, and as a JSON array of them), as the submit takes.
+  enum class Body { none, json, specs };
   struct Call {
     const httplib::Request& req;
     httplib::Response& res;
@@ -88,6 +90,16 @@ class Routes {
                 std::chrono::microseconds elapsed);
 
   void submit(Call& c);
+  void submit_batch(Call& c);
+  // The request's Idempotency-Key ("" when none), or nullopt once a 400 was sent.
+  std::optional<std::string> idempotency_key(Call& c);
+  // The query parameter `name` in seconds (capped at the longest wait), none, or nullopt once a
+  // 400 was sent.
+  std::optional<std::optional<double>> wait_param(Call& c, const char* name);
+  // Parks the request until job `ref` ends (answered `finished_status` with its record) or
+  // `timeout` seconds pass (202, the record as it is); false when it cannot be parked
+  // (--max-waiters), nothing sent.
+  bool park_wait(Call& c, const server::JobRef& ref, double timeout, int finished_status);
   void list(Call& c);
   void get(Call& c);
   void remove(Call& c);

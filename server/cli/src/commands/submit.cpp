@@ -1,6 +1,7 @@
-// `uasyncd submit [FILE|-]`: submits a spec (POST /api/tasks) and prints its id or record;
+// `uasyncd submit [FILE|-]...`: submits a spec (POST /api/tasks) and prints its id or record;
 // --wait waits for the end (long-poll) with a progress line on a terminal; --follow streams the
-// exec output and the step transitions until the end.
+// exec output and the step transitions until the end. Several specs (several files, a JSON array,
+// JSON lines) are submitted as one batch (all stored or none) and their ids printed in order.
 #include <mutex>
 
 #include "uasyncd/cli/command.hpp"
@@ -35,8 +36,12 @@ class SubmitCommand final : public Command {
   explicit SubmitCommand(CLI::App& app) {
     subcommand_ = add_client_subcommand(app, "submit",
                                         "submit a task spec (a JSON file, or standard input); "
-                                        "print its id");
-    subcommand_->add_option("file", file_, "the spec: a JSON file; '-' or none: standard input");
+                                        "print its id. Several specs (files, a JSON array, JSON "
+                                        "lines) are one batch: all stored or none, ids printed "
+                                        "in order");
+    subcommand_->add_option("file", files_,
+                            "the specs: JSON files (a spec, an array of specs, or one spec per "
+                            "line); '-' or none: standard input");
     overrides_.add_flags(*subcommand_);
     subcommand_->add_option("--idempotency-key", key_,
                             "sent as the Idempotency-Key header: a repeated key gets the task "
@@ -48,9 +53,13 @@ class SubmitCommand final : public Command {
   }
 
   int run(const Context& ctx) override {
-    std::vector<nlohmann::json> specs = read_specs(file_);
+    std::vector<nlohmann::json> specs = read_specs(files_);
     for (nlohmann::json& spec : specs)
       overrides_.apply(spec);
+    if (specs.size() > 1 && (wait_ || follow_)) {
+      throw CliError(kExitUsage, "--wait and --follow take one spec; " +
+                                     std::to_string(specs.size()) + " were given");
+    }
     httplib::Headers headers;
     if (!key_.empty()) {
       if (!valid_idempotency_key(key_)) {
@@ -73,6 +82,7 @@ class SubmitCommand final : public Command {
     }
 
     const std::unique_ptr<Connection> connection = ctx.connect();
+    if (specs.size() > 1) return submit_batch(ctx, *connection, specs, headers);
     const nlohmann::json record = submit(*connection, specs.front(), headers);
     const std::string id = string_field(record, "id");
     if (id.empty()) throw CliError(kExitDaemon, "the daemon's answer to the submit has no id");
@@ -99,7 +109,30 @@ class SubmitCommand final : public Command {
   }
 
  private:
-  // Today one spec, one POST. Batch submit posts the array and takes the ids in order.
+  // One POST of all the specs: the daemon stores all of them or none.
+  static int submit_batch(const Context& ctx, Connection& connection,
+                          std::vector<nlohmann::json>& specs, const httplib::Headers& headers) {
+    const nlohmann::json batch(std::move(specs));
+    // 200: a repeated idempotency key, answered with the tasks the first submit made.
+    const nlohmann::json answer = connection.post("/api/tasks", &batch, {200, 201}, headers).body;
+    const nlohmann::json ids = answer.value("ids", nlohmann::json());
+    if (!ids.is_array() || ids.size() != batch.size()) {
+      throw CliError(kExitDaemon, "the daemon's answer to the batch has no ids for its specs");
+    }
+    const Format format = ctx.out.records();
+    const bool ids_only =
+        ctx.out.quiet() && ctx.out.chosen().value_or(Format::table) == Format::table;
+    if (format != Format::table && !ids_only) {
+      ctx.out.out(json_text(answer, format));
+      return 0;
+    }
+    std::string lines;
+    for (const nlohmann::json& id : ids)
+      lines += printable(id.is_string() ? id.get<std::string>() : "?") + "\n";
+    ctx.out.out(lines);
+    return 0;
+  }
+
   static nlohmann::json submit(Connection& connection, const nlohmann::json& spec,
                                const httplib::Headers& headers) {
     // 200: a repeated idempotency key, answered with the task the first submit made.
@@ -170,7 +203,7 @@ class SubmitCommand final : public Command {
     ctx.out.err(line + " " + printable(type == "step" ? state : type) + "\n");
   }
 
-  std::string file_;
+  std::vector<std::string> files_;
   RootOverrides overrides_;
   std::string key_;
   bool wait_ = false;

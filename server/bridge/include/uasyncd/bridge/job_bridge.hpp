@@ -86,6 +86,17 @@ struct Submission {
   bool replayed = false;  // an earlier submit with the same Idempotency-Key made it
 };
 
+// A batch submit's answer: the tasks' ids in the order of the specs.
+struct BatchSubmission {
+  std::vector<std::uint64_t> ids;
+  bool replayed = false;  // an earlier batch with the same Idempotency-Key made them
+};
+
+// The Idempotency-Key stored with task `index` of a batch submitted with `key`: `key` itself for
+// the first, "key index" for the others (a space is never in a client's key, so these cannot be
+// claimed by another submit).
+std::string batch_item_key(const std::string& key, std::size_t index);
+
 // POST /api/tasks/bulk: cancel or delete jobs named by id or matching a filter.
 enum class BulkAction { cancel, remove };
 inline constexpr std::uint64_t kBulkMaxJobs = 100'000;  // matches handled per request
@@ -179,6 +190,14 @@ class JobBridge {
   // A submit answered `unavailable` either did nothing or made a job its key finds.
   Result<Submission> submit(JobSpec spec, nlohmann::json spec_json,
                             std::string idempotency_key = {});
+  // Several new jobs (at most the caller's cap), admitted in order and stored in one write:
+  // answered once all are committed; after a crash either all of them are stored or none is. With
+  // an `idempotency_key`, task i is stored with batch_item_key(key, i), and a later batch with
+  // the same key and the same specs in the same order gets the same ids (`replayed`); other specs,
+  // another count, a key a single submit used with another spec, or an earlier batch some of
+  // whose tasks are gone: key_reused.
+  Result<BatchSubmission> submit_all(std::vector<SubmitItem> items,
+                                     std::string idempotency_key = {});
   Result<ListPage> list(const ListQuery& query);
   Result<JsonDoc> get(const JobRef& ref);
   // Starts waiting for the job's end without blocking: `wait` is answered once with the finished
@@ -218,6 +237,14 @@ class JobBridge {
   // The record of the retained job `id` as a replayed submit of `spec_json`; nullopt when the
   // job is gone.
   std::optional<Result<Submission>> replay(std::uint64_t id, const nlohmann::json& spec_json);
+  std::optional<Result<BatchSubmission>> replay_batch(std::uint64_t first, const std::string& key,
+                                                      const std::vector<SubmitItem>& items);
+  // Claims `key` for a new submit (nullopt: claimed; settle it with settle_key), or the id of the
+  // job an earlier submit with it made (not claimed), or key_in_use while that one is under way.
+  Result<std::optional<std::uint64_t>> claim_key(const std::string& key);
+  // A claimed key: forgotten (`id` 0: committed, or nothing made), or kept with the id of the job
+  // whose commit is outstanding (a retry finds it). Nothing for an empty key.
+  void settle_key(const std::string& key, std::uint64_t id);
   template <class T>
   Result<T> on_loop(std::function<Result<T>(JobService&)> fn);
   // Deletes under way: a second delete of a job while the first is being committed finds it

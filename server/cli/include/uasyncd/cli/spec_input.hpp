@@ -10,11 +10,12 @@
 
 namespace uasyncd::cli {
 
-// The specs in `source`: a file, or standard input for "-" or "" (refused when stdin is a
-// terminal, where it would wait for typing). Today exactly one JSON document; a list is returned
-// so that batch submit (several files, JSON lines) changes only this reader and the POST. An
-// unreadable file or text that is not JSON throws CliError(kExitUsage) naming the source.
-std::vector<nlohmann::json> read_specs(const std::string& source);
+// The specs in `sources`, in order: files, or standard input for "-" or "" (once; none given:
+// standard input; refused when stdin is a terminal, where it would wait for typing). Each source
+// holds one JSON document (a JSON array: its elements, one spec each) or JSON lines (one spec per
+// line, blank lines skipped). An unreadable file, text that is not JSON (naming the line), or no
+// spec at all throws CliError(kExitUsage) naming the source.
+std::vector<nlohmann::json> read_specs(const std::vector<std::string>& sources);
 
 // Root keys set by flags, over what the spec says. To add a root flag (--queue, --priority): one
 // member, one line in add_flags, one in apply.

@@ -81,6 +81,8 @@ class Job {
   // The latest time the job records (its start, a step's start or end): where a run the daemon
   // lost is known to have been last, so an interrupted job's duration does not count the outage.
   std::int64_t last_recorded_ms() const;
+  // When a restart found the job running and interrupted it (0: it was not).
+  std::int64_t interrupted_at_ms() const { return interrupted_at_ms_; }
   // The client's Idempotency-Key of the submit that made the job (empty: none). Set once, before
   // the job is stored; the store keeps it, so a retried submit finds the job while it is retained.
   const std::string& idempotency_key() const { return idempotency_key_; }
@@ -110,8 +112,10 @@ class Job {
   void requeue(std::int64_t retry_at_ms);
   // running -> interrupted (a restart found it so): steps that ended keep their outcome, a step
   // that was running is interrupted too (it may have done part of its work), one that never
-  // started is cancelled (it did nothing and never will).
-  void interrupt(std::int64_t now_ms);
+  // started is cancelled (it did nothing and never will). `end_ms`: when the lost run is known to
+  // have ended (interrupted_end_ms), its finish time and that of its running steps; `found_ms`:
+  // when the restart found it (interrupted_at_ms).
+  void interrupt(std::int64_t end_ms, std::int64_t found_ms);
 
   // ---- transitions of a step (the job runs) ----
   void start_step(std::size_t index, std::int64_t now_ms);
@@ -129,7 +133,8 @@ class Job {
     std::int64_t finished_ms = 0;
     nlohmann::json result;
     std::optional<ErrorInfo> error;
-    std::int64_t run_at_ms = 0;  // last: positional initialisations of the others stay valid
+    std::int64_t interrupted_at_ms = 0;  // last: brace-initialised positionally elsewhere
+    std::int64_t run_at_ms = 0;          // after it, for the same reason
   };
   void restore(Stored stored);
   void restore_step(std::size_t index, JobState state, nlohmann::json result,
@@ -155,8 +160,16 @@ class Job {
   std::int64_t run_at_ms_ = 0;
   std::int64_t started_ms_ = 0;
   std::int64_t finished_ms_ = 0;
+  std::int64_t interrupted_at_ms_ = 0;
   int attempts_ = 0;
   std::int64_t retry_at_ms_ = 0;
 };
+
+// Where the run of a job a restart found running ended, as well as the store knows: the last
+// time the daemon was known alive (`alive_ms`, its heartbeat; nullopt: none stored), never later
+// than `now_ms` (a clock set back) and never before the job's last recorded time. So its
+// duration leaves out the outage, at most one heartbeat period short.
+std::int64_t interrupted_end_ms(const Job& job, std::optional<std::int64_t> alive_ms,
+                                std::int64_t now_ms);
 
 }  // namespace uasyncd::server

@@ -65,6 +65,18 @@ struct Submitted {
   nlohmann::json job;      // its full record
 };
 
+// One task of a batch submit.
+struct SubmitItem {
+  JobSpec spec;
+  nlohmann::json spec_json;
+  std::string idempotency_key;  // empty: none
+};
+
+struct SubmittedBatch {
+  std::vector<std::uint64_t> ids;  // in the order of the items
+  WriteTicket ticket = 0;          // the one write of all the inserts
+};
+
 // What a bulk request did to one job (POST /api/tasks/bulk).
 enum class BulkOutcome {
   affected,  // cancelled (or asked to, if running), or deleted
@@ -82,6 +94,9 @@ class JobService {
   // `idempotency_key`: stored with the job (the bridge keeps keys unique).
   Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json,
                            std::string idempotency_key = {});
+  // Several jobs at once, in order: all admitted, their inserts one write (JobBackend::insert_all),
+  // or none (an exec step without allow_exec: forbidden, naming the item as `$[i]`).
+  Result<SubmittedBatch> submit_all(std::vector<SubmitItem> items);
   // The full record of a live job (a step ref gives its job); a pending one with its place in
   // the queue (queue_position, queue_length, queued_at, retry_at: O(pending)).
   Result<nlohmann::json> get(const JobRef& ref) const;
@@ -123,6 +138,11 @@ class JobService {
 
  private:
   std::shared_ptr<Job> live(const JobRef& ref, std::optional<JobError>& error) const;
+  // A new job with the next id (not yet written, not yet live).
+  std::shared_ptr<Job> make_job(JobSpec spec, nlohmann::json spec_json,
+                                std::string idempotency_key);
+  // A new job becomes live: its "submitted" event, then its start or its place in the queue.
+  void admit(std::shared_ptr<Job> job);
   void started(Job& job);
   void finished(Job& job, JobState was);
   void runner_finished(Job& job);
@@ -160,6 +180,10 @@ class JobService {
   WriteTicket write_now(const Job& job, JobState was);
   void flush_writes();
   static uasyncio::Coro<void> flush_writes_soon(JobService* self);
+  // While any job runs, the backend hears once a second that the daemon is alive (mark_alive),
+  // so a restart can end an interrupted job's run near where it stopped, not at the restart.
+  void keep_alive();
+  static uasyncio::Coro<void> beat_while_running(JobService* self);
 
   ServiceOptions options_;
   JobBackend& backend_;
@@ -186,6 +210,8 @@ class JobService {
   std::unordered_map<std::uint64_t, std::vector<Follower>> followers_;
   std::unordered_map<std::uint64_t, bool> unwritten_;  // id -> with_output
   bool flush_queued_ = false;
+  uasyncio::AnyTask heartbeat_;
+  bool beating_ = false;
   FinishedHistory history_;
 };
 

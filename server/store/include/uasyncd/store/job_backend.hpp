@@ -109,11 +109,24 @@ class JobBackend {
   virtual std::uint64_t next_id() = 0;
   // A new job (pending, with its spec).
   virtual WriteTicket insert(const Job& job) = 0;
+  // New jobs written as one (a batch submit): a durable backend commits them in one transaction,
+  // so after a crash either all of them are stored or none is; readers never see part of them.
+  // The ticket covers them all. The jobs are only read during the call.
+  virtual WriteTicket insert_all(std::span<const Job* const> jobs) = 0;
   // The job changed from state `was` (its state now may be the same: a step changed).
   // `with_output`: an exec step has ended since the last write; its output is written too.
   virtual WriteTicket update(const Job& job, JobState was, bool with_output) = 0;
   // Forgets a finished job whose state is `state`.
   virtual WriteTicket erase(std::uint64_t id, JobState state) = 0;
+
+  // ---- the heartbeat: loop thread ----
+  // The daemon is alive now: the wall time is stored with the next commit (one that is going to
+  // happen anyway, else one of its own), so a restart knows when a job it finds running was last
+  // known to run (interrupted_end_ms). The service calls it once a second while jobs run, never
+  // when none does. Default: nothing to store (a backend whose jobs die with the process).
+  virtual void mark_alive() {}
+  // The last heartbeat the store held when it was opened (from the previous run), if any.
+  virtual std::optional<std::int64_t> last_alive_ms() const { return std::nullopt; }
 
   // ---- commits: any thread ----
   virtual bool committed(WriteTicket ticket) const = 0;

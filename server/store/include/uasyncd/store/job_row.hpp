@@ -26,7 +26,8 @@ struct JobRow {
   std::int64_t run_at_ms = 0;  // wall clock; 0 (NULL in SQLite): not delayed
   std::int64_t started_ms = 0;
   std::int64_t finished_ms = 0;
-  std::string result;  // JSON text of a final job's result
+  std::int64_t interrupted_at_ms = 0;  // when a restart found it running (0: never)
+  std::string result;                  // JSON text of a final job's result
   std::optional<ErrorInfo> error;
   std::string steps;   // per-step states and outcomes; empty in an update: unchanged
   std::string output;  // ended exec steps' output (MessagePack); empty in an update: unchanged
