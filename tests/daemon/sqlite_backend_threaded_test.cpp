@@ -215,7 +215,7 @@ TEST_F(SqliteTest, InsertAllIsCommittedAsOneTransaction) {
     EXPECT_TRUE(b->get(id - kBatch + 1));
     EXPECT_TRUE(b->get(id));
   }
-  EXPECT_EQ(b->counts()[0], kBatches * kBatch);
+  EXPECT_EQ(b->counts()[static_cast<std::size_t>(JobState::pending)], kBatches * kBatch);
 }
 
 TEST_F(SqliteTest, ExecOutputRoundTripsByteForByte) {

@@ -90,6 +90,7 @@ void Daemon::start() {
   bridge.service.allow_exec = options_.allow_exec;
   bridge.service.exec_kill_grace_ms = static_cast<std::int64_t>(options_.exec_kill_grace * 1000);
   bridge.virtual_clock = options_.virtual_clock;
+  if (options_.virtual_clock) bridge.service.heartbeat_ms = 0;
   bridge.loop_reply_timeout = options_.loop_reply_timeout;
   bridge.bulk_max_jobs = options_.bulk_max_jobs;
   if (!options_.exec_supervisor.empty()) {

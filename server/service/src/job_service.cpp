@@ -17,8 +17,6 @@ using nlohmann::json;
 
 // How long a finished job waits in RAM between looks at whether its final write is committed.
 constexpr std::int64_t kReleasePollMs = 20;
-// The heartbeat's period while jobs run: how late an interrupted job's end may be, at most.
-constexpr std::int64_t kAlivePeriodMs = 1000;
 
 std::int64_t ms_of(double seconds) {
   const double ms = std::floor(seconds * 1000.0);
@@ -304,7 +302,7 @@ void JobService::started(Job& job) {
 }
 
 void JobService::keep_alive() {
-  if (beating_) return;
+  if (beating_ || options_.heartbeat_ms <= 0) return;
   beating_ = true;
   heartbeat_ = ua::create_task(beat_while_running(this));
 }
@@ -313,7 +311,7 @@ ua::Coro<void> JobService::beat_while_running(JobService* self) {
   // Ends with the last running job, so an idle daemon writes nothing; the next start begins it
   // again.
   while (self->runner_.size() > 0) {
-    co_await ua::sleep_ms(kAlivePeriodMs);
+    co_await ua::sleep_ms(self->options_.heartbeat_ms);
     if (self->runner_.size() > 0) self->backend_.mark_alive();
   }
   self->beating_ = false;

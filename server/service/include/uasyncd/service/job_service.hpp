@@ -40,6 +40,10 @@ struct ServiceOptions {
   std::size_t max_running = 0;  // 0: no limit
   bool allow_exec = false;      // exec steps are refused unless set
   std::int64_t exec_kill_grace_ms = 5000;
+  // While jobs run, the backend hears this often that the daemon is alive (mark_alive): how late
+  // an interrupted job's end may be, at most. 0: never (a daemon on a virtual clock, whose
+  // seconds are not the wall clock's: a 1 s beat would make a 1e308 s sleep take 1e308 turns).
+  std::int64_t heartbeat_ms = 1000;
   // Told of every transition (JSON events for GET /api/events), when `events_wanted` says that
   // anyone listens. Called on the loop thread; must not block.
   std::function<void(const nlohmann::json& event)> publish;
