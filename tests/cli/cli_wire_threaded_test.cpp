@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "client_process.hpp"
+#include "temp_dir.hpp"
 
 // libcpp-httplib is prebuilt and uninstrumented: ThreadSanitizer cannot see its own
 // synchronisation. Only races inside it are silenced.
@@ -189,22 +190,6 @@ TEST(CliWire, APageCursorThatDoesNotMoveEndsTheListing) {
 }
 
 // ---- https
-
-class TempDir {
- public:
-  TempDir() {
-    char dir[] = "/tmp/uasyncd-tls-XXXXXX";
-    path_ = mkdtemp(dir) != nullptr ? dir : "";
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 TEST(CliWire, HttpsWithACertificateTheSystemTrusts) {
   TempDir dir;

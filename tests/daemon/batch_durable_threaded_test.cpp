@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "daemon_process.hpp"
+#include "temp_dir.hpp"
 
 extern "C" const char* __tsan_default_suppressions() {
   return "race:libcpp-httplib.so\n";
@@ -24,25 +25,7 @@ extern "C" const char* __tsan_default_suppressions() {
 
 namespace {
 
-namespace fs = std::filesystem;
 using nlohmann::json;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/uasyncd-batchkill-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::vector<std::string> daemon_args(const std::string& data_dir) {
   return {"--listen",    "127.0.0.1:0", "--data-dir",      data_dir,

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include <cerrno>
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -12,7 +13,9 @@ class TempDir {
  public:
   TempDir() {
     char tmpl[] = "/tmp/uasyncd-test-XXXXXX";
-    path_ = mkdtemp(tmpl);
+    if (mkdtemp(tmpl) == nullptr)
+      throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    path_ = tmpl;
   }
   ~TempDir() {
     std::error_code ec;
