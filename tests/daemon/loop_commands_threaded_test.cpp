@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "daemon_fixture.hpp"
+#include "forwarding_backend.hpp"
 #include "uasyncd/api/http_server.hpp"
 #include "uasyncd/api/routes.hpp"
 #include "uasyncd/bridge/job_bridge.hpp"
@@ -82,42 +83,19 @@ TEST_F(LoopCommands, AnExceptionGoesToTheCallerAndTheLoopGoesOn) {
 
 // A real memory backend whose insert throws for a job named "throw": a failure on the loop
 // thread in the middle of a submit, as a store that breaks would cause.
-class ThrowingBackend final : public srv::JobBackend {
+class ThrowingBackend final : public ForwardingBackend {
  public:
-  ThrowingBackend() : inner_(srv::make_memory_backend()) {}
-  std::uint64_t next_id() override { return inner_->next_id(); }
+  ThrowingBackend() : ForwardingBackend(srv::make_memory_backend()) {}
   srv::WriteTicket insert(const srv::Job& job) override {
     if (job.name() == "throw") throw std::runtime_error("the store broke");
-    return inner_->insert(job);
+    return ForwardingBackend::insert(job);
   }
   srv::WriteTicket insert_all(std::span<const srv::Job* const> jobs) override {
     for (const srv::Job* job : jobs) {
       if (job->name() == "throw") throw std::runtime_error("the store broke");
     }
-    return inner_->insert_all(jobs);
+    return ForwardingBackend::insert_all(jobs);
   }
-  srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
-    return inner_->update(job, was, with_output);
-  }
-  srv::WriteTicket erase(std::uint64_t id, srv::JobState state) override {
-    return inner_->erase(id, state);
-  }
-  bool committed(srv::WriteTicket t) const override { return inner_->committed(t); }
-  bool wait_committed(srv::WriteTicket t, std::chrono::milliseconds d) override {
-    return inner_->wait_committed(t, d);
-  }
-  std::optional<srv::JobRow> get(std::uint64_t id) override { return inner_->get(id); }
-  srv::ListPage list(const srv::ListQuery& q) override { return inner_->list(q); }
-  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
-    return inner_->find_by_key(key);
-  }
-  srv::StateCounts counts() const override { return inner_->counts(); }
-  std::vector<srv::JobRow> load_live() override { return inner_->load_live(); }
-  srv::BackendStats stats() const override { return inner_->stats(); }
-  void close() override { inner_->close(); }
-
- private:
-  std::unique_ptr<srv::JobBackend> inner_;
 };
 
 TEST(LoopCommandErrors, AThrowingCommandIsAnswered500AndTheDaemonGoesOn) {

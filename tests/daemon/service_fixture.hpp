@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "forwarding_backend.hpp"
 #include "loop_fixture.hpp"
 #include "uasyncd/service/job_service.hpp"
 #include "uasyncd/store/job_backend.hpp"
@@ -20,7 +21,7 @@ namespace srv = uasyncd::server;
 namespace ua = uasyncio;
 
 // A memory backend that records every write, and can play a store that kept live jobs.
-class RecordingBackend final : public srv::JobBackend {
+class RecordingBackend final : public ForwardingBackend {
  public:
   struct Write {
     std::string op;  // insert, update, erase
@@ -31,39 +32,26 @@ class RecordingBackend final : public srv::JobBackend {
   };
 
   explicit RecordingBackend(srv::BackendOptions options = {})
-      : inner_(srv::make_memory_backend(std::move(options))) {}
+      : ForwardingBackend(srv::make_memory_backend(std::move(options))) {}
 
-  std::uint64_t next_id() override { return inner_->next_id(); }
   srv::WriteTicket insert(const srv::Job& job) override {
     writes.push_back({"insert", job.id(), job.state(), job.state(), job.attempts()});
-    return inner_->insert(job);
+    return ForwardingBackend::insert(job);
   }
   srv::WriteTicket insert_all(std::span<const srv::Job* const> jobs) override {
     for (const srv::Job* job : jobs)
       writes.push_back({"insert", job->id(), job->state(), job->state(), job->attempts()});
-    return inner_->insert_all(jobs);
+    return ForwardingBackend::insert_all(jobs);
   }
   srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
     writes.push_back({"update", job.id(), was, job.state(), job.attempts()});
-    return inner_->update(job, was, with_output);
+    return ForwardingBackend::update(job, was, with_output);
   }
   srv::WriteTicket erase(std::uint64_t id, srv::JobState state) override {
     writes.push_back({"erase", id, state, state, 0});
-    return inner_->erase(id, state);
+    return ForwardingBackend::erase(id, state);
   }
-  bool committed(srv::WriteTicket t) const override { return inner_->committed(t); }
-  bool wait_committed(srv::WriteTicket t, std::chrono::milliseconds d) override {
-    return inner_->wait_committed(t, d);
-  }
-  std::optional<srv::JobRow> get(std::uint64_t id) override { return inner_->get(id); }
-  srv::ListPage list(const srv::ListQuery& q) override { return inner_->list(q); }
-  std::optional<std::uint64_t> find_by_key(const std::string& key) override {
-    return inner_->find_by_key(key);
-  }
-  srv::StateCounts counts() const override { return inner_->counts(); }
   std::vector<srv::JobRow> load_live() override { return std::exchange(stored_live, {}); }
-  srv::BackendStats stats() const override { return inner_->stats(); }
-  void close() override { inner_->close(); }
   void mark_alive() override { alive_marks.push_back(uasyncio::get_event_loop().time_ms()); }
   std::optional<std::int64_t> last_alive_ms() const override { return stored_alive_ms; }
 
@@ -81,9 +69,6 @@ class RecordingBackend final : public srv::JobBackend {
   std::vector<srv::JobRow> stored_live;         // what load_live() returns, once
   std::vector<std::int64_t> alive_marks;        // loop times of mark_alive()
   std::optional<std::int64_t> stored_alive_ms;  // what last_alive_ms() returns
-
- private:
-  std::unique_ptr<srv::JobBackend> inner_;
 };
 
 class Service : public LoopTest {
