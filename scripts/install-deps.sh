@@ -9,7 +9,7 @@ packages=(
   build-essential cmake pkg-config ninja-build
   libuv1-dev libspdlog-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev
   libsqlite3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libhowardhinnant-date-dev tzdata
+  libhowardhinnant-date-dev libpq-dev tzdata
 )
 build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
@@ -20,6 +20,8 @@ if ! $build_only; then
   # The peer benchmark (bench/peers): Redis for BullMQ and Celery; Celery with its Redis client
   # and the eventlet pool.
   packages+=(redis-server python3-celery python3-redis python3-eventlet)
+  # The PostgreSQL backend's tests start their own server (tests/support/pg-test-server.sh).
+  packages+=(postgresql)
   # The schedule benchmark's peer (bench/run_schedule.sh): croniter.
   packages+=(python3-croniter)
   # The libFuzzer targets (scripts/fuzz.sh): clang 14 and its fuzzer and sanitizer runtimes.

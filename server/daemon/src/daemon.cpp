@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "uasyncd/api/json_body.hpp"
 #include "uasyncd/api/log_escape.hpp"
+#include "uasyncd/store/store_error.hpp"
 #include "uasyncd/version.hpp"
 
 namespace uasyncd::server {
@@ -31,6 +34,17 @@ api::RouteOptions route_options(const DaemonOptions& o) {
                  micros);
   };
   return r;
+}
+
+// A directory only the daemon's user can enter (exec specs' commands may be visible in what it
+// holds), as the SQLite backend makes its own.
+void make_private_dir(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return;
+  fs::create_directories(dir, ec);
+  if (!ec) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (ec) throw StoreError(dir + ": cannot create the data directory: " + ec.message());
 }
 
 }  // namespace
@@ -57,6 +71,12 @@ std::unique_ptr<JobBackend> Daemon::make_backend() {
       bridge->publish_removed(jobs, "evicted");
     }
   };
+  if (!options_.database_url.empty()) {
+    PostgresOptions postgres;
+    postgres.url = options_.database_url;
+    postgres.full_sync = options_.full_sync;
+    return open_postgres_backend(postgres, std::move(backend));
+  }
   if (options_.data_dir.empty()) return make_memory_backend(std::move(backend));
   SqliteOptions sqlite;
   sqlite.dir = options_.data_dir;
@@ -81,6 +101,8 @@ void Daemon::start() {
   backend_ = make_backend();
   if (!options_.data_dir.empty()) {
     // The database is ours (locked): whatever still holds the exec lock is a previous run's.
+    // (With --database-url the directory may not exist yet: SQLite would have made it.)
+    if (!options_.database_url.empty()) make_private_dir(options_.data_dir);
     exec_lock_ = exec::ExecLock::acquire(
         options_.data_dir + "/exec.lock", {},
         [](const std::string& warning) { spdlog::warn("exec lock: {}", warning); });

@@ -101,14 +101,23 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
                                       "h, d), e.g. 30d or 12h, got '" +
                                           text + "'";
       });
-  app.add_option("--data-dir", f.data_dir, "directory of the task database (uasyncd.db)")
+  app.add_option("--data-dir", f.data_dir,
+                 "directory of the task database (uasyncd.db; default ./data); with "
+                 "--database-url, of the exec lock only")
       ->envname("UASYNCD_DATA_DIR");
+  CLI::Option* database_url =
+      app.add_option("--database-url", f.database_url,
+                     "keep tasks in PostgreSQL: a libpq connection string or URI, e.g. "
+                     "postgres://uasyncd@db/uasyncd or host=/run/postgresql dbname=uasyncd "
+                     "(put the password in PGPASSWORD or ~/.pgpass, not here)")
+          ->envname("UASYNCD_DATABASE_URL");
   app.add_option("--sync", f.sync,
                  "full: fsync every commit (survives power loss); normal: survives crashes")
       ->envname("UASYNCD_SYNC")
       ->check(CLI::IsMember({"full", "normal"}));
   app.add_flag("--ephemeral", f.ephemeral, "keep tasks in memory only: lost at exit")
-      ->envname("UASYNCD_EPHEMERAL");
+      ->envname("UASYNCD_EPHEMERAL")
+      ->excludes(database_url);
   app.add_option("--log-level", f.log_level, "trace, debug, info, warn, error, off")
       ->envname("UASYNCD_LOG_LEVEL");
   app.add_option("--shutdown-grace", o.shutdown_grace,
@@ -149,7 +158,14 @@ int serve(ServeFlags& f) {
     return 2;
   }
   spdlog::set_level(level);
-  if (!f.ephemeral) options.data_dir = f.data_dir;
+  if (!f.database_url.empty()) {
+    options.database_url = f.database_url;
+    // The tasks are in the database; a data directory, if given, holds the exec lock (so a
+    // restart stops the exec processes a killed run left).
+    options.data_dir = f.data_dir;
+  } else if (!f.ephemeral) {
+    options.data_dir = f.data_dir.empty() ? "./data" : f.data_dir;
+  }
   options.full_sync = f.sync == "full";
   if (!f.keep_for.empty()) options.keep_for = parse_duration(f.keep_for);
 

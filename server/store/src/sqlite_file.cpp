@@ -193,8 +193,8 @@ void SqliteFile::run(sqlite3_stmt* s) {
   if (rc != SQLITE_DONE) sqlite::fail(db_, path_, "cannot write");
 }
 
-std::vector<RemovedRow> SqliteFile::retain(const RetentionStep& step) {
-  std::vector<RemovedRow> removed;
+std::vector<RemovedJob> SqliteFile::retain(const RetentionStep& step) {
+  std::vector<RemovedJob> removed;
   const auto take = [&](const sqlite::Stmt& stmt, std::size_t n, std::optional<std::int64_t> cut) {
     if (n == 0) return;
     sqlite::Use use(stmt);
@@ -214,7 +214,7 @@ std::vector<RemovedRow> SqliteFile::retain(const RetentionStep& step) {
   return removed;
 }
 
-SqliteFile::Written SqliteFile::write(const SqliteBatch& batch, const RetentionStep& retention) {
+SqliteFile::Written SqliteFile::write(const WriteBatch& batch, const RetentionStep& retention) {
   Written out;
   sqlite::exec(db_, path_, "BEGIN IMMEDIATE");
   try {

@@ -13,24 +13,24 @@
 #include <string>
 #include <vector>
 
+#include "durable_store.hpp"
 #include "sqlite_db.hpp"
-#include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
 
-class SqliteReaders {
+class SqliteReaders final : public StoreReaders {
  public:
   // Opens `count` connections to the (existing, migrated) file at `path`.
   SqliteReaders(const std::string& path, std::size_t count);
-  ~SqliteReaders();
+  ~SqliteReaders() override;
   SqliteReaders(const SqliteReaders&) = delete;
   SqliteReaders& operator=(const SqliteReaders&) = delete;
 
   // Any thread. Throw StoreError when the file cannot be read. `counts`: the jobs per state the
   // backend keeps (a list's total by state alone needs no count).
-  std::optional<JobRow> get(std::uint64_t id);
-  ListPage list(const ListQuery& query, const StateCounts& counts);
-  std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key);
+  std::optional<JobRow> get(std::uint64_t id) override;
+  ListPage list(const ListQuery& query, const StateCounts& counts) override;
+  std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key) override;
 
  private:
   struct Connection;

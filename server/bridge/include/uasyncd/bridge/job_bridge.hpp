@@ -232,6 +232,9 @@ class JobBridge {
   void publish_removed(std::span<const RemovedJob> jobs, const char* reason);
   Result<FinishedHistory::Snapshot> finished_history();
   DaemonStats stats() const;
+  // Why the task store cannot be used now (JobBackend::unavailable_reason), for /healthz. Any
+  // thread; may ask the database.
+  std::optional<std::string> store_unavailable() { return backend_.unavailable_reason(); }
 
  private:
   // The record of the retained job `id` as a replayed submit of `spec_json`; nullopt when the

@@ -36,7 +36,10 @@ struct DaemonOptions {
   std::size_t max_running = 0;
   std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
   std::optional<std::chrono::milliseconds> keep_for;  // and none finished longer ago
-  std::string data_dir;   // holds the job database; empty: jobs live in memory only
+  std::string data_dir;  // holds the job database; empty: jobs live in memory only
+  // Jobs in PostgreSQL (a libpq connection string or URI) instead; data_dir, if set, then holds
+  // only the exec lock.
+  std::string database_url;
   bool full_sync = true;  // fsync every commit (see SqliteOptions)
   double shutdown_grace = 10;
   bool virtual_clock = false;

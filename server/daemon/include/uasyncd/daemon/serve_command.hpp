@@ -15,7 +15,8 @@ struct ServeFlags {
   DaemonOptions options;
   std::string listen = "127.0.0.1:8080";
   std::string log_level = "info";
-  std::string data_dir = "./data";
+  std::string data_dir;  // empty: ./data, or none with --database-url
+  std::string database_url;
   bool ephemeral = false;
   std::string sync = "full";
   std::string keep_for;  // a duration (duration.hpp); empty: no age limit

@@ -2,8 +2,8 @@
 // only live jobs in RAM and tells the backend of every change; reads of anything (a finished
 // job, a list, the counts) come from here, from any thread, without the loop thread.
 //
-// Two implementations now: memory (--ephemeral) and SQLite (one daemon per file). Designed for a
-// third, a database shared by several daemons:
+// Three implementations: memory (--ephemeral), SQLite (one daemon per file) and PostgreSQL (one
+// daemon per database for now). Designed for a database shared by several daemons:
 //   - ids come from the backend (next_id), so they can be unique across writers (a shared
 //     backend reserves them in blocks ahead of time; next_id never blocks);
 //   - every state change carries the job's id and attempt and is a fenced write: it applies only
@@ -148,6 +148,10 @@ class JobBackend {
   virtual std::vector<JobRow> load_live() = 0;
 
   virtual BackendStats stats() const = 0;
+  // Why the store cannot be used now (its last commit failed: a full disk, a lost database
+  // connection; or, for a database, it does not answer), nullopt when it can. May ask the
+  // database (one round trip): for health checks, not for every request. Any thread.
+  virtual std::optional<std::string> unavailable_reason() { return std::nullopt; }
   // Commits what is queued, then stops writing (later writes are dropped). Idempotent.
   virtual void close() = 0;
 };
@@ -165,5 +169,17 @@ struct SqliteOptions {
 // retention applied before anything is read). Throws StoreError naming the file on any failure.
 std::unique_ptr<JobBackend> open_sqlite_backend(const SqliteOptions& sqlite,
                                                 BackendOptions options = {});
+
+struct PostgresOptions {
+  std::string url;          // a libpq connection string or URI (a Unix socket too)
+  bool full_sync = true;    // synchronous_commit on: a 201 survives a crash of the server
+  std::size_t readers = 4;  // connections for the HTTP threads
+};
+// The tables uasyncd_tasks and uasyncd_meta in the database at `postgres.url` (created or
+// migrated, locked against a second daemon, retention applied before anything is read). Throws
+// StoreError naming the database (never the password) on any failure. A lost connection is
+// reopened: meanwhile writes are retried and submits wait, as on a full disk.
+std::unique_ptr<JobBackend> open_postgres_backend(const PostgresOptions& postgres,
+                                                  BackendOptions options = {});
 
 }  // namespace uasyncd::server

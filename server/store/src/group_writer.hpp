@@ -1,5 +1,6 @@
-// The thread that writes jobs to the SQLite file with group commits: the loop thread only queues
-// rows (never waits on the disk), the writer commits whatever has queued up in one transaction,
+// The thread that writes jobs to a DurableStore (the SQLite file, PostgreSQL) with group commits:
+// the loop thread only queues rows (never waits on the disk or the network), the writer commits
+// whatever has queued up in one transaction,
 // and a thread that needs a write committed (an HTTP thread answering a submit) waits for its
 // ticket. Retention runs here too, in bounded steps inside the same transactions, and once a
 // second when idle, so no thread ever stalls on a long delete.
@@ -12,22 +13,24 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
-#include "sqlite_file.hpp"
+#include "durable_store.hpp"
 #include "state_tally.hpp"
 
 namespace uasyncd::server {
 
-class SqliteWriter {
+class GroupWriter {
  public:
-  // Starts the writer thread, which owns `file` from now on. `max_id`: already handed out.
+  // Starts the writer thread, which owns `store` from now on. `max_id`: already handed out.
   // `tally` is kept right when retention removes rows; `on_removed` is told of them.
-  SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id, Retention retention,
-               StateTally& tally, std::function<void(std::span<const RemovedJob>)> on_removed);
-  ~SqliteWriter();  // stop()
+  GroupWriter(std::unique_ptr<DurableStore> store, std::uint64_t max_id, Retention retention,
+              StateTally& tally, std::function<void(std::span<const RemovedJob>)> on_removed);
+  ~GroupWriter();  // stop()
 
   // Any thread. Each returns the write's ticket.
   WriteTicket insert(JobRow row);
@@ -48,6 +51,8 @@ class SqliteWriter {
   // Commits what is queued, then ends the thread. Later writes are dropped.
   void stop();
   BackendStats stats() const;
+  // The last commit's error while commits fail; nullopt once one succeeds.
+  std::optional<std::string> problem() const;
 
  private:
   enum class Kind { insert, update, erase, alive };
@@ -60,10 +65,10 @@ class SqliteWriter {
   RetentionStep retention_step() const;
   // Merges a run of ops into one batch: a job inserted and changed in it is written once.
   // `fenced`: writes dropped because the batch already holds a later attempt of the job.
-  static SqliteBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
-                              std::size_t& fenced);
+  static WriteBatch coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
+                             std::size_t& fenced);
 
-  std::unique_ptr<SqliteFile> file_;
+  std::unique_ptr<DurableStore> store_;
   Retention retention_;
   StateTally& tally_;
   std::function<void(std::span<const RemovedJob>)> on_removed_;
@@ -81,6 +86,7 @@ class SqliteWriter {
   mutable std::mutex durable_mu_;
   std::condition_variable durable_cv_;
   bool failing_ = false;
+  std::string problem_;  // the error of the last failed commit, while failing_
   BackendStats stats_;
   std::thread thread_;
 };

@@ -1,4 +1,4 @@
-#include "sqlite_writer.hpp"
+#include "group_writer.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,7 @@ namespace uasyncd::server {
 namespace {
 
 // A later write of a job in the same batch: merged, unless it is of an earlier attempt than the
-// one already in the batch (fenced out, as in the file).
+// one already in the batch (fenced out, as in the store).
 bool take_outcome(JobRow& to, JobRow&& from) {
   if (from.attempts < to.attempts) return false;
   apply_update(to, std::move(from));
@@ -25,10 +25,10 @@ constexpr std::chrono::seconds kIdleRetention{1};
 
 }  // namespace
 
-SqliteWriter::SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_id,
-                           Retention retention, StateTally& tally,
-                           std::function<void(std::span<const RemovedJob>)> on_removed)
-    : file_(std::move(file)),
+GroupWriter::GroupWriter(std::unique_ptr<DurableStore> store, std::uint64_t max_id,
+                         Retention retention, StateTally& tally,
+                         std::function<void(std::span<const RemovedJob>)> on_removed)
+    : store_(std::move(store)),
       retention_(retention),
       tally_(tally),
       on_removed_(std::move(on_removed)),
@@ -36,11 +36,11 @@ SqliteWriter::SqliteWriter(std::unique_ptr<SqliteFile> file, std::uint64_t max_i
   thread_ = std::thread([this] { run(); });
 }
 
-SqliteWriter::~SqliteWriter() {
+GroupWriter::~GroupWriter() {
   stop();
 }
 
-WriteTicket SqliteWriter::push(Kind kind, JobRow row) {
+WriteTicket GroupWriter::push(Kind kind, JobRow row) {
   WriteTicket ticket = 0;
   {
     std::lock_guard lock(mu_);
@@ -52,11 +52,11 @@ WriteTicket SqliteWriter::push(Kind kind, JobRow row) {
   return ticket;
 }
 
-WriteTicket SqliteWriter::insert(JobRow row) {
+WriteTicket GroupWriter::insert(JobRow row) {
   return push(Kind::insert, std::move(row));
 }
 
-WriteTicket SqliteWriter::insert_all(std::vector<JobRow> rows) {
+WriteTicket GroupWriter::insert_all(std::vector<JobRow> rows) {
   WriteTicket ticket = 0;
   {
     std::lock_guard lock(mu_);
@@ -71,23 +71,23 @@ WriteTicket SqliteWriter::insert_all(std::vector<JobRow> rows) {
   return ticket;
 }
 
-WriteTicket SqliteWriter::update(JobRow row) {
+WriteTicket GroupWriter::update(JobRow row) {
   return push(Kind::update, std::move(row));
 }
 
-WriteTicket SqliteWriter::erase(std::uint64_t id) {
+WriteTicket GroupWriter::erase(std::uint64_t id) {
   JobRow row;
   row.id = id;
   return push(Kind::erase, std::move(row));
 }
 
-void SqliteWriter::mark_alive() {
+void GroupWriter::mark_alive() {
   push(Kind::alive, JobRow{});
 }
 
-SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
-                                   std::size_t& fenced) {
-  SqliteBatch batch;
+WriteBatch GroupWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_max,
+                                 std::size_t& fenced) {
+  WriteBatch batch;
   // id -> (in inserts?, index)
   std::unordered_map<std::uint64_t, std::pair<bool, std::size_t>> where;
   for (Op& op : ops) {
@@ -123,7 +123,7 @@ SqliteBatch SqliteWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted
   return batch;
 }
 
-RetentionStep SqliteWriter::retention_step() const {
+RetentionStep GroupWriter::retention_step() const {
   RetentionStep step;
   step.limit = kRetentionBatch;
   const std::uint64_t finished = tally_.finished();
@@ -132,7 +132,7 @@ RetentionStep SqliteWriter::retention_step() const {
   return step;
 }
 
-void SqliteWriter::run() {
+void GroupWriter::run() {
   std::uint64_t inserted_max = max_id_;
   int failures = 0;
   std::vector<Op> ops;
@@ -157,15 +157,15 @@ void SqliteWriter::run() {
     }
     std::uint64_t batch_max = inserted_max;
     std::size_t fenced = 0;
-    SqliteBatch batch = coalesce(ops, batch_max, fenced);
+    WriteBatch batch = coalesce(ops, batch_max, fenced);
     const RetentionStep retention = retention_step();
     if (batch.empty() && retention.excess == 0 && !retention.cutoff_ms) {
       more_retention = false;
       continue;
     }
-    SqliteFile::Written written;
+    DurableStore::Written written;
     try {
-      written = file_->write(batch, retention);
+      written = store_->write(batch, retention);
     } catch (const StoreError& e) {
       ++failures;
       spdlog::error("task store: {} (attempt {}); submits answer 503 meanwhile", e.what(),
@@ -178,6 +178,7 @@ void SqliteWriter::run() {
       {
         std::lock_guard lock(durable_mu_);
         failing_ = true;
+        problem_ = e.what();
       }
       durable_cv_.notify_all();
       if (give_up) {
@@ -203,8 +204,8 @@ void SqliteWriter::run() {
     ops.clear();
     inserted_max = batch_max;
     more_retention = written.removed.size() >= retention.limit;
-    const std::vector<RemovedRow>& removed = written.removed;
-    for (const RemovedRow& r : removed)
+    const std::vector<RemovedJob>& removed = written.removed;
+    for (const RemovedJob& r : removed)
       tally_.add(r.state, -1);
     written.fenced += fenced;
     if (written.fenced > 0) spdlog::warn("task store: {} stale writes dropped", written.fenced);
@@ -223,13 +224,13 @@ void SqliteWriter::run() {
   }
 }
 
-bool SqliteWriter::wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout) {
+bool GroupWriter::wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout) {
   std::unique_lock lock(durable_mu_);
   durable_cv_.wait_for(lock, timeout, [&] { return committed(ticket) || failing_; });
   return committed(ticket);
 }
 
-void SqliteWriter::stop() {
+void GroupWriter::stop() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
@@ -240,7 +241,13 @@ void SqliteWriter::stop() {
   closed_ = true;
 }
 
-BackendStats SqliteWriter::stats() const {
+std::optional<std::string> GroupWriter::problem() const {
+  std::lock_guard lock(durable_mu_);
+  if (!failing_) return std::nullopt;
+  return problem_;
+}
+
+BackendStats GroupWriter::stats() const {
   std::lock_guard lock(durable_mu_);
   return stats_;
 }

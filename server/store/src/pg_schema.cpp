@@ -1,0 +1,84 @@
+#include "pg_schema.hpp"
+
+#include <span>
+#include <string>
+
+namespace uasyncd::server {
+namespace {
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Version 1: the SQLite schema at its version 5, in PostgreSQL's types. Every field that holds
+// what a user sent or a program printed is bytea: a JSON string may hold NUL, and an exec's
+// messages any bytes, which text (UTF-8, no NUL) would refuse, failing the whole commit.
+// name_folded is the name with A-Z folded to a-z, for ?name_contains (the rule of ListQuery).
+// Ids stay below 2^63 (bigint).
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE uasyncd_tasks(
+  seq bigint PRIMARY KEY,
+  spec bytea NOT NULL,
+  name bytea NOT NULL,
+  name_folded bytea NOT NULL,
+  kind text NOT NULL,
+  state text NOT NULL,
+  attempts bigint NOT NULL,
+  created_ms bigint NOT NULL,
+  run_at_ms bigint,
+  started_ms bigint NOT NULL,
+  finished_ms bigint NOT NULL,
+  interrupted_ms bigint NOT NULL DEFAULT 0,
+  result bytea,
+  error_type bytea,
+  error_message bytea,
+  steps bytea,
+  output bytea,
+  idempotency_key bytea);
+CREATE INDEX uasyncd_tasks_state ON uasyncd_tasks(state, seq);
+CREATE INDEX uasyncd_tasks_name ON uasyncd_tasks(name, seq);
+CREATE INDEX uasyncd_tasks_finished ON uasyncd_tasks(finished_ms, seq)
+  WHERE state NOT IN ('scheduled', 'pending', 'running');
+CREATE INDEX uasyncd_tasks_run_at ON uasyncd_tasks(run_at_ms, seq) WHERE state = 'scheduled';
+CREATE INDEX uasyncd_tasks_idempotency_key ON uasyncd_tasks(idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+INSERT INTO uasyncd_meta(key, value) VALUES ('max_seq', 0) ON CONFLICT (key) DO NOTHING;
+)sql"},
+};
+
+}  // namespace
+
+int migrate_pg_schema(pg::Connection& conn, int target_version) {
+  conn.run("BEGIN", "cannot start the schema check");
+  try {
+    conn.run("SELECT pg_advisory_xact_lock($1)", pg::Params().int8(kPgMigrationLock),
+             "cannot lock the schema");
+    conn.run("CREATE TABLE IF NOT EXISTS uasyncd_meta(key text PRIMARY KEY, value bigint NOT NULL)",
+             "cannot create the meta table");
+    const pg::Result found_row =
+        conn.run("SELECT value FROM uasyncd_meta WHERE key = 'schema'", "cannot read the schema");
+    const int found = found_row.rows() == 1 ? static_cast<int>(found_row.integer(0, 0)) : 0;
+    if (found > target_version) {
+      throw StoreError(conn.where() + ": written by a newer uasyncd (schema " +
+                       std::to_string(found) + ", this one knows up to " +
+                       std::to_string(target_version) + ")");
+    }
+    for (const Migration& m : std::span(kMigrations)) {
+      if (m.version <= found || m.version > target_version) continue;
+      conn.run_script(m.sql, ("cannot migrate to schema " + std::to_string(m.version)).c_str());
+    }
+    conn.run(
+        "INSERT INTO uasyncd_meta(key, value) VALUES ('schema', $1) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+        pg::Params().int8(target_version), "cannot record the schema");
+    conn.run("COMMIT", "cannot commit the schema");
+    return found;
+  } catch (...) {
+    conn.run_quietly("ROLLBACK");
+    throw;
+  }
+}
+
+}  // namespace uasyncd::server

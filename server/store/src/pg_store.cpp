@@ -1,0 +1,246 @@
+#include "pg_store.hpp"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "pg_schema.hpp"
+#include "uasyncd/store/list_pager.hpp"
+
+namespace uasyncd::server {
+namespace {
+
+// The same words as the uasyncd_tasks_finished index (pg_schema.cpp), so that the planner uses
+// it.
+constexpr const char* kFinished = "state NOT IN ('scheduled', 'pending', 'running')";
+
+std::string trim_sql(bool before_cutoff) {
+  return std::string(
+             "DELETE FROM uasyncd_tasks WHERE seq IN (SELECT seq FROM uasyncd_tasks WHERE ") +
+         kFinished + (before_cutoff ? " AND finished_ms < $2" : "") +
+         " ORDER BY finished_ms, seq LIMIT $1) RETURNING seq, state";
+}
+
+constexpr const char* kInsert =
+    "INSERT INTO uasyncd_tasks(state, attempts, started_ms, finished_ms, result, error_type, "
+    "error_message, steps, output, run_at_ms, interrupted_ms, seq, spec, name, name_folded, kind, "
+    "created_ms, idempotency_key) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) "
+    "ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts, "
+    "started_ms = EXCLUDED.started_ms, finished_ms = EXCLUDED.finished_ms, "
+    "result = EXCLUDED.result, error_type = EXCLUDED.error_type, "
+    "error_message = EXCLUDED.error_message, steps = EXCLUDED.steps, output = EXCLUDED.output, "
+    "run_at_ms = EXCLUDED.run_at_ms, interrupted_ms = EXCLUDED.interrupted_ms, "
+    "spec = EXCLUDED.spec, name = EXCLUDED.name, name_folded = EXCLUDED.name_folded, "
+    "kind = EXCLUDED.kind, created_ms = EXCLUDED.created_ms, "
+    "idempotency_key = EXCLUDED.idempotency_key";
+
+// Fenced: a write of an earlier attempt than the row's never applies.
+constexpr const char* kUpdate =
+    "UPDATE uasyncd_tasks SET state = $1, attempts = $2, started_ms = $3, finished_ms = $4, "
+    "result = $5, error_type = $6, error_message = $7, steps = coalesce($8, steps), "
+    "output = coalesce($9, output), run_at_ms = $10, interrupted_ms = $11 "
+    "WHERE seq = $12 AND attempts <= $2";
+
+// What an insert and an update share, $1 to $11.
+pg::Params outcome_params(const JobRow& t) {
+  pg::Params p;
+  p.text(state_name(t.state)).int8(t.attempts).int8(t.started_ms).int8(t.finished_ms);
+  p.bytes_or_null(t.result);
+  if (t.error) {
+    p.bytes(t.error->type).bytes(t.error->message);
+  } else {
+    p.null_bytes().bytes("");
+  }
+  p.bytes_or_null(t.steps).bytes_or_null(t.output);
+  if (t.run_at_ms != 0) {
+    p.int8(t.run_at_ms);
+  } else {
+    p.null_int8();
+  }
+  p.int8(t.interrupted_at_ms);
+  p.int8(static_cast<std::int64_t>(t.id));
+  return p;
+}
+
+// The columns a full row and a summary share, seq to run_at_ms (kPgSummaryColumns).
+void read_common(const pg::Result& r, int row, JobRow& t) {
+  t.id = static_cast<std::uint64_t>(r.integer(row, 0));
+  t.name = r.bytes(row, 1);
+  t.kind = r.bytes(row, 2);
+  // An unknown state (a damaged row) reads as interrupted: shown, never run.
+  t.state = parse_state(r.bytes(row, 3)).value_or(JobState::interrupted);
+  t.attempts = static_cast<int>(r.integer(row, 4));
+  t.created_ms = r.integer(row, 5);
+  t.started_ms = r.integer(row, 6);
+  t.finished_ms = r.integer(row, 7);
+  t.result = r.bytes(row, 8);
+  if (!r.null(row, 9)) t.error = ErrorInfo{r.bytes(row, 9), r.bytes(row, 10)};
+  t.run_at_ms = r.integer(row, 11);  // NULL reads as 0: not delayed
+}
+
+}  // namespace
+
+JobRow pg_read_row(const pg::Result& r, int row) {
+  JobRow t;
+  read_common(r, row, t);
+  t.spec = r.bytes(row, 12);
+  t.steps = r.bytes(row, 13);
+  t.output = r.bytes(row, 14);
+  t.idempotency_key = r.bytes(row, 15);
+  t.interrupted_at_ms = r.integer(row, 16);
+  return t;
+}
+
+JobSummary pg_read_summary(const pg::Result& r, int row) {
+  JobRow t;
+  read_common(r, row, t);
+  return summary_of(t);
+}
+
+PgStore::PgStore(const std::string& url, bool full_sync) : conn_(url), full_sync_(full_sync) {}
+
+std::unique_ptr<PgStore> PgStore::open(const std::string& url, bool full_sync) {
+  std::unique_ptr<PgStore> store(new PgStore(url, full_sync));
+  store->start_session();
+  store->opened_version_ = migrate_pg_schema(store->conn_, kSchemaVersion);
+  // A write at start: a read-only database or a missing privilege fails here, not at the first
+  // submit.
+  store->conn_.run(
+      "INSERT INTO uasyncd_meta(key, value) VALUES ('opened', "
+      "extract(epoch FROM now())::bigint) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+      "cannot write");
+  return store;
+}
+
+void PgStore::start_session() {
+  const pg::Result locked =
+      conn_.run("SELECT pg_try_advisory_lock($1)", pg::Params().int8(kPgDaemonLock),
+                "cannot take the daemon's lock");
+  // A bool in binary format: one byte.
+  if (locked.rows() != 1 || locked.bytes(0, 0) != std::string(1, '\1')) {
+    throw StoreError(where() +
+                     ": the task database is in use by another uasyncd (one daemon per database)");
+  }
+  conn_.run(full_sync_ ? "SET synchronous_commit TO on" : "SET synchronous_commit TO off",
+            "cannot set the commit mode");
+}
+
+void PgStore::reconnect_if_broken() {
+  if (conn_.ok()) return;
+  if (!conn_.reconnect()) throw StoreError(where() + ": the connection is lost; reconnecting");
+  start_session();
+}
+
+std::vector<RemovedJob> PgStore::retain(const RetentionStep& step) {
+  std::vector<RemovedJob> removed;
+  const auto take = [&](bool before_cutoff, std::size_t n) {
+    if (n == 0) return;
+    pg::Params p;
+    p.int8(static_cast<std::int64_t>(n));
+    if (before_cutoff) p.int8(*step.cutoff_ms);
+    const std::string sql = trim_sql(before_cutoff);
+    const pg::Result r = conn_.run(sql.c_str(), p, "cannot delete old finished tasks");
+    for (int i = 0; i < r.rows(); ++i) {
+      removed.push_back({static_cast<std::uint64_t>(r.integer(i, 0)),
+                         parse_state(r.bytes(i, 1)).value_or(JobState::done)});
+    }
+  };
+  take(false, std::min(step.excess, step.limit));
+  if (step.cutoff_ms && removed.size() < step.limit) take(true, step.limit - removed.size());
+  return removed;
+}
+
+DurableStore::Written PgStore::write(const WriteBatch& batch, const RetentionStep& retention) {
+  reconnect_if_broken();
+  try {
+    return write_once(batch, retention);
+  } catch (const StoreError&) {
+    if (conn_.ok()) throw;  // the database refused the write itself
+  }
+  // The connection broke (the server restarted, the network was cut): the transaction died with
+  // it, so the batch is written again, whole, on a new connection, at once, and the clients see
+  // nothing of it. Every write in a batch may be applied twice (an insert replaces, an update is
+  // fenced, a delete deletes nothing): if the break came after the server committed, the second
+  // time changes nothing but what retention removes.
+  reconnect_if_broken();
+  return write_once(batch, retention);
+}
+
+DurableStore::Written PgStore::write_once(const WriteBatch& batch, const RetentionStep& retention) {
+  Written out;
+  conn_.run("BEGIN", "cannot write");
+  try {
+    for (const JobRow& t : batch.inserts) {
+      pg::Params p = outcome_params(t);
+      p.bytes(t.spec).bytes(t.name).bytes(fold_ascii(t.name)).text(t.kind).int8(t.created_ms);
+      p.bytes_or_null(t.idempotency_key);
+      conn_.run(kInsert, p, "cannot write");
+    }
+    for (const JobRow& t : batch.updates) {
+      if (conn_.run(kUpdate, outcome_params(t), "cannot write").changed() == 0) ++out.fenced;
+    }
+    for (std::uint64_t id : batch.deletes) {
+      conn_.run("DELETE FROM uasyncd_tasks WHERE seq = $1",
+                pg::Params().int8(static_cast<std::int64_t>(id)), "cannot write");
+    }
+    out.removed = retain(retention);
+    // Only a delete can take away the highest id.
+    if (batch.max_id > 0 && (!batch.deletes.empty() || !out.removed.empty())) {
+      conn_.run("UPDATE uasyncd_meta SET value = greatest(value, $1) WHERE key = 'max_seq'",
+                pg::Params().int8(static_cast<std::int64_t>(batch.max_id)), "cannot write");
+    }
+    if (batch.alive_ms) {
+      conn_.run(
+          "INSERT INTO uasyncd_meta(key, value) VALUES ('alive_ms', $1) "
+          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+          pg::Params().int8(*batch.alive_ms), "cannot write");
+    }
+    conn_.run("COMMIT", "cannot commit");
+  } catch (...) {
+    conn_.run_quietly("ROLLBACK");
+    throw;
+  }
+  return out;
+}
+
+std::uint64_t PgStore::max_id() {
+  const pg::Result r = conn_.run(
+      "SELECT greatest((SELECT value FROM uasyncd_meta WHERE key = 'max_seq'), "
+      "(SELECT max(seq) FROM uasyncd_tasks), 0)",
+      "cannot read the highest id");
+  return static_cast<std::uint64_t>(r.integer(0, 0));
+}
+
+std::optional<std::int64_t> PgStore::alive_ms() {
+  const pg::Result r = conn_.run("SELECT value FROM uasyncd_meta WHERE key = 'alive_ms'",
+                                 "cannot read the heartbeat");
+  if (r.rows() == 0) return std::nullopt;
+  return r.integer(0, 0);
+}
+
+StateCounts PgStore::count_states() {
+  const pg::Result r =
+      conn_.run("SELECT state, count(*) FROM uasyncd_tasks GROUP BY state", "cannot count");
+  StateCounts counts{};
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::optional<JobState> state = parse_state(r.bytes(i, 0));
+    if (state)
+      counts[static_cast<std::size_t>(*state)] += static_cast<std::uint64_t>(r.integer(i, 1));
+  }
+  return counts;
+}
+
+std::vector<JobRow> PgStore::load_live() {
+  const std::string sql =
+      std::string("SELECT ") + kPgRowColumns +
+      " FROM uasyncd_tasks WHERE state IN ('scheduled', 'pending', 'running') ORDER BY seq";
+  const pg::Result r = conn_.run(sql.c_str(), "cannot read the tasks");
+  std::vector<JobRow> rows;
+  rows.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i)
+    rows.push_back(pg_read_row(r, i));
+  return rows;
+}
+
+}  // namespace uasyncd::server

@@ -1,0 +1,63 @@
+// The PostgreSQL store: the jobs' table in a database several programs may share (its tables
+// are prefixed uasyncd_), written through one connection by the writer thread. Opened, migrated
+// and locked by the starting thread; then used by the writer's thread only. Readers have
+// connections of their own (pg_readers.hpp).
+//
+// One daemon per database for now: a session advisory lock, held by the writing connection,
+// makes a second daemon fail at start (cluster mode, several daemons sharing the table with
+// leases, is not built yet).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "durable_store.hpp"
+#include "pg_conn.hpp"
+
+namespace uasyncd::server {
+
+// The columns a full row is read with, in order (see pg_read_row), and those a list reads.
+inline constexpr const char* kPgRowColumns =
+    "seq, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, error_type, "
+    "error_message, run_at_ms, spec, steps, output, idempotency_key, interrupted_ms";
+inline constexpr const char* kPgSummaryColumns =
+    "seq, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, error_type, "
+    "error_message, run_at_ms";
+JobRow pg_read_row(const pg::Result& r, int row);
+JobSummary pg_read_summary(const pg::Result& r, int row);
+
+class PgStore final : public DurableStore {
+ public:
+  // The schema this code writes; older ones are migrated at open (pg_schema.cpp).
+  static constexpr int kSchemaVersion = 1;
+
+  // Connects, takes the daemon's lock, creates or migrates the schema (under a transaction-level
+  // lock, so daemons starting together do not race) and checks a write. `full_sync` false:
+  // synchronous_commit off (a crash of the server may lose the last commits, never
+  // consistency). Throws StoreError (without the password) on any failure.
+  static std::unique_ptr<PgStore> open(const std::string& url, bool full_sync);
+
+  const std::string& where() const override { return conn_.where(); }
+  Written write(const WriteBatch& batch, const RetentionStep& retention) override;
+  std::uint64_t max_id() override;
+  StateCounts count_states() override;
+  std::vector<JobRow> load_live() override;
+  std::optional<std::int64_t> alive_ms() override;
+  int opened_version() const { return opened_version_; }
+
+ private:
+  PgStore(const std::string& url, bool full_sync);
+  // What a new session needs: the daemon's lock and the commit mode.
+  void start_session();
+  void reconnect_if_broken();
+  Written write_once(const WriteBatch& batch, const RetentionStep& retention);
+  std::vector<RemovedJob> retain(const RetentionStep& step);
+
+  pg::Connection conn_;
+  bool full_sync_;
+  int opened_version_ = 0;
+};
+
+}  // namespace uasyncd::server

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL for the tests (Debian's postgresql package): `start DIR` runs initdb into
+# DIR/data and starts the server listening on a Unix socket in DIR only (no TCP port), superuser
+# "uasyncd" with trust authentication, fsync off; `stop DIR` stops it and deletes DIR. ctest runs
+# both as the fixture "postgres" (tests/CMakeLists.txt). Run as root, the server runs as the
+# "postgres" user (initdb and postgres refuse root).
+#   tests/support/pg-test-server.sh start|stop DIR
+set -euo pipefail
+
+action=${1:?start or stop}
+dir=${2:?the server directory}
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+if [ -z "$bin" ]; then
+  echo "pg-test-server: no PostgreSQL in /usr/lib/postgresql (apt-get install postgresql)" >&2
+  exit 1
+fi
+as_owner=()
+[ "$(id -u)" -eq 0 ] && as_owner=(runuser -u postgres --)
+
+stop() {
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >/dev/null || true
+  fi
+  rm -rf "$dir"
+}
+
+case $action in
+  start)
+    stop  # a server an interrupted run left behind
+    mkdir -p "$dir"
+    [ ${#as_owner[@]} -gt 0 ] && chown postgres "$dir"
+    "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U uasyncd --auth=trust -E UTF8 --locale=C -N \
+      >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+    if ! "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses='' -k $dir -c fsync=off -c full_page_writes=off -c max_connections=300" \
+      start >/dev/null; then
+      cat "$dir/server.log" >&2
+      exit 1
+    fi
+    echo "postgres for the tests: socket in $dir"
+    ;;
+  stop) stop ;;
+  *)
+    echo "usage: $0 start|stop DIR" >&2
+    exit 2
+    ;;
+esac
