@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Submits per second with the durable SQLite store against --ephemeral, in one run: the same
-# release build of uasyncd, the same client (64 keep-alive connections, {"sleep_ms": 0} tasks).
+# Submits per second with the durable stores (the SQLite file; PostgreSQL, a local server started
+# here with fsync on, over its Unix socket) against --ephemeral, in one run: the same release
+# build of uasyncd, the same client (64 keep-alive connections, {"sleep_ms": 0} tasks).
 #   bench/durable_bench.sh [BUILD_DIR] [SECONDS]
 # BUILD_DIR holds a RelWithDebInfo build of the uasyncd target (default build/rel). cpp-httplib
 # serves one keep-alive connection per worker thread, so the daemon gets 64 of them.
@@ -10,7 +11,9 @@ build=${1:-$root/build/rel}
 seconds=${2:-10}
 daemon=$build/server/uasyncd
 work=$(mktemp -d "${TMPDIR:-/tmp}/durable-bench-XXXXXX")
-trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
+# The server's own directory: its user (postgres, when run as root) cannot enter $work.
+pg=$(mktemp -d "${TMPDIR:-/tmp}/durable-bench-pg-XXXXXX")
+trap 'kill $pid 2>/dev/null || true; bash "$root/tests/support/pg-test-server.sh" stop "$pg"; rm -rf "$work"' EXIT
 client=$work/submit_client
 # shellcheck disable=SC2046
 g++ -std=c++20 -O2 -o "$client" "$root/bench/submit_client.cpp" $(pkg-config --cflags --libs cpp-httplib) -pthread
@@ -37,3 +40,7 @@ run() {  # mode, extra daemon flags...
 run ephemeral --ephemeral
 run durable_full --data-dir "$work/full"
 run durable_normal --data-dir "$work/normal" --sync normal
+PG_TEST_FSYNC=on bash "$root/tests/support/pg-test-server.sh" start "$pg" >/dev/null
+psql -q "host=$pg user=uasyncd dbname=postgres" -c "CREATE DATABASE bench_full" -c "CREATE DATABASE bench_normal"
+run postgres_full --database-url "host=$pg user=uasyncd dbname=bench_full"
+run postgres_normal --database-url "host=$pg user=uasyncd dbname=bench_normal" --sync normal

@@ -3,7 +3,8 @@
 # DIR/data and starts the server listening on a Unix socket in DIR only (no TCP port), superuser
 # "uasyncd" with trust authentication, fsync off; `stop DIR` stops it and deletes DIR. ctest runs
 # both as the fixture "postgres" (tests/CMakeLists.txt). Run as root, the server runs as the
-# "postgres" user (initdb and postgres refuse root).
+# "postgres" user (initdb and postgres refuse root). PG_TEST_FSYNC=on keeps fsync on (for a
+# benchmark that compares durable commits).
 #   tests/support/pg-test-server.sh start|stop DIR
 set -euo pipefail
 
@@ -24,6 +25,7 @@ stop() {
   rm -rf "$dir"
 }
 
+fsync=${PG_TEST_FSYNC:-off}
 case $action in
   start)
     stop  # a server an interrupted run left behind
@@ -32,7 +34,7 @@ case $action in
     "${as_owner[@]}" "$bin/initdb" -D "$dir/data" -U uasyncd --auth=trust -E UTF8 --locale=C -N \
       >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
     if ! "${as_owner[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses='' -k $dir -c fsync=off -c full_page_writes=off -c max_connections=300" \
+      -o "-c listen_addresses='' -k $dir -c fsync=$fsync -c full_page_writes=$fsync -c max_connections=300" \
       start >/dev/null; then
       cat "$dir/server.log" >&2
       exit 1
