@@ -19,7 +19,8 @@ LABEL org.opencontainers.image.title="uasyncd" \
       org.opencontainers.image.description="uasyncio tasks over HTTP"
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libuv1 libspdlog1.10 libfmt9 libcpp-httplib0.11 libsqlite3-0 libssl3 libdate-tz3 tzdata \
+      libuv1 libspdlog1.10 libfmt9 libcpp-httplib0.11 libsqlite3-0 libpq5 libssl3 libdate-tz3 \
+      tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /data --shell /usr/sbin/nologin uasyncd \
  && mkdir -p /data \

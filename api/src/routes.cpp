@@ -710,6 +710,23 @@ void Routes::metrics(Call& c) {
   out << "# HELP uasyncd_loop_lag_seconds How long the last command waited for the loop.\n"
       << "# TYPE uasyncd_loop_lag_seconds gauge\n"
       << "uasyncd_loop_lag_seconds " << s.loop_lag_seconds << "\n";
+  // Asks the database (one round trip): a scrape, like a health check, is occasional.
+  const bool store_available = !jobs_.store_unavailable();
+  out << "# HELP uasyncd_store_available 1 while the task store can commit, else 0.\n"
+      << "# TYPE uasyncd_store_available gauge\n"
+      << "uasyncd_store_available " << (store_available ? 1 : 0) << "\n"
+      << "# HELP uasyncd_store_commit_seconds Time spent in the task store's group commits (the "
+         "mean latency: rate of _sum over rate of _count).\n"
+      << "# TYPE uasyncd_store_commit_seconds summary\n"
+      << "uasyncd_store_commit_seconds_sum " << s.store.commit_seconds << "\n"
+      << "uasyncd_store_commit_seconds_count " << s.store.commits << "\n"
+      << "# HELP uasyncd_store_rows_total Rows the task store's commits wrote.\n"
+      << "# TYPE uasyncd_store_rows_total counter\n"
+      << "uasyncd_store_rows_total " << s.store.rows << "\n"
+      << "# HELP uasyncd_store_fenced_total Stale writes the store dropped (an earlier "
+         "attempt's).\n"
+      << "# TYPE uasyncd_store_fenced_total counter\n"
+      << "uasyncd_store_fenced_total " << s.store.fenced << "\n";
   c.res.set_content(out.str() + http_metrics(), "text/plain; version=0.0.4");
 }
 

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <string>
@@ -180,6 +181,35 @@ TEST(Postgres, HealthzFailsWhileTheDatabaseIsUnreachable) {
   auto kept = c.Get(("/api/tasks/" + first).c_str());
   ASSERT_TRUE(kept);
   EXPECT_EQ(kept->status, 200);
+}
+
+// /metrics says whether the store can commit and how long its commits take.
+TEST(Postgres, MetricsShowTheStoresCommitsAndAvailability) {
+  const std::string name = test_database();
+  const std::string url = uasyncd::test::pg_test_database(name);
+  TempDir dir;
+  DaemonProcess daemon(daemon_args(dir.path(), pg_flags(url)), dir / "run.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(30);
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.Post("/api/tasks?wait=10", R"({"value": 1})", "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  const std::string up = c.Get("/metrics")->body;
+  EXPECT_NE(up.find("uasyncd_store_available 1\n"), std::string::npos) << up;
+  const std::size_t at = up.find("uasyncd_store_commit_seconds_count ");
+  ASSERT_NE(at, std::string::npos) << up;
+  EXPECT_GE(std::stoi(up.substr(at + std::strlen("uasyncd_store_commit_seconds_count "))), 1) << up;
+  EXPECT_NE(up.find("uasyncd_store_rows_total "), std::string::npos) << up;
+
+  uasyncd::test::pg_test_admin("ALTER DATABASE " + name + " ALLOW_CONNECTIONS false");
+  uasyncd::test::pg_test_cut_connections(name);
+  const std::string down = c.Get("/metrics")->body;
+  EXPECT_NE(down.find("uasyncd_store_available 0\n"), std::string::npos) << down;
+  uasyncd::test::pg_test_admin("ALTER DATABASE " + name + " ALLOW_CONNECTIONS true");
 }
 
 TEST(Postgres, AnUnreachableDatabaseIsRefusedNamedWithoutItsPassword) {

@@ -496,6 +496,7 @@ DaemonStats JobBridge::stats() const {
   for (std::size_t i = 0; i < s.finished_total.size(); ++i)
     s.finished_total[i] = finished_total_[i].load(std::memory_order_relaxed);
   s.loop_lag_seconds = loop_.lag_seconds();
+  s.store = backend_.stats();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
   return s;

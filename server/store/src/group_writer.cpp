@@ -164,6 +164,7 @@ void GroupWriter::run() {
       continue;
     }
     DurableStore::Written written;
+    const auto commit_started = std::chrono::steady_clock::now();
     try {
       written = store_->write(batch, retention);
     } catch (const StoreError& e) {
@@ -219,6 +220,8 @@ void GroupWriter::run() {
       stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size();
       stats_.fenced += written.fenced;
       stats_.removed += removed.size();
+      stats_.commit_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count();
     }
     durable_cv_.notify_all();
   }

@@ -171,6 +171,7 @@ struct DaemonStats {
   StateCounts finished_total{};       // jobs that reached each final state since start
   double loop_lag_seconds = 0;
   double uptime_seconds = 0;
+  BackendStats store;  // the task store's commits (all zero for memory)
 };
 
 class JobBridge {

@@ -98,6 +98,7 @@ struct BackendStats {
   std::uint64_t rows = 0;     // rows written in them
   std::uint64_t fenced = 0;   // writes dropped because the row was at a later attempt
   std::uint64_t removed = 0;  // finished rows removed by retention
+  double commit_seconds = 0;  // time spent in commits, all of them (latency = this / commits)
 };
 
 class JobBackend {
