@@ -81,7 +81,7 @@ void start_daemon() {
 }
 
 int connect_to_daemon() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) fail("socket() failed", {});
   // From one of 62,500 loopback addresses in turn: a connection's port stays taken for a minute
   // (TIME_WAIT) and one address has ~28,000 of them, fewer than a minute of inputs.
@@ -97,9 +97,20 @@ int connect_to_daemon() {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(daemon_instance->port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
-    fail("cannot connect to the daemon", std::strerror(errno));
-  }
+  // Without blocking: libFuzzer's timer signal would interrupt a blocking connect (EINTR).
+  const int error = [&] {
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) return 0;
+    if (errno != EINPROGRESS && errno != EINTR) return errno;
+    pollfd p{fd, POLLOUT, 0};
+    while (::poll(&p, 1, static_cast<int>(kHealthDeadline / std::chrono::milliseconds(1))) < 0) {
+      if (errno != EINTR) return errno;
+    }
+    int so_error = ETIMEDOUT;
+    socklen_t len = sizeof(so_error);
+    if ((p.revents & POLLOUT) != 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    return so_error;
+  }();
+  if (error != 0) fail("cannot connect to the daemon", std::strerror(error));
   return fd;
 }
 
