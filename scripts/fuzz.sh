@@ -5,13 +5,13 @@
 # out-of-memory stops the script with the input saved as build/fuzz/artifacts/<target>-*.
 #   scripts/fuzz.sh [SECONDS]
 # Environment: UASYNCD_FUZZ_JOBS (compile jobs, default all cores), UASYNCD_FUZZ_TARGETS (default
-# "spec job_row").
+# "spec job_row http").
 set -euo pipefail
 
 seconds=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/fuzz
-targets=${UASYNCD_FUZZ_TARGETS:-spec job_row}
+targets=${UASYNCD_FUZZ_TARGETS:-spec job_row http}
 
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

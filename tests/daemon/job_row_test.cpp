@@ -82,3 +82,33 @@ TEST(JobRow, OutputNumbersMustBeIntegersInRange) {
   row.output = msgpack(output(-1, 1234, 0, 0, 3));
   refusal(row);
 }
+
+// Nesting no writer makes (a million levels) is refused before a recursive walk overflows the
+// stack: the MessagePack reader recursed per level (found by the fuzzer), and dump() of a result
+// does when the job is written back or served.
+TEST(JobRow, DeepNestingIsRefused) {
+  constexpr std::size_t kLevels = 1'000'000;
+  srv::JobRow row = exec_row();
+  row.output = std::string(kLevels, '\x91') + '\xc0';  // [[[...[null]...]]] as MessagePack
+  EXPECT_NE(refusal(row).find("nested deeper"), std::string::npos);
+
+  row = exec_row();
+  row.result = std::string(kLevels, '[') + std::string(kLevels, ']');
+  std::string why;
+  if (const auto job = srv::job_of(row, why)) (void)srv::row_of(*job, true, true);
+  EXPECT_NE(why.find("nested deeper"), std::string::npos) << why;
+  EXPECT_TRUE(srv::summary_of(row).result.is_null());
+
+  row = exec_row();
+  row.steps = "[[\"done\", " + std::string(kLevels, '[') + std::string(kLevels, ']') +
+              ", null, \"\", 1, 2]]";
+  EXPECT_NE(refusal(row).find("nested deeper"), std::string::npos);
+}
+
+TEST(JobRow, NestingAsDeepAsASpecAllowsIsKept) {
+  srv::JobRow row = exec_row();
+  const int levels = srv::kMaxSpecJsonNesting;
+  row.result = std::string(levels, '[') + std::string(levels, ']');
+  std::string why;
+  EXPECT_NE(srv::job_of(row, why), nullptr) << why;
+}

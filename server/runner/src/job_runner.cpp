@@ -25,6 +25,9 @@ template <class... F>
 struct Overloaded : F... {
   using F::operator()...;
 };
+// clang 14 does not deduce an aggregate's template arguments by itself (P1816).
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
 
 json outcome_json(const ua::Outcome<json>& o) {
   if (o.has_value()) return o.value();

@@ -15,6 +15,59 @@ namespace {
 
 using nlohmann::json;
 
+// Deeper than any row the writer makes (a result nests at most a spec's values plus a level per
+// step), shallow enough that no recursive walk of a damaged one overflows the stack: nlohmann's
+// MessagePack reader and dump() recurse once per level.
+constexpr int kMaxRowNesting = 2 * kMaxSpecJsonNesting;
+
+[[noreturn]] void too_deep() {
+  throw std::out_of_range("damaged row: nested deeper than " + std::to_string(kMaxRowNesting));
+}
+
+// A JSON text column, refused (out_of_range) past kMaxRowNesting.
+json parse_column(const std::string& text) {
+  const json::parser_callback_t bound = [](int depth, json::parse_event_t, json&) {
+    if (depth > kMaxRowNesting) too_deep();
+    return true;
+  };
+  return json::parse(text, bound);
+}
+
+// Builds the document as from_msgpack does, refusing it before the reader recurses too deep.
+class BoundedMsgpack : public nlohmann::detail::json_sax_dom_parser<json> {
+ public:
+  explicit BoundedMsgpack(json& out) : json_sax_dom_parser(out, true) {}
+  bool start_object(std::size_t n) {
+    enter();
+    return json_sax_dom_parser::start_object(n);
+  }
+  bool end_object() {
+    --depth_;
+    return json_sax_dom_parser::end_object();
+  }
+  bool start_array(std::size_t n) {
+    enter();
+    return json_sax_dom_parser::start_array(n);
+  }
+  bool end_array() {
+    --depth_;
+    return json_sax_dom_parser::end_array();
+  }
+
+ private:
+  void enter() {
+    if (++depth_ > kMaxRowNesting) too_deep();
+  }
+  int depth_ = 0;
+};
+
+json parse_msgpack_column(const std::string& blob) {
+  json out;
+  BoundedMsgpack sax(out);
+  json::sax_parse(blob, &sax, json::input_format_t::msgpack);
+  return out;
+}
+
 // A number the writer stores as an integer of type Int. Anything else means a damaged row, which
 // is refused: nlohmann's get<Int>() would convert a float or an out-of-range value regardless
 // (undefined behaviour for a float too large for Int).
@@ -78,7 +131,7 @@ std::string outputs_blob(const Job& job) {
 }
 
 void apply_outputs(Job& job, const std::string& blob) {
-  const json outputs = json::from_msgpack(blob);
+  const json outputs = parse_msgpack_column(blob);
   for (const json& o : outputs) {
     const auto index = integer_at<std::size_t>(o.at(0));
     if (index >= job.steps().size()) continue;
@@ -93,7 +146,7 @@ void apply_outputs(Job& job, const std::string& blob) {
 }
 
 void apply_steps(Job& job, const std::string& text) {
-  const json steps = json::parse(text);
+  const json steps = parse_column(text);
   for (std::size_t i = 0; i < steps.size() && i < job.steps().size(); ++i) {
     const json& s = steps[i];
     std::optional<ErrorInfo> error;
@@ -160,7 +213,7 @@ void apply_update(JobRow& stored, JobRow&& update) {
 
 std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
   try {
-    auto spec_json = std::make_shared<json>(json::parse(row.spec));
+    auto spec_json = std::make_shared<json>(parse_column(row.spec));
     ParsedSpec parsed = parse_job_spec(*spec_json);
     if (!parsed) {
       why = "stored spec no longer valid: " + parsed.error.message;
@@ -176,7 +229,7 @@ std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
     stored.started_ms = row.started_ms;
     stored.finished_ms = row.finished_ms;
     stored.interrupted_at_ms = row.interrupted_at_ms;
-    if (!row.result.empty()) stored.result = json::parse(row.result);
+    if (!row.result.empty()) stored.result = parse_column(row.result);
     stored.error = row.error;
     job->restore(std::move(stored));
     if (!row.steps.empty()) apply_steps(*job, row.steps);
@@ -201,8 +254,11 @@ JobSummary summary_of(const JobRow& row) {
   s.finished_ms = row.finished_ms;
   if (!row.result.empty()) {
     // A damaged result shows as null rather than failing the whole list.
-    s.result = json::parse(row.result, nullptr, false);
-    if (s.result.is_discarded()) s.result = nullptr;
+    try {
+      s.result = parse_column(row.result);
+    } catch (const std::exception&) {
+      s.result = nullptr;
+    }
   }
   s.error = row.error;
   return s;

@@ -20,7 +20,16 @@
 
 namespace uasyncio::detail {
 
+// g++ defines __SANITIZE_*__; clang 14 says so only through __has_feature.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define UASYNCIO_FRAME_POOL_OFF 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define UASYNCIO_FRAME_POOL_OFF 1
+#endif
+#endif
+
+#ifdef UASYNCIO_FRAME_POOL_OFF
 inline constexpr bool kFramePoolEnabled = false;
 #else
 inline constexpr bool kFramePoolEnabled = true;
