@@ -678,11 +678,14 @@ void Routes::history(Call& c) {
 
 void Routes::health(Call& c) {
   // A daemon that cannot store tasks cannot take any: a load balancer or orchestrator should
-  // send them elsewhere (or restart it) until it can.
-  if (std::optional<std::string> why = jobs_.store_unavailable()) {
-    send(
-        c.res, 503,
-        {{"status", "unavailable"}, {"error", {{"code", "store_unavailable"}, {"message", *why}}}});
+  // send them elsewhere (or restart it) until it can. The reason names files or database hosts,
+  // and /healthz needs no token: it goes to the log, not to the answer.
+  if (jobs_.store_unavailable()) {
+    send(c.res, 503,
+         {{"status", "unavailable"},
+          {"error",
+           {{"code", "store_unavailable"},
+            {"message", "the task store cannot be used now; the daemon's log says why"}}}});
     return;
   }
   send(c.res, 200, {{"status", "ok"}});

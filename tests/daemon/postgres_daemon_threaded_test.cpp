@@ -163,6 +163,8 @@ TEST(Postgres, HealthzFailsWhileTheDatabaseIsUnreachable) {
   ASSERT_TRUE(down);
   EXPECT_EQ(down->status, 503) << down->body;
   EXPECT_EQ(json::parse(down->body)["error"]["code"], "store_unavailable") << down->body;
+  EXPECT_EQ(down->body.find(name), std::string::npos) << "names the database: " << down->body;
+  EXPECT_NE(daemon.output().find("does not answer"), std::string::npos) << daemon.output();
   auto refused = c.Post("/api/tasks", R"({"value": 2})", "application/json");
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503) << refused->body;

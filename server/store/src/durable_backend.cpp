@@ -96,6 +96,8 @@ class DurableBackend final : public JobBackend {
     try {
       readers_->ping();
     } catch (const StoreError& e) {
+      // The writer logs its own failures; an idle store's is found only here.
+      spdlog::warn("task store: {}", e.what());
       return std::string(e.what());
     }
     return std::nullopt;

@@ -129,6 +129,56 @@ Result Connection::run(const char* sql, const Params& params, const char* what) 
   throw StoreError(where_ + ": " + what + ": " + message_of(text));
 }
 
+std::vector<Result> Connection::run_together(const std::vector<Statement>& statements,
+                                             const char* what) {
+  if (PQenterPipelineMode(c_) != 1) {
+    throw StoreError(where_ + ": " + what + ": " + message_of(PQerrorMessage(c_)));
+  }
+  std::string error;
+  std::size_t sent = 0;
+  for (const Statement& s : statements) {
+    const std::vector<const char*> values = s.params.values();
+    if (PQsendQueryParams(c_, s.sql.c_str(), s.params.size(), s.params.types(), values.data(),
+                          s.params.lengths(), s.params.formats(), 1) != 1) {
+      error = message_of(PQerrorMessage(c_));
+      break;
+    }
+    ++sent;
+  }
+  std::vector<Result> results;
+  if (error.empty() && PQpipelineSync(c_) != 1) error = message_of(PQerrorMessage(c_));
+  if (error.empty()) {
+    // Each statement's result, then a null; after an error the rest are PGRES_PIPELINE_ABORTED;
+    // then the sync point's own result.
+    for (std::size_t i = 0; i < sent; ++i) {
+      Result r(PQgetResult(c_));
+      if (r.get() == nullptr) {
+        error = message_of(PQerrorMessage(c_));  // the connection is gone
+        break;
+      }
+      const ExecStatusType status = PQresultStatus(r.get());
+      if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK && error.empty()) {
+        error = message_of(status == PGRES_PIPELINE_ABORTED ? "aborted"
+                                                            : PQresultErrorMessage(r.get()));
+      }
+      while (PGresult* rest = PQgetResult(c_))
+        PQclear(rest);
+      results.push_back(std::move(r));
+    }
+    if (results.size() == sent) {
+      Result sync(PQgetResult(c_));
+      if (PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC && error.empty()) {
+        error = message_of(PQerrorMessage(c_));
+      }
+    }
+  }
+  // Fails only when results are left unread, which a lost connection leaves: the next use
+  // reconnects, and a new connection is not in pipeline mode.
+  PQexitPipelineMode(c_);
+  if (!error.empty()) throw StoreError(where_ + ": " + what + ": " + error);
+  return results;
+}
+
 void Connection::run_script(const char* sql, const char* what) {
   Result r(PQexec(c_, sql));
   if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) return;

@@ -63,6 +63,12 @@ class Result {
   std::unique_ptr<PGresult, void (*)(PGresult*)> r_;
 };
 
+// One statement of a pipeline (Connection::run_together).
+struct Statement {
+  std::string sql;
+  Params params;
+};
+
 class Connection {
  public:
   // Connects (a libpq connection string or URI). Throws StoreError without the password.
@@ -82,6 +88,10 @@ class Connection {
   // succeeds.
   Result run(const char* sql, const Params& params, const char* what);
   Result run(const char* sql, const char* what) { return run(sql, Params(), what); }
+  // Statements sent together and answered together (libpq's pipeline mode): one round trip, and
+  // one implicit transaction: all of them apply, or (on the first error, or a lost connection)
+  // none. Their results, in order; throws StoreError as run() does.
+  std::vector<Result> run_together(const std::vector<Statement>& statements, const char* what);
   // Several statements without parameters (a migration), in text format.
   void run_script(const char* sql, const char* what);
   // The same, for statements whose failure is expected and handled (a rollback).

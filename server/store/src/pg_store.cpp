@@ -161,25 +161,6 @@ void PgStore::reconnect_if_broken() {
   start_session();
 }
 
-std::vector<RemovedJob> PgStore::retain(const RetentionStep& step) {
-  std::vector<RemovedJob> removed;
-  const auto take = [&](bool before_cutoff, std::size_t n) {
-    if (n == 0) return;
-    pg::Params p;
-    p.int8(static_cast<std::int64_t>(n));
-    if (before_cutoff) p.int8(*step.cutoff_ms);
-    const std::string sql = trim_sql(before_cutoff);
-    const pg::Result r = conn_.run(sql.c_str(), p, "cannot delete old finished tasks");
-    for (int i = 0; i < r.rows(); ++i) {
-      removed.push_back({static_cast<std::uint64_t>(r.integer(i, 0)),
-                         parse_state(r.bytes(i, 1)).value_or(JobState::done)});
-    }
-  };
-  take(false, std::min(step.excess, step.limit));
-  if (step.cutoff_ms && removed.size() < step.limit) take(true, step.limit - removed.size());
-  return removed;
-}
-
 DurableStore::Written PgStore::write(const WriteBatch& batch, const RetentionStep& retention) {
   reconnect_if_broken();
   try {
@@ -197,53 +178,75 @@ DurableStore::Written PgStore::write(const WriteBatch& batch, const RetentionSte
 }
 
 DurableStore::Written PgStore::write_once(const WriteBatch& batch, const RetentionStep& retention) {
+  // The whole transaction in one round trip: the statements of a pipeline up to its sync point
+  // are one implicit transaction, so no BEGIN and COMMIT are sent.
+  std::vector<pg::Statement> statements;
+  for (std::size_t at = 0; at < batch.inserts.size(); at += kRowsPerStatement) {
+    const std::size_t n = std::min(kRowsPerStatement, batch.inserts.size() - at);
+    pg::Statement& s = statements.emplace_back(pg::Statement{insert_sql(n), {}});
+    for (std::size_t i = at; i < at + n; ++i) {
+      const JobRow& t = batch.inserts[i];
+      add_outcome(s.params, t);
+      s.params.bytes(t.spec).bytes(t.name).bytes(fold_ascii(t.name)).text(t.kind);
+      s.params.int8(t.created_ms).bytes_or_null(t.idempotency_key);
+    }
+  }
+  // A batch holds each job once (GroupWriter::coalesce), as one statement must.
+  const std::size_t first_update = statements.size();
+  for (std::size_t at = 0; at < batch.updates.size(); at += kRowsPerStatement) {
+    const std::size_t n = std::min(kRowsPerStatement, batch.updates.size() - at);
+    pg::Statement& s = statements.emplace_back(pg::Statement{update_sql(n), {}});
+    for (std::size_t i = at; i < at + n; ++i)
+      add_outcome(s.params, batch.updates[i]);
+  }
+  const std::size_t updates_end = statements.size();
+  for (std::size_t at = 0; at < batch.deletes.size(); at += kRowsPerStatement) {
+    const std::size_t n = std::min(kRowsPerStatement, batch.deletes.size() - at);
+    pg::Statement& s = statements.emplace_back(
+        pg::Statement{"DELETE FROM uasyncd_tasks WHERE seq IN " + placeholders(1, n), {}});
+    for (std::size_t i = at; i < at + n; ++i)
+      s.params.int8(static_cast<std::int64_t>(batch.deletes[i]));
+  }
+  // Retention: the longest finished first, then those finished before the cutoff, at most
+  // `limit` rows in all.
+  const std::size_t first_trim = statements.size();
+  const std::size_t oldest = std::min(retention.excess, retention.limit);
+  if (oldest > 0) {
+    pg::Statement& s = statements.emplace_back(pg::Statement{trim_sql(false), {}});
+    s.params.int8(static_cast<std::int64_t>(oldest));
+  }
+  if (retention.cutoff_ms && oldest < retention.limit) {
+    pg::Statement& s = statements.emplace_back(pg::Statement{trim_sql(true), {}});
+    s.params.int8(static_cast<std::int64_t>(retention.limit - oldest)).int8(*retention.cutoff_ms);
+  }
+  const std::size_t trims_end = statements.size();
+  // Only a delete can take away the highest id.
+  if (batch.max_id > 0 && (!batch.deletes.empty() || trims_end > first_trim)) {
+    pg::Statement& s = statements.emplace_back(pg::Statement{
+        "UPDATE uasyncd_meta SET value = greatest(value, $1) WHERE key = 'max_seq'", {}});
+    s.params.int8(static_cast<std::int64_t>(batch.max_id));
+  }
+  if (batch.alive_ms) {
+    pg::Statement& s = statements.emplace_back(
+        pg::Statement{"INSERT INTO uasyncd_meta(key, value) VALUES ('alive_ms', $1) "
+                      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                      {}});
+    s.params.int8(*batch.alive_ms);
+  }
   Written out;
-  conn_.run("BEGIN", "cannot write");
-  try {
-    for (std::size_t at = 0; at < batch.inserts.size(); at += kRowsPerStatement) {
-      const std::size_t n = std::min(kRowsPerStatement, batch.inserts.size() - at);
-      pg::Params p;
-      for (std::size_t i = at; i < at + n; ++i) {
-        const JobRow& t = batch.inserts[i];
-        add_outcome(p, t);
-        p.bytes(t.spec).bytes(t.name).bytes(fold_ascii(t.name)).text(t.kind).int8(t.created_ms);
-        p.bytes_or_null(t.idempotency_key);
-      }
-      conn_.run(insert_sql(n).c_str(), p, "cannot write");
+  if (statements.empty()) return out;
+  const std::vector<pg::Result> results = conn_.run_together(statements, "cannot write");
+  for (std::size_t i = first_update; i < updates_end; ++i) {
+    const std::size_t rows =
+        std::min(kRowsPerStatement, batch.updates.size() - (i - first_update) * kRowsPerStatement);
+    out.fenced += rows - std::min<std::uint64_t>(results[i].changed(), rows);
+  }
+  for (std::size_t i = first_trim; i < trims_end; ++i) {
+    const pg::Result& r = results[i];
+    for (int row = 0; row < r.rows(); ++row) {
+      out.removed.push_back({static_cast<std::uint64_t>(r.integer(row, 0)),
+                             parse_state(r.bytes(row, 1)).value_or(JobState::done)});
     }
-    // A batch holds each job once (GroupWriter::coalesce), as one statement must.
-    for (std::size_t at = 0; at < batch.updates.size(); at += kRowsPerStatement) {
-      const std::size_t n = std::min(kRowsPerStatement, batch.updates.size() - at);
-      pg::Params p;
-      for (std::size_t i = at; i < at + n; ++i)
-        add_outcome(p, batch.updates[i]);
-      const std::uint64_t changed = conn_.run(update_sql(n).c_str(), p, "cannot write").changed();
-      out.fenced += n - std::min<std::uint64_t>(changed, n);
-    }
-    for (std::size_t at = 0; at < batch.deletes.size(); at += kRowsPerStatement) {
-      const std::size_t n = std::min(kRowsPerStatement, batch.deletes.size() - at);
-      pg::Params p;
-      for (std::size_t i = at; i < at + n; ++i)
-        p.int8(static_cast<std::int64_t>(batch.deletes[i]));
-      const std::string sql = "DELETE FROM uasyncd_tasks WHERE seq IN " + placeholders(1, n);
-      conn_.run(sql.c_str(), p, "cannot write");
-    }
-    out.removed = retain(retention);
-    // Only a delete can take away the highest id.
-    if (batch.max_id > 0 && (!batch.deletes.empty() || !out.removed.empty())) {
-      conn_.run("UPDATE uasyncd_meta SET value = greatest(value, $1) WHERE key = 'max_seq'",
-                pg::Params().int8(static_cast<std::int64_t>(batch.max_id)), "cannot write");
-    }
-    if (batch.alive_ms) {
-      conn_.run(
-          "INSERT INTO uasyncd_meta(key, value) VALUES ('alive_ms', $1) "
-          "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-          pg::Params().int8(*batch.alive_ms), "cannot write");
-    }
-    conn_.run("COMMIT", "cannot commit");
-  } catch (...) {
-    conn_.run_quietly("ROLLBACK");
-    throw;
   }
   return out;
 }

@@ -53,7 +53,6 @@ class PgStore final : public DurableStore {
   void start_session();
   void reconnect_if_broken();
   Written write_once(const WriteBatch& batch, const RetentionStep& retention);
-  std::vector<RemovedJob> retain(const RetentionStep& step);
 
   pg::Connection conn_;
   bool full_sync_;
