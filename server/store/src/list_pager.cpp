@@ -108,4 +108,13 @@ ListPage list_page(const ListQuery& q, ListSource& source) {
   return page;
 }
 
+std::optional<std::uint64_t> count_from_states(const ListQuery& filter, const StateCounts& counts) {
+  if (filter.name || filter.name_contains) return std::nullopt;
+  if (filter.state) return counts[static_cast<std::size_t>(*filter.state)];
+  std::uint64_t all = 0;
+  for (std::uint64_t n : counts)
+    all += n;
+  return all;
+}
+
 }  // namespace uasyncd::server

@@ -93,7 +93,7 @@ auto PgReaders::with_connection(Read&& read) {
 
 std::optional<JobRow> PgReaders::get(std::uint64_t id) {
   return with_connection([&](pg::Connection& c) -> std::optional<JobRow> {
-    const std::string sql =
+    static const std::string sql =
         std::string("SELECT ") + kPgRowColumns + " FROM uasyncd_tasks WHERE seq = $1";
     const pg::Result r = c.run(sql.c_str(), pg::Params().int8(bound(id)), "cannot read a task");
     if (r.rows() == 0) return std::nullopt;
@@ -145,12 +145,7 @@ class PgReaders::Source final : public ListSource {
   }
 
   std::optional<std::uint64_t> kept_count(const ListQuery& q) override {
-    if (q.name || q.name_contains) return std::nullopt;
-    if (q.state) return counts_[static_cast<std::size_t>(*q.state)];
-    std::uint64_t all = 0;
-    for (std::uint64_t n : counts_)
-      all += n;
-    return all;
+    return count_from_states(q, counts_);
   }
 
  private:

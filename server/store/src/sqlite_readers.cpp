@@ -182,12 +182,7 @@ class SqliteReaders::Source final : public ListSource {
   }
 
   std::optional<std::uint64_t> kept_count(const ListQuery& q) override {
-    if (q.name || q.name_contains) return std::nullopt;
-    if (q.state) return counts_[static_cast<std::size_t>(*q.state)];
-    std::uint64_t all = 0;
-    for (std::uint64_t n : counts_)
-      all += n;
-    return all;
+    return count_from_states(q, counts_);
   }
 
  private:

@@ -40,6 +40,10 @@ class ListSource {
 
 ListPage list_page(const ListQuery& query, ListSource& source);
 
+// kept_count() of a backend that keeps only the number of rows in each state (the durable
+// stores): known for no filter or a state alone, unknown once a name filters.
+std::optional<std::uint64_t> count_from_states(const ListQuery& filter, const StateCounts& counts);
+
 // The name filter's rule: `needle` (already folded) occurs in `name`, A-Z folded to a-z.
 bool name_contains(std::string_view name, std::string_view folded_needle);
 // A-Z to a-z, every other byte as it is.
