@@ -19,7 +19,7 @@ bool take_outcome(JobRow& to, JobRow&& from) {
 
 constexpr int kGiveUpAtStopAfter = 5;
 // Rows retention removes per transaction: small enough that a commit behind it waits little.
-constexpr std::size_t kRetentionBatch = 1000;
+constexpr std::size_t kTrimmedPerCommit = 1000;
 // How often an idle writer looks for rows past --keep-for.
 constexpr std::chrono::seconds kIdleRetention{1};
 
@@ -125,7 +125,7 @@ WriteBatch GroupWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_m
 
 RetentionStep GroupWriter::retention_step() const {
   RetentionStep step;
-  step.limit = kRetentionBatch;
+  step.limit = kTrimmedPerCommit;
   const std::uint64_t finished = tally_.finished();
   step.excess = finished > retention_.keep_finished ? finished - retention_.keep_finished : 0;
   if (retention_.keep_for) step.cutoff_ms = wall_ms() - retention_.keep_for->count();

@@ -19,7 +19,7 @@ namespace {
 
 // Retention removes at most this many rows per write, so no write stalls the loop thread for
 // long; a backlog (a lowered limit) drains over the next writes.
-constexpr std::size_t kRetentionBatch = 256;
+constexpr std::size_t kTrimmedPerPass = 256;
 
 class MemoryBackend final : public JobBackend {
  public:
@@ -274,7 +274,7 @@ class MemoryBackend final : public JobBackend {
     const Retention& r = options_.retention;
     const std::int64_t cutoff =
         r.keep_for ? wall_ms() - static_cast<std::int64_t>(r.keep_for->count()) : INT64_MIN;
-    while (!finished_.empty() && removed.size() < kRetentionBatch &&
+    while (!finished_.empty() && removed.size() < kTrimmedPerPass &&
            (finished_.size() > r.keep_finished || finished_.begin()->first < cutoff)) {
       const std::uint64_t id = finished_.begin()->second;
       removed.push_back({id, rows_.at(id).state});

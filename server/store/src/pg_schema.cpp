@@ -6,7 +6,7 @@
 namespace uasyncd::server {
 namespace {
 
-struct Migration {
+struct PgMigration {
   int version;
   const char* sql;
 };
@@ -16,7 +16,7 @@ struct Migration {
 // messages any bytes, which text (UTF-8, no NUL) would refuse, failing the whole commit.
 // name_folded is the name with A-Z folded to a-z, for ?name_contains (the rule of ListQuery).
 // Ids stay below 2^63 (bigint).
-constexpr Migration kMigrations[] = {
+constexpr PgMigration kPgMigrations[] = {
     {1, R"sql(
 CREATE TABLE uasyncd_tasks(
   seq bigint PRIMARY KEY,
@@ -65,7 +65,7 @@ int migrate_pg_schema(pg::Connection& conn, int target_version) {
                        std::to_string(found) + ", this one knows up to " +
                        std::to_string(target_version) + ")");
     }
-    for (const Migration& m : std::span(kMigrations)) {
+    for (const PgMigration& m : std::span(kPgMigrations)) {
       if (m.version <= found || m.version > target_version) continue;
       conn.run_script(m.sql, ("cannot migrate to schema " + std::to_string(m.version)).c_str());
     }

@@ -12,12 +12,12 @@ namespace {
 
 // The same words as the uasyncd_tasks_finished index (pg_schema.cpp), so that the planner uses
 // it.
-constexpr const char* kFinished = "state NOT IN ('scheduled', 'pending', 'running')";
+constexpr const char* kPgFinished = "state NOT IN ('scheduled', 'pending', 'running')";
 
-std::string trim_sql(bool before_cutoff) {
+std::string pg_trim_sql(bool before_cutoff) {
   return std::string(
              "DELETE FROM uasyncd_tasks WHERE seq IN (SELECT seq FROM uasyncd_tasks WHERE ") +
-         kFinished + (before_cutoff ? " AND finished_ms < $2" : "") +
+         kPgFinished + (before_cutoff ? " AND finished_ms < $2" : "") +
          " ORDER BY finished_ms, seq LIMIT $1) RETURNING seq, state";
 }
 
@@ -212,11 +212,11 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
   const std::size_t first_trim = statements.size();
   const std::size_t oldest = std::min(retention.excess, retention.limit);
   if (oldest > 0) {
-    pg::Statement& s = statements.emplace_back(pg::Statement{trim_sql(false), {}});
+    pg::Statement& s = statements.emplace_back(pg::Statement{pg_trim_sql(false), {}});
     s.params.int8(static_cast<std::int64_t>(oldest));
   }
   if (retention.cutoff_ms && oldest < retention.limit) {
-    pg::Statement& s = statements.emplace_back(pg::Statement{trim_sql(true), {}});
+    pg::Statement& s = statements.emplace_back(pg::Statement{pg_trim_sql(true), {}});
     s.params.int8(static_cast<std::int64_t>(retention.limit - oldest)).int8(*retention.cutoff_ms);
   }
   const std::size_t trims_end = statements.size();

@@ -21,10 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 
 // The same words as the tasks_finished index (sqlite_schema.cpp), so that SQLite uses it.
-constexpr const char* kFinished = "state NOT IN ('scheduled', 'pending', 'running')";
+constexpr const char* kSqliteFinished = "state NOT IN ('scheduled', 'pending', 'running')";
 
-std::string trim_sql(bool before_cutoff) {
-  return std::string("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ") + kFinished +
+std::string sqlite_trim_sql(bool before_cutoff) {
+  return std::string("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ") + kSqliteFinished +
          (before_cutoff ? " AND finished_ms < ?2" : "") +
          " ORDER BY finished_ms, seq LIMIT ?1) RETURNING seq, state";
 }
@@ -184,8 +184,8 @@ void SqliteFile::setup(bool existed, bool full_sync) {
                              path_);
   set_alive_ = sqlite::Stmt(
       db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('alive_ms', CAST(? AS TEXT))", path_);
-  trim_oldest_ = sqlite::Stmt(db_, trim_sql(false).c_str(), path_);
-  trim_before_ = sqlite::Stmt(db_, trim_sql(true).c_str(), path_);
+  trim_oldest_ = sqlite::Stmt(db_, sqlite_trim_sql(false).c_str(), path_);
+  trim_before_ = sqlite::Stmt(db_, sqlite_trim_sql(true).c_str(), path_);
 }
 
 void SqliteFile::run(sqlite3_stmt* s) {

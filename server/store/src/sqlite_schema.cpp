@@ -7,7 +7,7 @@
 namespace uasyncd::server {
 namespace {
 
-struct Migration {
+struct SqliteMigration {
   int version;
   const char* sql;
 };
@@ -22,7 +22,7 @@ struct Migration {
 // Version 5: scheduled tasks (a "delay" or "at"): run_at_ms, the wall-clock time a task may start
 // (NULL: not delayed), indexed for the scheduled ones in the order they become due (a claim query
 // of a shared database orders by it); the finished index no longer counts them as finished.
-constexpr Migration kMigrations[] = {
+constexpr SqliteMigration kSqliteMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
   seq INTEGER PRIMARY KEY,
@@ -92,7 +92,7 @@ int migrate_schema(sqlite3* db, const std::string& path, int target_version) {
     throw StoreError(path + ": written by a newer uasyncd (schema " + std::to_string(found) +
                      ", this one knows up to " + std::to_string(target_version) + ")");
   }
-  for (const Migration& m : std::span(kMigrations)) {
+  for (const SqliteMigration& m : std::span(kSqliteMigrations)) {
     if (m.version <= found || m.version > target_version) continue;
     sqlite::exec(db, path, "BEGIN IMMEDIATE");
     try {
