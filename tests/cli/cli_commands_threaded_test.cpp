@@ -111,6 +111,18 @@ TEST_P(CliCommands, SubmitFlagsSetTheRootKeys) {
   EXPECT_EQ(spec, json({{"name", name}, {"value", 1}, {"timeout", 5.0}, {"retries", 2}}));
 }
 
+TEST_P(CliCommands, PriorityFlagSetsTheRootKeyFromZeroToNine) {
+  const ClientResult r =
+      cli({"submit", "-q", file("p.json", R"({"value": 1, "priority": 2})"), "--priority", "9"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json spec = daemon().get("/api/tasks/" + r.out.substr(0, r.out.size() - 1)).at("spec");
+  EXPECT_EQ(spec, json({{"value", 1}, {"priority", 9}}));
+  // Out of range: a usage error before anything is sent.
+  const ClientResult high = cli({"submit", file("q.json", R"({"value": 1})"), "--priority", "10"});
+  EXPECT_EQ(high.code, 2) << high.err;
+  EXPECT_NE(high.err.find("--priority"), std::string::npos) << high.err;
+}
+
 TEST_P(CliCommands, DelayAndAtScheduleTheTaskAndReplaceEachOther) {
   const ClientResult delayed =
       cli({"submit", "-q", file("at.json", R"({"value": 1, "at": "2001-01-01T00:00:00Z"})"),

@@ -348,3 +348,26 @@ TEST(SpecValidation, DelayAndAtBelongToTheRootOnly) {
   EXPECT_EQ(refusal({{"wait_for", {{"value", 1}, {"at", "2030-01-01T00:00:00Z"}}}, {"timeout", 1}}),
             "$.wait_for.at: unknown key");
 }
+
+TEST(SpecValidation, PriorityIsAnIntegerFromZeroToNineAtTheRoot) {
+  EXPECT_EQ(refusal({{"value", 1}, {"priority", 10}}),
+            "$.priority: must be an integer from 0 to 9");
+  EXPECT_EQ(refusal({{"value", 1}, {"priority", -1}}),
+            "$.priority: must be an integer from 0 to 9");
+  EXPECT_EQ(refusal({{"value", 1}, {"priority", 1.5}}),
+            "$.priority: must be an integer from 0 to 9");
+  EXPECT_EQ(refusal({{"value", 1}, {"priority", "9"}}),
+            "$.priority: expected an integer from 0 to 9, got string");
+  EXPECT_EQ(refusal({{"value", 1}, {"priority", nullptr}}),
+            "$.priority: expected an integer from 0 to 9, got null");
+  EXPECT_EQ(error_of(R"({"value": 1, "priority": 18446744073709551615})"),
+            "$.priority: must be an integer from 0 to 9");
+  EXPECT_EQ(refusal({{"sequence", json::array({{{"value", 1}, {"priority", 2}}})}}),
+            "$.sequence[0].priority: unknown key");
+  Parsed p = parse_doc({{"value", 1}});
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->priority, 0);
+  p = parse(R"({"value": 1, "priority": 9})");
+  ASSERT_TRUE(p) << p.error.message;
+  EXPECT_EQ(p.spec->priority, 9);
+}

@@ -63,6 +63,13 @@ describe('detail pane', () => {
     await page.waitForSelector('#connection[data-state="live"]');
     await page.click('#counts button[data-state="done"]');
     await page.waitForURL(/[?&]state=done/);
+    // The filtered page on screen before paging from it: "Older" pages from the rows shown, and
+    // on a loaded machine the unfiltered ones can still be there (CI, 2 Dec: a timeout here).
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('#task-rows tr')];
+      return document.querySelector('#task-rows').getAttribute('aria-busy') === 'false' &&
+        rows.length > 0 && rows.every((tr) => tr.dataset.state === 'done');
+    });
     await page.click('#page-older');
     await page.waitForURL(/[?&]before=t\d+/);
     const first = await page.locator('#task-rows tr').first().getAttribute('data-id');

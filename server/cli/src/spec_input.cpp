@@ -154,6 +154,11 @@ void RootOverrides::add_flags(CLI::App& command) {
                              "when the task may start, an RFC 3339 time with an offset, like "
                              "2026-12-24T18:00:00+01:00 (root \"at\")")
                  ->excludes(delay_flag_);
+  priority_flag_ = command
+                       .add_option("--priority", priority_,
+                                   "0 to 9: a pending task with a higher one starts first (root "
+                                   "\"priority\", default 0)")
+                       ->check(CLI::Range(0, 9));
 }
 
 void RootOverrides::apply(nlohmann::json& spec) const {
@@ -169,6 +174,7 @@ void RootOverrides::apply(nlohmann::json& spec) const {
     spec.erase("delay");
     spec["at"] = at_;
   }
+  if (priority_flag_ != nullptr && priority_flag_->count() > 0) spec["priority"] = priority_;
 }
 
 }  // namespace uasyncd::cli

@@ -96,6 +96,15 @@ class Parser {
       if (spec.retry_delay > kMaxRetryDelay) fail_at("$.retry_delay", "at most 3600");
     }
     parse_start(doc, spec);
+    if (doc.contains("priority")) {
+      const json& p = doc.at("priority");
+      if (!p.is_number_integer() || p.get<std::int64_t>() < 0 ||
+          p.get<std::int64_t>() > kMaxPriority) {
+        fail_at("$.priority", p.is_number() ? "must be an integer from 0 to 9"
+                                            : got("an integer from 0 to 9", p));
+      }
+      spec.priority = static_cast<int>(p.get<std::int64_t>());
+    }
     spec.steps = steps_;
     spec.uses_exec = uses_exec_;
     return spec;
@@ -154,8 +163,8 @@ class Parser {
       if (key == "name") {
         out.name = string_at(v, at);
         if (out.name.size() > kMaxNameBytes) fail_at(at, "at most 256 bytes");
-      } else if (root &&
-                 (key == "retries" || key == "retry_delay" || key == "delay" || key == "at")) {
+      } else if (root && (key == "retries" || key == "retry_delay" || key == "delay" ||
+                          key == "at" || key == "priority")) {
         continue;  // read by run()
       } else if (key == "timeout" && (waits || root)) {
         if (!waits) *root_timeout = seconds_at(v, at);

@@ -128,8 +128,7 @@ Result<json> JobService::get(const JobRef& ref) const {
 }
 
 void JobService::enqueue(std::shared_ptr<Job> job) {
-  queued_at_ms_[job->id()] = wall_ms();
-  pending_.push_back(std::move(job));
+  pending_.push(std::move(job), wall_ms());
 }
 
 void JobService::add_queue_place(const Job& job, json& out) const {
@@ -137,16 +136,15 @@ void JobService::add_queue_place(const Job& job, json& out) const {
   const bool waits_out_backoff = job.retry_at_ms() > now;
   // 1 for the job that starts when a slot frees: only jobs that may start now count.
   std::size_t ahead = 0;
-  for (const std::shared_ptr<Job>& p : pending_) {
-    if (p.get() == &job) break;
-    if (p->retry_at_ms() <= now) ++ahead;
+  for (const auto& [place, entry] : pending_) {
+    if (entry.job.get() == &job) break;
+    if (entry.job->retry_at_ms() <= now) ++ahead;
   }
   out["queue_position"] = waits_out_backoff ? json(nullptr) : json(ahead + 1);
   out["queue_length"] = pending_.size();
-  auto queued = queued_at_ms_.find(job.id());
-  out["queued_at"] = queued != queued_at_ms_.end()
-                         ? json(static_cast<double>(queued->second) / 1000.0)
-                         : json(nullptr);
+  const PendingQueue::Entry* queued = pending_.find(job.id());
+  out["queued_at"] =
+      queued ? json(static_cast<double>(queued->queued_at_ms) / 1000.0) : json(nullptr);
   out["retry_at"] = waits_out_backoff
                         ? json(static_cast<double>(wall_ms() + (job.retry_at_ms() - now)) / 1000.0)
                         : json(nullptr);
@@ -253,13 +251,12 @@ std::vector<BulkOutcome> JobService::cancel_each(std::span<const std::uint64_t> 
   }
   if (pending.empty()) return out;
   std::vector<std::shared_ptr<Job>> taken;
-  std::erase_if(pending_, [&](const std::shared_ptr<Job>& p) {
-    if (!pending.contains(p->id())) return false;
-    taken.push_back(p);
+  pending_.erase_if([&](const PendingQueue::Entry& entry) {
+    if (!pending.contains(entry.job->id())) return false;
+    taken.push_back(entry.job);
     return true;
   });
   for (const std::shared_ptr<Job>& job : taken) {
-    queued_at_ms_.erase(job->id());
     job->finish_unstarted(JobState::cancelled, {"CancelledError", "cancelled while pending"},
                           wall_ms());
     finished(*job, JobState::pending);
@@ -327,13 +324,12 @@ void JobService::start_pending() {
   for (auto it = pending_.begin();
        it != pending_.end() &&
        (options_.max_running == 0 || runner_.size() < options_.max_running);) {
-    if ((*it)->retry_at_ms() > now) {  // a retry still in its backoff
+    if (it->second.job->retry_at_ms() > now) {  // a retry still in its backoff
       ++it;
       continue;
     }
-    std::shared_ptr<Job> next = std::move(*it);
+    std::shared_ptr<Job> next = it->second.job;
     it = pending_.erase(it);
-    queued_at_ms_.erase(next->id());
     runner_.start(next);
     started(*next);
   }
@@ -346,12 +342,8 @@ void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {
     finished(job, JobState::scheduled);
     return;
   }
-  auto it = std::find_if(pending_.begin(), pending_.end(),
-                         [&](const std::shared_ptr<Job>& p) { return p.get() == &job; });
-  if (it == pending_.end()) return;
-  std::shared_ptr<Job> keep = std::move(*it);
-  pending_.erase(it);
-  queued_at_ms_.erase(job.id());
+  std::optional<PendingQueue::Entry> keep = pending_.take(job.id());
+  if (!keep) return;
   job.finish_unstarted(state, std::move(error), wall_ms());
   finished(job, JobState::pending);
 }
@@ -411,7 +403,8 @@ ua::Coro<void> JobService::release_committed_soon(JobService* self) {
 
 void JobService::cancel_all() {
   while (!pending_.empty()) {
-    finish_pending(*pending_.front(), JobState::cancelled, {"CancelledError", "daemon shutdown"});
+    finish_pending(*pending_.begin()->second.job, JobState::cancelled,
+                   {"CancelledError", "daemon shutdown"});
   }
   for (const auto& [id, job] : live_) {
     if (job->state() == JobState::running) runner_.cancel(id);
@@ -431,7 +424,6 @@ void JobService::release_all() {
   beating_ = false;
   runner_.abandon_all();
   pending_.clear();
-  queued_at_ms_.clear();
 }
 
 void JobService::transition(const Job& job, const char* type) {

@@ -31,6 +31,9 @@ inline constexpr int kMaxSpecJsonNesting = 4 * kMaxSpecDepth;
 // How far ahead a task may be scheduled ("delay" or "at"): ten years of 365 days. Further is a
 // typo (milliseconds given as seconds) more likely than a plan.
 inline constexpr double kMaxDelaySeconds = 10.0 * 365 * 24 * 3600;
+// A task's "priority": 0 (the default) to 9; a higher one starts first (BullMQ, River and
+// Sidekiq have ten levels or fewer: more is an ordering that belongs in the client).
+inline constexpr int kMaxPriority = 9;
 
 struct StepSpec;
 
@@ -89,6 +92,7 @@ struct JobSpec {
   // since the Unix epoch): the job is scheduled until then. At most one of the two is set.
   std::optional<double> delay;
   std::optional<std::int64_t> at_ms;
+  int priority = 0;  // the root's "priority": pending jobs start highest first, FIFO within one
   std::size_t steps = 0;  // nodes in the tree, root included
   bool uses_exec = false;
 };

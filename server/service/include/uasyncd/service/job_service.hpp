@@ -1,6 +1,7 @@
 // The job service: the loop thread's side of the daemon. Admits jobs, keeps delayed ones
 // scheduled until their time (each a sleeper on the loop: schedule.cpp), starts them (at most
-// --max-running at once, the rest wait first in first out), retries failed ones after their
+// --max-running at once, the rest wait highest priority first, then first in first out:
+// pending_queue.hpp), retries failed ones after their
 // backoff, times them out, cancels them, tells waiters, output followers and the event stream,
 // and writes every change to the backend, which is the source of truth. RAM holds live jobs
 // only: a finished job stays here until its final write is committed, then is read back from
@@ -32,6 +33,7 @@
 #include "uasyncd/service/finished_history.hpp"
 #include "uasyncd/service/job_error.hpp"
 #include "uasyncd/service/job_rules.hpp"
+#include "uasyncd/service/pending_queue.hpp"
 #include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
@@ -193,8 +195,7 @@ class JobService {
   JobBackend& backend_;
   JobRunner runner_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
-  std::deque<std::shared_ptr<Job>> pending_;
-  std::unordered_map<std::uint64_t, std::int64_t> queued_at_ms_;  // pending id -> wall ms
+  PendingQueue pending_;
   // Scheduled job id -> the task that sleeps until it is due.
   std::unordered_map<std::uint64_t, uasyncio::AnyTask> sleepers_;
   std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
