@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "crash_storm.hpp"
 #include "daemon_process.hpp"
 #include "temp_dir.hpp"
 
@@ -27,31 +28,12 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<std::string> daemon_args(const std::string& data_dir) {
-  return {"--listen",    "127.0.0.1:0", "--data-dir",      data_dir,
-          "--log-level", "warn",        "--keep-finished", "1000000"};
-}
-
 // Every stored task's name, by id.
 std::map<std::string, std::string> stored_names(int port) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(30);
   std::map<std::string, std::string> out;
-  std::string cursor;
-  for (;;) {
-    const std::string path =
-        "/api/tasks?limit=1000" + (cursor.empty() ? std::string() : "&cursor=" + cursor);
-    auto r = c.Get(path.c_str());
-    if (!r || r->status != 200) {
-      ADD_FAILURE() << "list failed";
-      return out;
-    }
-    const json page = json::parse(r->body);
-    for (const json& t : page["tasks"])
-      out[t["id"].get<std::string>()] = t["name"].get<std::string>();
-    if (page["next_cursor"].is_null()) return out;
-    cursor = page["next_cursor"].get<std::string>();
-  }
+  for (const auto& [id, task] : all_tasks(port))
+    out[id] = task["name"].get<std::string>();
+  return out;
 }
 
 // Task `i` of batch `batch`: named so that the check can tell which batch a stored task is of.
