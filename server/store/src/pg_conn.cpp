@@ -115,6 +115,7 @@ Connection::~Connection() {
 
 bool Connection::reconnect() {
   if (ok()) return true;
+  given_up_ = false;
   PQreset(c_);
   return ok();
 }
@@ -172,9 +173,12 @@ std::vector<Result> Connection::run_together(const std::vector<Statement>& state
       }
     }
   }
-  // Fails only when results are left unread, which a lost connection leaves: the next use
-  // reconnects, and a new connection is not in pipeline mode.
-  PQexitPipelineMode(c_);
+  // Fails when results are left unread. A lost connection leaves them: the next use reconnects,
+  // and a new connection is not in pipeline mode. A statement libpq refused to send (over 65,535
+  // parameters) leaves the ones before it queued on a live connection, in a transaction with no
+  // sync point yet: a sync now would commit them without the rest. The connection is given up
+  // instead (the server rolls the transaction back when it goes) and the next use reconnects.
+  if (PQexitPipelineMode(c_) != 1 && ok()) given_up_ = true;
   if (!error.empty()) throw StoreError(where_ + ": " + what + ": " + error);
   return results;
 }

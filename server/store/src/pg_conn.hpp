@@ -79,7 +79,8 @@ class Connection {
 
   // "database NAME on HOST:PORT" (HOST may be a socket directory): for messages.
   const std::string& where() const { return where_; }
-  bool ok() const { return PQstatus(c_) == CONNECTION_OK; }
+  // False once the connection broke, or was given up (run_together).
+  bool ok() const { return !given_up_ && PQstatus(c_) == CONNECTION_OK; }
   // Reconnects when the connection is broken; true if it is usable now. The session's state
   // (locks, settings) is gone after a reconnect.
   bool reconnect();
@@ -102,6 +103,7 @@ class Connection {
  private:
   PGconn* c_ = nullptr;
   std::string where_;
+  bool given_up_ = false;  // left in a state no statement can follow: reconnect() first
 };
 
 }  // namespace uasyncd::server::pg
