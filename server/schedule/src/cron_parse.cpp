@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ascii_case.hpp"
 #include "cron_field.hpp"
 #include "message.hpp"
 #include "uasyncd/schedule/cron_expr.hpp"
@@ -38,24 +39,12 @@ constexpr std::array<Macro, 7> kMacros{{{"@yearly", "0 0 0 1 1 *"},
 // The longest day each month can have (February: 29, in leap years).
 constexpr std::array<int, 13> kLongestMonth{0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-Parsed<CronExpr> refuse(std::string message) {
+Parsed<CronExpr> refuse_cron(std::string message) {
   return {std::nullopt, {"cron", detail::joined({"cron: ", message})}};
 }
 
 bool is_blank(char c) {
   return c == ' ' || c == '\t';
-}
-
-char lower(char c) {
-  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool same_ignoring_case(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
 }
 
 std::string_view trimmed(std::string_view text) {
@@ -93,23 +82,23 @@ bool some_day_exists(std::uint32_t days_of_month, std::uint16_t months) {
 
 Parsed<CronExpr> parse_cron(std::string_view text) {
   if (text.size() > kMaxCronLength) {
-    return refuse(detail::joined(
+    return refuse_cron(detail::joined(
         {"the expression is longer than ", std::to_string(kMaxCronLength), " characters"}));
   }
   for (char c : text) {
     if ((c < ' ' || c > '~') && c != '\t') {
-      return refuse("the expression may hold only printable ASCII characters");
+      return refuse_cron("the expression may hold only printable ASCII characters");
     }
   }
   text = trimmed(text);
-  if (text.empty()) return refuse("the expression is empty");
+  if (text.empty()) return refuse_cron("the expression is empty");
   if (text.front() == '@') {
     const Macro* macro = nullptr;
     for (const Macro& m : kMacros) {
-      if (same_ignoring_case(text, m.name)) macro = &m;
+      if (detail::same_ignoring_case(text, m.name)) macro = &m;
     }
     if (!macro) {
-      return refuse(
+      return refuse_cron(
           "unknown macro; use @yearly, @annually, @monthly, @weekly, @daily, "
           "@midnight or @hourly");
     }
@@ -118,7 +107,7 @@ Parsed<CronExpr> parse_cron(std::string_view text) {
 
   std::vector<std::string_view> fields = split_fields(text);
   if (fields.size() != 5 && fields.size() != 6) {
-    return refuse(
+    return refuse_cron(
         detail::joined({"expected 5 fields (minute hour day-of-month month "
                         "day-of-week) or 6 (a second field first), found ",
                         std::to_string(fields.size())}));
@@ -131,7 +120,7 @@ Parsed<CronExpr> parse_cron(std::string_view text) {
   for (std::size_t i = has_seconds ? 0 : 1, f = 0; i < specs.size(); ++i, ++f) {
     std::string error;
     std::optional<CronField> field = detail::parse_cron_field(fields[f], *specs[i], error);
-    if (!field) return refuse(std::move(error));
+    if (!field) return refuse_cron(std::move(error));
     parsed[i] = *field;
   }
 
@@ -153,7 +142,7 @@ Parsed<CronExpr> parse_cron(std::string_view text) {
   // day-of-week picks days of its own.)
   if (!cron.day_of_month_star && cron.day_of_week_star &&
       !some_day_exists(cron.days_of_month, cron.months)) {
-    return refuse(
+    return refuse_cron(
         "day-of-month field: none of its days exists in the months of the month "
         "field, so the expression would never fire");
   }

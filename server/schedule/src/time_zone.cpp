@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "ascii_case.hpp"
 #include "message.hpp"
 #include "zone_footer.hpp"
 
@@ -42,19 +43,13 @@ const std::string& utc_name() {
   return name;
 }
 
-Parsed<TimeZone> refuse(std::string message) {
+Parsed<TimeZone> refuse_zone(std::string message) {
   return {std::nullopt, {"timezone", detail::joined({"timezone: ", message})}};
 }
 
 bool is_name_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '/' ||
          c == '_' || c == '-' || c == '+';
-}
-
-bool same_ignoring_case(std::string_view a, std::string_view b) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 // The database's zone of this name, or of a name that differs only in case; nullptr if none.
@@ -67,7 +62,7 @@ const date::time_zone* locate(std::string_view name) {
       [](const date::time_zone& zone, std::string_view n) { return zone.name() < n; });
   if (it != db.zones.end() && it->name() == name) return &*it;
   for (const date::time_zone& zone : db.zones) {
-    if (same_ignoring_case(zone.name(), name)) return &zone;
+    if (detail::same_ignoring_case(zone.name(), name)) return &zone;
   }
   return nullptr;
 }
@@ -121,14 +116,14 @@ ZoneSegment TimeZone::segment_at(sys_seconds t) const {
 }
 
 Parsed<TimeZone> find_time_zone(std::string_view name) {
-  if (name.empty()) return refuse("the time zone name is empty");
+  if (name.empty()) return refuse_zone("the time zone name is empty");
   if (name.size() > kMaxTimeZoneNameLength) {
-    return refuse(detail::joined(
+    return refuse_zone(detail::joined(
         {"a time zone name has at most ", std::to_string(kMaxTimeZoneNameLength), " characters"}));
   }
   if (!std::all_of(name.begin(), name.end(), is_name_char) || name.front() == '/' ||
       name.find("//") != std::string_view::npos) {
-    return refuse(
+    return refuse_zone(
         "a time zone name is made of letters, digits and / _ - + (e.g. "
         "\"Europe/Berlin\")");
   }
@@ -137,10 +132,10 @@ Parsed<TimeZone> find_time_zone(std::string_view name) {
   try {
     zone = locate(name);
   } catch (const std::exception& e) {
-    return refuse(
+    return refuse_zone(
         detail::joined({"the system time zone database cannot be read (", e.what(), ")"}));
   }
-  if (!zone) return refuse(detail::joined({"unknown time zone \"", name, "\""}));
+  if (!zone) return refuse_zone(detail::joined({"unknown time zone \"", name, "\""}));
   if (zone->name() == "UTC" || zone->name() == "Etc/UTC") return {TimeZone{}, {}};
   return {TimeZone{registry().rules_of(*zone)}, {}};
 }
