@@ -7,7 +7,7 @@ export const STATES = ['scheduled', 'pending', 'running', 'done', 'failed', 'can
 
 const INFO = {
   // Waits for its "delay" or "at" time (run_at), then becomes pending.
-  scheduled: { icon: '⏲', label: 'scheduled' },
+  scheduled: { icon: '◴', label: 'scheduled' },
   pending: { icon: '◷', label: 'pending' },
   running: { icon: '▶', label: 'running' },
   done: { icon: '✓', label: 'done' },

@@ -98,4 +98,37 @@ describe('screens', () => {
       await context.close();
     }
   });
+  // An icon the page's fonts lack draws as the fallback box, which says nothing (the scheduled
+  // state's U+23F2 did, in Debian's Chromium with its DejaVu fonts). Each state's icon, drawn in
+  // its own computed font, must differ from a code point no font has.
+  test('every state icon has a glyph in the fonts the page gets', async () => {
+    const context = await newContext();
+    try {
+      const page = await openPage(context, daemon.base);
+      const drawnLikeNoGlyph = await page.evaluate(() => {
+        const canvas = document.createElement('canvas');
+        canvas.width = 64;
+        canvas.height = 64;
+        const ctx = canvas.getContext('2d', { willReadFrequently: true });
+        const pixels = (text, font) => {
+          ctx.clearRect(0, 0, 64, 64);
+          ctx.font = font;
+          ctx.fillText(text, 8, 40);
+          return ctx.getImageData(0, 0, 64, 64).data.join(',');
+        };
+        const icons = [...document.querySelectorAll('#counts .badge .icon')];
+        return {
+          count: icons.length,
+          missing: icons.filter((icon) => {
+            const font = getComputedStyle(icon).font;
+            return pixels(icon.textContent, font) === pixels('\u{10FFFD}', font);
+          }).map((icon) => icon.closest('.badge').dataset.state),
+        };
+      });
+      assert.equal(drawnLikeNoGlyph.count, 8);
+      assert.deepEqual(drawnLikeNoGlyph.missing, []);
+    } finally {
+      await context.close();
+    }
+  });
 });
