@@ -24,8 +24,8 @@ namespace fs = std::filesystem;
 constexpr const char* kSqliteFinished = "state NOT IN ('scheduled', 'pending', 'running')";
 
 std::string sqlite_trim_sql(bool before_cutoff) {
-  return std::string("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ") + kSqliteFinished +
-         (before_cutoff ? " AND finished_ms < ?2" : "") +
+  return std::string("DELETE FROM tasks WHERE seq IN (SELECT seq FROM tasks WHERE ") +
+         kSqliteFinished + (before_cutoff ? " AND finished_ms < ?2" : "") +
          " ORDER BY finished_ms, seq LIMIT ?1) RETURNING seq, state";
 }
 
