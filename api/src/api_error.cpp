@@ -26,6 +26,7 @@ ApiError api_error(const server::JobError& e) {
     case JobErrorCode::not_finished:
       return {409, "conflict", e.message};
     case JobErrorCode::key_in_use:
+    case JobErrorCode::exists:
       return {409, "conflict", e.message};
     case JobErrorCode::key_reused:
       return {422, "idempotency_key_reused", e.message};

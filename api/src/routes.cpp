@@ -15,6 +15,7 @@
 #include "uasyncd/api/dashboard.hpp"
 #include "uasyncd/api/json_body.hpp"
 #include "uasyncd/job/job_json.hpp"
+#include "uasyncd/service/schedule_definition.hpp"
 
 namespace uasyncd::api {
 namespace {
@@ -25,6 +26,12 @@ using nlohmann::json;
 namespace srv = server;
 
 constexpr double kMaxWaitSeconds = 300;
+
+// A run of a schedule is made by the daemon; a client that could label its own tasks so would
+// make a schedule's history lie.
+const std::string kScheduleKeyRefused =
+    "$.schedule: set by the daemon on a schedule's runs, not by a submit (POST /api/schedules "
+    "makes a schedule)";
 
 constexpr const char* kFeatures[] = {"events.removed", "tasks.search",  "tasks.paging",
                                      "stats.history",  "events.follow", "tasks.bulk"};
@@ -121,6 +128,13 @@ std::optional<srv::JobRef> job_ref(Response& res, const std::string& id) {
   return ref;
 }
 
+// The schedule a path names; answers 404 (and returns false) for a name no schedule can have.
+bool schedule_name(Response& res, const std::string& name) {
+  if (srv::schedule_name_ok(name)) return true;
+  send(res, {404, "not_found", "no schedule of that name (names are 1 to 128 of A-Z a-z 0-9 . _ -)"});
+  return false;
+}
+
 // Sends a service result as `status` with its value, or its error.
 template <class T>
 void reply(Response& res, int status, const srv::Result<T>& r) {
@@ -161,6 +175,13 @@ const std::vector<Routes::Route>& Routes::table() {
       {"GET", R"(/api/tasks/([^/]+)/output)", Body::none, &Routes::output},
       {"GET", "/api/events", Body::none, &Routes::events},
       {"PUT", R"(/api/events/([^/]+)/follow)", Body::json, &Routes::follow},
+      {"POST", "/api/schedules", Body::json, &Routes::add_schedule},
+      {"GET", "/api/schedules", Body::none, &Routes::list_schedules},
+      {"GET", R"(/api/schedules/([^/]+))", Body::none, &Routes::get_schedule},
+      {"DELETE", R"(/api/schedules/([^/]+))", Body::none, &Routes::remove_schedule},
+      {"POST", R"(/api/schedules/([^/]+)/pause)", Body::none, &Routes::pause_schedule},
+      {"POST", R"(/api/schedules/([^/]+)/resume)", Body::none, &Routes::resume_schedule},
+      {"POST", R"(/api/schedules/([^/]+)/trigger)", Body::none, &Routes::trigger_schedule},
       {"GET", "/api/stats", Body::none, &Routes::stats},
       {"GET", "/api/stats/history", Body::none, &Routes::history},
       {"GET", "/healthz", Body::none, &Routes::health},
@@ -359,6 +380,10 @@ void Routes::submit(Call& c) {
     send(c.res, {400, parsed.error.code, parsed.error.message});
     return;
   }
+  if (!parsed.spec->schedule.empty()) {
+    send(c.res, {400, "invalid_spec", kScheduleKeyRefused});
+    return;
+  }
   std::optional<std::string> key = idempotency_key(c);
   if (!key) return;
   srv::Result<srv::Submission> r =
@@ -398,6 +423,10 @@ void Routes::submit_batch(Call& c) {
       const std::string& own = parsed.error.message;
       message += own.rfind('$', 0) == 0 ? own.substr(1) : ": " + own;
       send(c.res, {400, parsed.error.code, std::move(message)});
+      return;
+    }
+    if (!parsed.spec->schedule.empty()) {
+      send(c.res, {400, "invalid_spec", "$[" + std::to_string(i) + "]" + kScheduleKeyRefused.substr(1)});
       return;
     }
     items.push_back({std::move(*parsed.spec), std::move(specs[i]), {}});
@@ -639,6 +668,39 @@ void Routes::follow(Call& c) {
     return;
   }
   send(c.res, 200, {{"following", r->following}, {"unknown", r->unknown}});
+}
+
+void Routes::add_schedule(Call& c) {
+  srv::ParsedSchedule parsed = srv::parse_schedule_request(c.body, srv::wall_ms());
+  if (!parsed) {
+    send(c.res, invalid_request(std::move(parsed.message)));
+    return;
+  }
+  reply(c.res, 201, jobs_.add_schedule(std::move(*parsed.definition)));
+}
+
+void Routes::list_schedules(Call& c) {
+  reply(c.res, 200, jobs_.list_schedules());
+}
+
+void Routes::get_schedule(Call& c) {
+  if (schedule_name(c.res, c.id)) reply(c.res, 200, jobs_.get_schedule(c.id));
+}
+
+void Routes::remove_schedule(Call& c) {
+  if (schedule_name(c.res, c.id)) reply(c.res, 200, jobs_.remove_schedule(c.id));
+}
+
+void Routes::pause_schedule(Call& c) {
+  if (schedule_name(c.res, c.id)) reply(c.res, 200, jobs_.pause_schedule(c.id, true));
+}
+
+void Routes::resume_schedule(Call& c) {
+  if (schedule_name(c.res, c.id)) reply(c.res, 200, jobs_.pause_schedule(c.id, false));
+}
+
+void Routes::trigger_schedule(Call& c) {
+  if (schedule_name(c.res, c.id)) reply(c.res, 201, jobs_.trigger_schedule(c.id));
 }
 
 void Routes::stats(Call& c) {

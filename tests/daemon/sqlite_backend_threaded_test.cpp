@@ -338,7 +338,7 @@ INSERT INTO tasks VALUES (6, '{"sleep":100,"name":"later"}', 'pending', 0, 30, 0
   '', NULL, NULL);
 )sql");
   auto b = open();
-  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "5");
+  EXPECT_EQ(query_text("SELECT value FROM meta WHERE key = 'schema'"), "6");
   // Version 3: old tasks have no Idempotency-Key.
   EXPECT_EQ(query_text("SELECT count(*) FROM tasks WHERE idempotency_key IS NULL"), "3");
   // Version 4: nor were they interrupted by a restart; and the old file had no heartbeat.

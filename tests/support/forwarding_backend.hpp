@@ -33,6 +33,15 @@ class ForwardingBackend : public uasyncd::server::JobBackend {
     return inner_->update(job, was, with_output);
   }
   WriteTicket erase(std::uint64_t id, JobState state) override { return inner_->erase(id, state); }
+  WriteTicket put_setting(const uasyncd::server::SettingRow& row) override {
+    return inner_->put_setting(row);
+  }
+  WriteTicket insert_fired(const Job& job, const uasyncd::server::SettingRow& schedule) override {
+    return inner_->insert_fired(job, schedule);
+  }
+  std::vector<uasyncd::server::SettingRow> load_settings() override {
+    return inner_->load_settings();
+  }
   void mark_alive() override { inner_->mark_alive(); }
   std::optional<std::int64_t> last_alive_ms() const override { return inner_->last_alive_ms(); }
   bool committed(WriteTicket t) const override { return inner_->committed(t); }

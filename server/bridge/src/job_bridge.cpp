@@ -94,10 +94,24 @@ void JobBridge::start() {
         }
         service_ = std::make_unique<JobService>(options_.service, backend_);
         service_->restore();
+        ScheduleOptions schedule_options;
+        schedule_options.allow_exec = options_.service.allow_exec;
+        if (options_.virtual_clock) {
+          // Fire times are wall-clock instants; on a virtual clock the wall clock moves with it.
+          const std::int64_t wall_at_start = wall_ms();
+          const std::int64_t loop_at_start = ua::ticks_ms();
+          schedule_options.now_ms = [wall_at_start, loop_at_start] {
+            return wall_at_start + (ua::ticks_ms() - loop_at_start);
+          };
+        }
+        schedules_ = std::make_unique<PeriodicSchedules>(std::move(schedule_options), *service_,
+                                                         backend_);
+        schedules_->restore();
         ua::get_event_loop().set_exception_handler(
             [](ua::Loop&, const ua::ExceptionContext& c) { spdlog::debug("loop: {}", c.message); });
       },
       [this] {
+        schedules_.reset();
         service_->release_all();
         ua::new_event_loop();
         service_.reset();
@@ -508,5 +522,10 @@ template Result<JobBridge::DeleteOutcomes> JobBridge::on_loop(
     std::function<Result<JobBridge::DeleteOutcomes>(JobService&)>);
 template Result<std::vector<BulkOutcome>> JobBridge::on_loop(
     std::function<Result<std::vector<BulkOutcome>>(JobService&)>);
+template Result<std::pair<ScheduleView, WriteTicket>> JobBridge::on_loop(
+    std::function<Result<std::pair<ScheduleView, WriteTicket>>(JobService&)>);
+template Result<std::vector<ScheduleView>> JobBridge::on_loop(
+    std::function<Result<std::vector<ScheduleView>>(JobService&)>);
+template Result<Submitted> JobBridge::on_loop(std::function<Result<Submitted>(JobService&)>);
 
 }  // namespace uasyncd::server

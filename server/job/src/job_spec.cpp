@@ -105,6 +105,11 @@ class Parser {
       }
       spec.priority = static_cast<int>(p.get<std::int64_t>());
     }
+    if (doc.contains("schedule")) {
+      spec.schedule = string_at(doc.at("schedule"), "$.schedule");
+      if (spec.schedule.empty() || spec.schedule.size() > kMaxNameBytes)
+        fail_at("$.schedule", "1 to 256 bytes");
+    }
     spec.steps = steps_;
     spec.uses_exec = uses_exec_;
     return spec;
@@ -164,7 +169,7 @@ class Parser {
         out.name = string_at(v, at);
         if (out.name.size() > kMaxNameBytes) fail_at(at, "at most 256 bytes");
       } else if (root && (key == "retries" || key == "retry_delay" || key == "delay" ||
-                          key == "at" || key == "priority")) {
+                          key == "at" || key == "priority" || key == "schedule")) {
         continue;  // read by run()
       } else if (key == "timeout" && (waits || root)) {
         if (!waits) *root_timeout = seconds_at(v, at);

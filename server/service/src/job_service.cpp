@@ -64,6 +64,26 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   return out;
 }
 
+Result<Submitted> JobService::submit_fired(
+    JobSpec spec, json spec_json, const std::function<SettingRow(std::uint64_t id)>& schedule_row) {
+  if (spec.uses_exec && !options_.allow_exec) {
+    return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
+  }
+  std::shared_ptr<Job> job = make_job(std::move(spec), std::move(spec_json), {});
+  Submitted out;
+  out.id = job->id();
+  out.ticket = backend_.insert_fired(*job, schedule_row(job->id()));
+  admit(job);
+  out.job = full_json(*job);
+  return out;
+}
+
+std::optional<JobState> JobService::live_state(std::uint64_t id) const {
+  auto it = live_.find(id);
+  if (it == live_.end()) return std::nullopt;
+  return it->second->state();
+}
+
 Result<SubmittedBatch> JobService::submit_all(std::vector<SubmitItem> items) {
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (items[i].spec.uses_exec && !options_.allow_exec) {

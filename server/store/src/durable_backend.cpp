@@ -35,6 +35,7 @@ class DurableBackend final : public JobBackend {
     }
     live_ = store->load_live();
     last_alive_ms_ = store->alive_ms();
+    settings_ = store->load_settings();
     std::uint64_t total = 0;
     for (std::uint64_t n : tally_.get())
       total += n;
@@ -74,6 +75,13 @@ class DurableBackend final : public JobBackend {
     tally_.add(state, -1);
     return writer_->erase(id);
   }
+
+  WriteTicket put_setting(const SettingRow& row) override { return writer_->put_setting(row); }
+  WriteTicket insert_fired(const Job& job, const SettingRow& schedule) override {
+    tally_.add(job.state());
+    return writer_->insert_fired(row_of(job, true), schedule);
+  }
+  std::vector<SettingRow> load_settings() override { return std::exchange(settings_, {}); }
 
   void mark_alive() override { writer_->mark_alive(); }
   std::optional<std::int64_t> last_alive_ms() const override { return last_alive_ms_; }
@@ -130,6 +138,7 @@ class DurableBackend final : public JobBackend {
   StateTally tally_;
   std::atomic<std::uint64_t> last_id_{0};
   std::vector<JobRow> live_;
+  std::vector<SettingRow> settings_;
   std::optional<std::int64_t> last_alive_ms_;
   // Readers go first: the writer's connection, closed last, then may tidy up (SQLite folds its
   // log into the file).

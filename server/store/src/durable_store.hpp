@@ -20,11 +20,15 @@ struct WriteBatch {
   std::vector<JobRow> inserts;
   std::vector<JobRow> updates;
   std::vector<std::uint64_t> deletes;
+  // Settings written or deleted, in order, after the jobs' rows.
+  std::vector<SettingRow> settings;
   // The highest id handed out so far, kept when a batch deletes, so ids are never reused.
   std::uint64_t max_id = 0;
   // The heartbeat: the daemon was alive at this wall time (meta 'alive_ms'); nullopt: not now.
   std::optional<std::int64_t> alive_ms;
-  bool empty() const { return inserts.empty() && updates.empty() && deletes.empty() && !alive_ms; }
+  bool empty() const {
+    return inserts.empty() && updates.empty() && deletes.empty() && settings.empty() && !alive_ms;
+  }
 };
 
 // What retention may remove in one transaction: the `excess` longest-finished rows, and rows
@@ -61,6 +65,8 @@ class DurableStore {
   virtual std::vector<JobRow> load_live() = 0;
   // The last heartbeat stored (WriteBatch::alive_ms), nullopt if none ever was.
   virtual std::optional<std::int64_t> alive_ms() = 0;
+  // Every setting, ordered by kind and name.
+  virtual std::vector<SettingRow> load_settings() = 0;
 };
 
 // Reads for the HTTP threads, through connections of their own. Threads: any; thread-safe.

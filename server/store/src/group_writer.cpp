@@ -46,7 +46,7 @@ WriteTicket GroupWriter::push(Kind kind, JobRow row) {
     std::lock_guard lock(mu_);
     if (closed_) return 0;
     ticket = ++pushed_;
-    queue_.push_back({kind, std::move(row)});
+    queue_.push_back({kind, std::move(row), {}});
   }
   work_cv_.notify_one();
   return ticket;
@@ -63,7 +63,7 @@ WriteTicket GroupWriter::insert_all(std::vector<JobRow> rows) {
     if (closed_) return 0;
     // The writer takes the whole queue under this lock: it never sees part of the batch.
     for (JobRow& row : rows)
-      queue_.push_back({Kind::insert, std::move(row)});
+      queue_.push_back({Kind::insert, std::move(row), {}});
     pushed_ += rows.size();
     ticket = pushed_;
   }
@@ -79,6 +79,33 @@ WriteTicket GroupWriter::erase(std::uint64_t id) {
   JobRow row;
   row.id = id;
   return push(Kind::erase, std::move(row));
+}
+
+WriteTicket GroupWriter::put_setting(SettingRow row) {
+  WriteTicket ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return 0;
+    ticket = ++pushed_;
+    queue_.push_back({Kind::setting, {}, std::move(row)});
+  }
+  work_cv_.notify_one();
+  return ticket;
+}
+
+WriteTicket GroupWriter::insert_fired(JobRow job, SettingRow schedule) {
+  WriteTicket ticket = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return 0;
+    // Under one lock, as insert_all: the writer takes both or neither into a transaction.
+    queue_.push_back({Kind::insert, std::move(job), {}});
+    queue_.push_back({Kind::setting, {}, std::move(schedule)});
+    pushed_ += 2;
+    ticket = pushed_;
+  }
+  work_cv_.notify_one();
+  return ticket;
 }
 
 void GroupWriter::mark_alive() {
@@ -111,6 +138,9 @@ WriteBatch GroupWriter::coalesce(std::vector<Op>& ops, std::uint64_t& inserted_m
         // Deletes run after this batch's inserts and updates, in the same transaction.
         where.erase(id);
         batch.deletes.push_back(id);
+        break;
+      case Kind::setting:
+        batch.settings.push_back(std::move(op.setting));
         break;
       case Kind::alive:
         // Stamped now, as the batch is about to be committed: the latest the daemon is known
@@ -190,14 +220,16 @@ void GroupWriter::run() {
       // The batch is rebuilt from its rows and retried: the disk may get space back.
       ops.clear();
       for (JobRow& t : batch.inserts)
-        ops.push_back({Kind::insert, std::move(t)});
+        ops.push_back({Kind::insert, std::move(t), {}});
       for (JobRow& t : batch.updates)
-        ops.push_back({Kind::update, std::move(t)});
+        ops.push_back({Kind::update, std::move(t), {}});
       for (std::uint64_t id : batch.deletes) {
         JobRow t;
         t.id = id;
-        ops.push_back({Kind::erase, std::move(t)});
+        ops.push_back({Kind::erase, std::move(t), {}});
       }
+      for (SettingRow& row : batch.settings)
+        ops.push_back({Kind::setting, {}, std::move(row)});
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
@@ -217,7 +249,8 @@ void GroupWriter::run() {
       failing_ = false;
       committed_.store(batch_ticket, std::memory_order_release);
       ++stats_.commits;
-      stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size();
+      stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size() +
+                     batch.settings.size();
       stats_.fenced += written.fenced;
       stats_.removed += removed.size();
       stats_.commit_seconds +=

@@ -39,6 +39,9 @@ class GroupWriter {
   WriteTicket insert_all(std::vector<JobRow> rows);
   WriteTicket update(JobRow row);
   WriteTicket erase(std::uint64_t id);
+  WriteTicket put_setting(SettingRow row);
+  // The job's insert and the schedule's row, queued together: one transaction.
+  WriteTicket insert_fired(JobRow job, SettingRow schedule);
   // The heartbeat: the next commit stores the wall time it is made at as meta 'alive_ms'.
   void mark_alive();
 
@@ -55,10 +58,11 @@ class GroupWriter {
   std::optional<std::string> problem() const;
 
  private:
-  enum class Kind { insert, update, erase, alive };
+  enum class Kind { insert, update, erase, alive, setting };
   struct Op {
     Kind kind;
     JobRow row;
+    SettingRow setting;  // Kind::setting
   };
   WriteTicket push(Kind kind, JobRow row);
   void run();

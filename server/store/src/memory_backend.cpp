@@ -87,6 +87,23 @@ class MemoryBackend final : public JobBackend {
     return 0;
   }
 
+  WriteTicket put_setting(const SettingRow& row) override {
+    std::lock_guard lock(settings_mu_);
+    const auto key = std::make_pair(row.kind, row.name);
+    if (row.erase) {
+      settings_.erase(key);
+    } else {
+      settings_.insert_or_assign(key, row);
+    }
+    return 0;
+  }
+
+  // The job first: a reader that finds the schedule fired finds its task.
+  WriteTicket insert_fired(const Job& job, const SettingRow& schedule) override {
+    insert(job);
+    return put_setting(schedule);
+  }
+
   bool committed(WriteTicket) const override { return true; }
   bool wait_committed(WriteTicket, std::chrono::milliseconds) override { return true; }
 
@@ -112,6 +129,16 @@ class MemoryBackend final : public JobBackend {
   StateCounts counts() const override { return tally_.get(); }
 
   std::vector<JobRow> load_live() override { return {}; }  // nothing survives a restart
+
+  // What this object holds (a service started again over the same backend finds its settings).
+  std::vector<SettingRow> load_settings() override {
+    std::lock_guard lock(settings_mu_);
+    std::vector<SettingRow> out;
+    out.reserve(settings_.size());
+    for (const auto& [key, row] : settings_)
+      out.push_back(row);
+    return out;
+  }
 
   BackendStats stats() const override {
     std::lock_guard lock(mu_);
@@ -296,6 +323,9 @@ class MemoryBackend final : public JobBackend {
   mutable std::mutex mu_;
   std::atomic<int> writers_waiting_{0};
   std::map<std::uint64_t, JobRow> rows_;
+  // Its own lock: settings are few and written rarely, never under a list's walk.
+  std::mutex settings_mu_;
+  std::map<std::pair<SettingKind, std::string>, SettingRow> settings_;
   std::array<std::set<std::uint64_t>, kAllJobStates.size()> by_state_;
   std::unordered_map<std::string, std::set<std::uint64_t>> by_name_;
   std::unordered_map<std::string, std::uint64_t> by_key_;      // Idempotency-Key -> job

@@ -16,6 +16,10 @@ struct PgMigration {
 // messages any bytes, which text (UTF-8, no NUL) would refuse, failing the whole commit.
 // name_folded is the name with A-Z folded to a-z, for ?name_contains (the rule of ListQuery).
 // Ids stay below 2^63 (bigint).
+// Version 2: named settings (periodic schedules, queues), as SQLite's version 6: a JSON body
+// each, and a schedule's latest fired occurrence (fired_ms), written in the transaction of that
+// occurrence's task; a daemon sharing the database may claim an occurrence with a conditional
+// UPDATE of it.
 constexpr PgMigration kPgMigrations[] = {
     {1, R"sql(
 CREATE TABLE uasyncd_tasks(
@@ -45,6 +49,14 @@ CREATE INDEX uasyncd_tasks_run_at ON uasyncd_tasks(run_at_ms, seq) WHERE state =
 CREATE INDEX uasyncd_tasks_idempotency_key ON uasyncd_tasks(idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 INSERT INTO uasyncd_meta(key, value) VALUES ('max_seq', 0) ON CONFLICT (key) DO NOTHING;
+)sql"},
+    {2, R"sql(
+CREATE TABLE uasyncd_settings(
+  kind text NOT NULL,
+  name bytea NOT NULL,
+  body bytea NOT NULL,
+  fired_ms bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, name));
 )sql"},
 };
 

@@ -207,6 +207,20 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
     for (std::size_t i = at; i < at + n; ++i)
       s.params.int8(static_cast<std::int64_t>(batch.deletes[i]));
   }
+  for (const SettingRow& row : batch.settings) {
+    if (row.erase) {
+      pg::Statement& s = statements.emplace_back(
+          pg::Statement{"DELETE FROM uasyncd_settings WHERE kind = $1 AND name = $2", {}});
+      s.params.text(setting_kind_name(row.kind)).bytes(row.name);
+    } else {
+      pg::Statement& s = statements.emplace_back(
+          pg::Statement{"INSERT INTO uasyncd_settings(kind, name, body, fired_ms) "
+                        "VALUES ($1, $2, $3, $4) ON CONFLICT (kind, name) DO UPDATE SET "
+                        "body = EXCLUDED.body, fired_ms = EXCLUDED.fired_ms",
+                        {}});
+      s.params.text(setting_kind_name(row.kind)).bytes(row.name).bytes(row.body).int8(row.fired_ms);
+    }
+  }
   // Retention: the longest finished first, then those finished before the cutoff, at most
   // `limit` rows in all.
   const std::size_t first_trim = statements.size();
@@ -287,6 +301,19 @@ std::vector<JobRow> PgStore::load_live() {
   rows.reserve(static_cast<std::size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i)
     rows.push_back(pg_read_row(r, i));
+  return rows;
+}
+
+std::vector<SettingRow> PgStore::load_settings() {
+  const pg::Result r = conn_.run(
+      "SELECT kind, name, body, fired_ms FROM uasyncd_settings ORDER BY kind, name",
+      "cannot read the settings");
+  std::vector<SettingRow> rows;
+  for (int i = 0; i < r.rows(); ++i) {
+    const std::optional<SettingKind> kind = parse_setting_kind(r.bytes(i, 0));
+    if (!kind) continue;  // a kind a later uasyncd wrote: not this one's to use
+    rows.push_back({*kind, r.bytes(i, 1), r.bytes(i, 2), r.integer(i, 3), false});
+  }
   return rows;
 }
 

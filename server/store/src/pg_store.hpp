@@ -31,7 +31,7 @@ JobSummary pg_read_summary(const pg::Result& r, int row);
 class PgStore final : public DurableStore {
  public:
   // The schema this code writes; older ones are migrated at open (pg_schema.cpp).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Connects, takes the daemon's lock, creates or migrates the schema (under a transaction-level
   // lock, so daemons starting together do not race) and checks a write. `full_sync` false:
@@ -45,6 +45,7 @@ class PgStore final : public DurableStore {
   StateCounts count_states() override;
   std::vector<JobRow> load_live() override;
   std::optional<std::int64_t> alive_ms() override;
+  std::vector<SettingRow> load_settings() override;
   int opened_version() const { return opened_version_; }
 
  private:

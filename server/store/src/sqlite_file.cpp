@@ -184,6 +184,9 @@ void SqliteFile::setup(bool existed, bool full_sync) {
                              path_);
   set_alive_ = sqlite::Stmt(
       db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('alive_ms', CAST(? AS TEXT))", path_);
+  put_setting_ = sqlite::Stmt(
+      db_, "INSERT OR REPLACE INTO settings(kind, name, body, fired_ms) VALUES (?, ?, ?, ?)", path_);
+  delete_setting_ = sqlite::Stmt(db_, "DELETE FROM settings WHERE kind = ? AND name = ?", path_);
   trim_oldest_ = sqlite::Stmt(db_, sqlite_trim_sql(false).c_str(), path_);
   trim_before_ = sqlite::Stmt(db_, sqlite_trim_sql(true).c_str(), path_);
 }
@@ -242,6 +245,19 @@ SqliteFile::Written SqliteFile::write(const WriteBatch& batch, const RetentionSt
       sqlite::Use use(delete_);
       sqlite3_bind_int64(use.get(), 1, static_cast<std::int64_t>(id));
       run(use.get());
+    }
+    for (const SettingRow& row : batch.settings) {
+      sqlite::Use use(row.erase ? delete_setting_ : put_setting_);
+      sqlite3_stmt* s = use.get();
+      // Bound without a copy (SQLITE_STATIC): it must outlive the step.
+      const std::string kind = setting_kind_name(row.kind);
+      sqlite::bind_text(s, 1, kind);
+      sqlite::bind_text(s, 2, row.name);
+      if (!row.erase) {
+        sqlite::bind_text(s, 3, row.body);
+        sqlite3_bind_int64(s, 4, row.fired_ms);
+      }
+      run(s);
     }
     out.removed = retain(retention);
     // Only a delete can take away the highest id; recording it in every commit would write one
@@ -305,6 +321,25 @@ std::vector<JobRow> SqliteFile::load_live() {
   while ((rc = sqlite3_step(use.get())) == SQLITE_ROW)
     rows.push_back(sqlite::read_row(use.get()));
   if (rc != SQLITE_DONE) sqlite::fail(db_, path_, "cannot read the tasks");
+  return rows;
+}
+
+std::vector<SettingRow> SqliteFile::load_settings() {
+  sqlite::Stmt s(db_, "SELECT kind, name, body, fired_ms FROM settings ORDER BY kind, name", path_);
+  sqlite::Use use(s);
+  std::vector<SettingRow> rows;
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    const std::optional<SettingKind> kind = parse_setting_kind(sqlite::column_text(use.get(), 0));
+    if (!kind) continue;  // a kind a later uasyncd wrote: not this one's to use
+    SettingRow row;
+    row.kind = *kind;
+    row.name = sqlite::column_text(use.get(), 1);
+    row.body = sqlite::column_text(use.get(), 2);
+    row.fired_ms = sqlite3_column_int64(use.get(), 3);
+    rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) sqlite::fail(db_, path_, "cannot read the settings");
   return rows;
 }
 

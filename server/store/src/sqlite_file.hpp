@@ -19,7 +19,7 @@ class SqliteFile final : public DurableStore {
  public:
   static constexpr const char* kFileName = "uasyncd.db";
   // The schema this code writes; older files are migrated in place (sqlite_schema.cpp).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens (creating if needed) DIR/uasyncd.db in WAL mode, locks it against a second daemon,
   // checks it and migrates it. Throws StoreError naming the file on any failure. `full_sync`:
@@ -38,6 +38,7 @@ class SqliteFile final : public DurableStore {
   StateCounts count_states() override;
   std::vector<JobRow> load_live() override;
   std::optional<std::int64_t> alive_ms() override;
+  std::vector<SettingRow> load_settings() override;
   // The schema version found when the file was opened (before migrating).
   int opened_version() const { return opened_version_; }
 
@@ -57,6 +58,8 @@ class SqliteFile final : public DurableStore {
   sqlite::Stmt delete_;
   sqlite::Stmt set_max_id_;
   sqlite::Stmt set_alive_;
+  sqlite::Stmt put_setting_;
+  sqlite::Stmt delete_setting_;
   sqlite::Stmt trim_oldest_;
   sqlite::Stmt trim_before_;
 };

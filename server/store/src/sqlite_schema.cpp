@@ -22,6 +22,9 @@ struct SqliteMigration {
 // Version 5: scheduled tasks (a "delay" or "at"): run_at_ms, the wall-clock time a task may start
 // (NULL: not delayed), indexed for the scheduled ones in the order they become due (a claim query
 // of a shared database orders by it); the finished index no longer counts them as finished.
+// Version 6: named settings beside the tasks (periodic schedules, queues): a JSON body each, and
+// for a schedule the latest occurrence it fired (fired_ms), written in the same transaction as
+// that occurrence's task.
 constexpr SqliteMigration kSqliteMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
@@ -72,6 +75,14 @@ CREATE INDEX tasks_run_at ON tasks(run_at_ms, seq) WHERE state = 'scheduled';
 DROP INDEX tasks_finished;
 CREATE INDEX tasks_finished ON tasks(finished_ms, seq)
   WHERE state NOT IN ('scheduled', 'pending', 'running');
+)sql"},
+    {6, R"sql(
+CREATE TABLE settings(
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  fired_ms INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (kind, name));
 )sql"},
 };
 

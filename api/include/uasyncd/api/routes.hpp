@@ -113,6 +113,13 @@ class Routes {
   void stats(Call& c);
   void history(Call& c);
   void health(Call& c);
+  void add_schedule(Call& c);
+  void list_schedules(Call& c);
+  void get_schedule(Call& c);
+  void remove_schedule(Call& c);
+  void pause_schedule(Call& c);
+  void resume_schedule(Call& c);
+  void trigger_schedule(Call& c);
   void metrics(Call& c);
 
   server::JobBridge& jobs_;

@@ -66,6 +66,7 @@
 #include "uasyncd/bridge/sse_channel.hpp"
 #include "uasyncd/exec/supervisor_client.hpp"
 #include "uasyncd/service/job_service.hpp"
+#include "uasyncd/service/periodic_schedules.hpp"
 #include "uasyncd/service/stored_jobs.hpp"
 
 namespace uasyncd::server {
@@ -232,6 +233,15 @@ class JobBridge {
   // "evicted". Any thread; call once the removal is visible to reads.
   void publish_removed(std::span<const RemovedJob> jobs, const char* reason);
   Result<FinishedHistory::Snapshot> finished_history();
+  // schedule_calls.cpp: periodic schedules (PeriodicSchedules, on the loop). A change is
+  // answered once it is committed; a record's last run gets its state from the store when the
+  // run is no longer live. trigger_schedule answers with the new run's record.
+  Result<nlohmann::json> add_schedule(ScheduleDefinition definition);
+  Result<nlohmann::json> get_schedule(const std::string& name);
+  Result<nlohmann::json> list_schedules();
+  Result<nlohmann::json> remove_schedule(const std::string& name);
+  Result<nlohmann::json> pause_schedule(const std::string& name, bool paused);
+  Result<nlohmann::json> trigger_schedule(const std::string& name);
   DaemonStats stats() const;
   // Why the task store cannot be used now (JobBackend::unavailable_reason), for /healthz. Any
   // thread; may ask the database.
@@ -279,6 +289,10 @@ class JobBridge {
   Result<Done> cancel_chunk(std::span<const std::uint64_t> ids, BulkResult& out);
   Result<Done> delete_chunk(std::span<const std::uint64_t> ids,
                             std::span<const std::optional<JobState>> states, BulkResult& out);
+  // A schedule's record as the API shows it, its last run's state filled in from the store.
+  nlohmann::json schedule_record(ScheduleView view);
+  // Waits for `ticket`'s commit: unavailable when the store does not commit in time.
+  Result<Done> committed_or_unavailable(WriteTicket ticket);
   OutputFollower output_frames(const std::shared_ptr<SseChannel>& channel) const;
   // The job from the store, on any thread: nullopt when it is not stored (or, `finished_only`,
   // not stored as finished); a finished job's body is cached.
@@ -300,6 +314,8 @@ class JobBridge {
   // used and destroyed on the loop thread only.
   std::unique_ptr<exec::SupervisorClient> exec_;
   std::unique_ptr<JobService> service_;  // created, used and destroyed on the loop thread only
+  // Created after the service, destroyed before it; on the loop thread only.
+  std::unique_ptr<PeriodicSchedules> schedules_;
   LoopThread loop_;
   std::atomic<std::uint64_t> submitted_{0};
   // Idempotency keys of submits not yet committed: 0 while on the loop, then the job's id (kept
@@ -318,5 +334,11 @@ extern template Result<JobBridge::DeleteOutcomes> JobBridge::on_loop(
     std::function<Result<JobBridge::DeleteOutcomes>(JobService&)>);
 extern template Result<std::vector<BulkOutcome>> JobBridge::on_loop(
     std::function<Result<std::vector<BulkOutcome>>(JobService&)>);
+extern template Result<std::pair<ScheduleView, WriteTicket>> JobBridge::on_loop(
+    std::function<Result<std::pair<ScheduleView, WriteTicket>>(JobService&)>);
+extern template Result<std::vector<ScheduleView>> JobBridge::on_loop(
+    std::function<Result<std::vector<ScheduleView>>(JobService&)>);
+extern template Result<Submitted> JobBridge::on_loop(
+    std::function<Result<Submitted>(JobService&)>);
 
 }  // namespace uasyncd::server

@@ -93,6 +93,9 @@ struct JobSpec {
   std::optional<double> delay;
   std::optional<std::int64_t> at_ms;
   int priority = 0;  // the root's "priority": pending jobs start highest first, FIFO within one
+  // The root's "schedule": the periodic schedule whose run this is (empty: none). Set by the
+  // daemon when a schedule fires; the HTTP API refuses it in a client's submit.
+  std::string schedule;
   std::size_t steps = 0;  // nodes in the tree, root included
   bool uses_exec = false;
 };

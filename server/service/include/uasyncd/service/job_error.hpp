@@ -20,6 +20,7 @@ enum class JobErrorCode {
   not_live,      // the job is not in the loop's RAM: ask the store (never leaves the bridge)
   key_in_use,    // a submit with this Idempotency-Key is being carried out right now
   key_reused,    // an Idempotency-Key already used for a different spec
+  exists,        // a schedule of that name exists already
   internal,      // a bug: the request threw; nothing is known about what it did
 };
 

@@ -100,6 +100,12 @@ class JobService {
   // `idempotency_key`: stored with the job (the bridge keeps keys unique).
   Result<Submitted> submit(JobSpec spec, nlohmann::json spec_json,
                            std::string idempotency_key = {});
+  // A periodic schedule's run: the job is inserted together with the schedule's row, which
+  // `schedule_row` makes from the new job's id (JobBackend::insert_fired: one transaction).
+  Result<Submitted> submit_fired(JobSpec spec, nlohmann::json spec_json,
+                                 const std::function<SettingRow(std::uint64_t id)>& schedule_row);
+  // The state of a live job (scheduled, pending, running); nullopt when it is not live.
+  std::optional<JobState> live_state(std::uint64_t id) const;
   // Several jobs at once, in order: all admitted, their inserts one write (JobBackend::insert_all),
   // or none (an exec step without allow_exec: forbidden, naming the item as `$[i]`).
   Result<SubmittedBatch> submit_all(std::vector<SubmitItem> items);

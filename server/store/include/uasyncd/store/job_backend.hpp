@@ -33,6 +33,7 @@
 #include "uasyncd/job/job.hpp"
 #include "uasyncd/job/job_json.hpp"
 #include "uasyncd/store/job_row.hpp"
+#include "uasyncd/store/setting_row.hpp"
 
 namespace uasyncd::server {
 
@@ -119,6 +120,12 @@ class JobBackend {
   virtual WriteTicket update(const Job& job, JobState was, bool with_output) = 0;
   // Forgets a finished job whose state is `state`.
   virtual WriteTicket erase(std::uint64_t id, JobState state) = 0;
+  // Writes (or, `row.erase`, deletes) a named setting: a schedule, a queue.
+  virtual WriteTicket put_setting(const SettingRow& row) = 0;
+  // A schedule's run: the new job and the schedule's row (its fired_ms now that occurrence) in
+  // one transaction, so after a crash either both are stored or neither is: an occurrence never
+  // fires twice, nor is it marked fired without its task.
+  virtual WriteTicket insert_fired(const Job& job, const SettingRow& schedule) = 0;
 
   // ---- the heartbeat: loop thread ----
   // The daemon is alive now: the wall time is stored with the next commit (one that is going to
@@ -147,6 +154,9 @@ class JobBackend {
   virtual StateCounts counts() const = 0;
   // Pending and running jobs, oldest first: what a starting daemon must run or recover.
   virtual std::vector<JobRow> load_live() = 0;
+  // Every stored setting, by kind and name: what a starting daemon's schedules and queues are.
+  // Loop thread, at start.
+  virtual std::vector<SettingRow> load_settings() = 0;
 
   virtual BackendStats stats() const = 0;
   // Why the store cannot be used now (its last commit failed: a full disk, a lost database
