@@ -131,7 +131,15 @@ std::optional<srv::JobRef> job_ref(Response& res, const std::string& id) {
 // The schedule a path names; answers 404 (and returns false) for a name no schedule can have.
 bool schedule_name(Response& res, const std::string& name) {
   if (srv::schedule_name_ok(name)) return true;
-  send(res, {404, "not_found", "no schedule of that name (names are 1 to 128 of A-Z a-z 0-9 . _ -)"});
+  send(res,
+       {404, "not_found", "no schedule of that name (names are 1 to 128 of A-Z a-z 0-9 . _ -)"});
+  return false;
+}
+
+// The queue a path names; answers 404 (and returns false) for a name no queue can have.
+bool queue_name(Response& res, const std::string& name) {
+  if (srv::queue_name_ok(name)) return true;
+  send(res, {404, "not_found", "no queue of that name (names are 1 to 128 of A-Z a-z 0-9 . _ -)"});
   return false;
 }
 
@@ -182,6 +190,9 @@ const std::vector<Routes::Route>& Routes::table() {
       {"POST", R"(/api/schedules/([^/]+)/pause)", Body::none, &Routes::pause_schedule},
       {"POST", R"(/api/schedules/([^/]+)/resume)", Body::none, &Routes::resume_schedule},
       {"POST", R"(/api/schedules/([^/]+)/trigger)", Body::none, &Routes::trigger_schedule},
+      {"GET", "/api/queues", Body::none, &Routes::list_queues},
+      {"GET", R"(/api/queues/([^/]+))", Body::none, &Routes::get_queue},
+      {"PUT", R"(/api/queues/([^/]+))", Body::json, &Routes::set_queue},
       {"GET", "/api/stats", Body::none, &Routes::stats},
       {"GET", "/api/stats/history", Body::none, &Routes::history},
       {"GET", "/healthz", Body::none, &Routes::health},
@@ -426,7 +437,8 @@ void Routes::submit_batch(Call& c) {
       return;
     }
     if (!parsed.spec->schedule.empty()) {
-      send(c.res, {400, "invalid_spec", "$[" + std::to_string(i) + "]" + kScheduleKeyRefused.substr(1)});
+      send(c.res,
+           {400, "invalid_spec", "$[" + std::to_string(i) + "]" + kScheduleKeyRefused.substr(1)});
       return;
     }
     items.push_back({std::move(*parsed.spec), std::move(specs[i]), {}});
@@ -701,6 +713,45 @@ void Routes::resume_schedule(Call& c) {
 
 void Routes::trigger_schedule(Call& c) {
   if (schedule_name(c.res, c.id)) reply(c.res, 201, jobs_.trigger_schedule(c.id));
+}
+
+void Routes::list_queues(Call& c) {
+  reply(c.res, 200, jobs_.list_queues());
+}
+
+void Routes::get_queue(Call& c) {
+  if (queue_name(c.res, c.id)) reply(c.res, 200, jobs_.get_queue(c.id));
+}
+
+void Routes::set_queue(Call& c) {
+  if (!queue_name(c.res, c.id)) return;
+  const json& doc = c.body;
+  if (!doc.is_object() || doc.empty()) {
+    send(c.res, invalid_request("$: expected an object with max_running, paused or both"));
+    return;
+  }
+  std::optional<std::size_t> max_running;
+  std::optional<bool> paused;
+  for (const auto& [key, v] : doc.items()) {
+    if (key == "max_running") {
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() > 1'000'000) {
+        send(c.res, invalid_request("$.max_running: expected a whole number from 0 (no limit) "
+                                    "to 1000000"));
+        return;
+      }
+      max_running = v.get<std::size_t>();
+    } else if (key == "paused") {
+      if (!v.is_boolean()) {
+        send(c.res, invalid_request("$.paused: expected true or false"));
+        return;
+      }
+      paused = v.get<bool>();
+    } else {
+      send(c.res, invalid_request("$: unknown key (expected max_running, paused)"));
+      return;
+    }
+  }
+  reply(c.res, 200, jobs_.set_queue(c.id, max_running, paused));
 }
 
 void Routes::stats(Call& c) {

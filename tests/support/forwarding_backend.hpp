@@ -39,8 +39,9 @@ class ForwardingBackend : public uasyncd::server::JobBackend {
   WriteTicket insert_fired(const Job& job, const uasyncd::server::SettingRow& schedule) override {
     return inner_->insert_fired(job, schedule);
   }
-  std::vector<uasyncd::server::SettingRow> load_settings() override {
-    return inner_->load_settings();
+  std::vector<uasyncd::server::SettingRow> load_settings(
+      uasyncd::server::SettingKind kind) override {
+    return inner_->load_settings(kind);
   }
   void mark_alive() override { inner_->mark_alive(); }
   std::optional<std::int64_t> last_alive_ms() const override { return inner_->last_alive_ms(); }

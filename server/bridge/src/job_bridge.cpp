@@ -104,8 +104,8 @@ void JobBridge::start() {
             return wall_at_start + (ua::ticks_ms() - loop_at_start);
           };
         }
-        schedules_ = std::make_unique<PeriodicSchedules>(std::move(schedule_options), *service_,
-                                                         backend_);
+        schedules_ =
+            std::make_unique<PeriodicSchedules>(std::move(schedule_options), *service_, backend_);
         schedules_->restore();
         ua::get_event_loop().set_exception_handler(
             [](ua::Loop&, const ua::ExceptionContext& c) { spdlog::debug("loop: {}", c.message); });
@@ -526,6 +526,8 @@ template Result<std::pair<ScheduleView, WriteTicket>> JobBridge::on_loop(
     std::function<Result<std::pair<ScheduleView, WriteTicket>>(JobService&)>);
 template Result<std::vector<ScheduleView>> JobBridge::on_loop(
     std::function<Result<std::vector<ScheduleView>>(JobService&)>);
+template Result<std::pair<json, WriteTicket>> JobBridge::on_loop(
+    std::function<Result<std::pair<json, WriteTicket>>(JobService&)>);
 template Result<Submitted> JobBridge::on_loop(std::function<Result<Submitted>(JobService&)>);
 
 }  // namespace uasyncd::server

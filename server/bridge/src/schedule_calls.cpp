@@ -38,22 +38,24 @@ json JobBridge::schedule_record(ScheduleView view) {
 
 Result<json> JobBridge::add_schedule(ScheduleDefinition definition) {
   auto arg = std::make_shared<ScheduleDefinition>(std::move(definition));
-  Result<ViewAndTicket> r = on_loop<ViewAndTicket>([this, arg](JobService&) -> Result<ViewAndTicket> {
-    Result<ScheduleView> v = schedules_->add(std::move(*arg));
-    if (!v) return v.error();
-    return ViewAndTicket{std::move(v.value()), schedules_->last_write()};
-  });
+  Result<ViewAndTicket> r =
+      on_loop<ViewAndTicket>([this, arg](JobService&) -> Result<ViewAndTicket> {
+        Result<ScheduleView> v = schedules_->add(std::move(*arg));
+        if (!v) return v.error();
+        return ViewAndTicket{std::move(v.value()), schedules_->last_write()};
+      });
   if (!r) return r.error();
   if (Result<Done> c = committed_or_unavailable(r->second); !c) return c.error();
   return schedule_record(std::move(r->first));
 }
 
 Result<json> JobBridge::get_schedule(const std::string& name) {
-  Result<ViewAndTicket> r = on_loop<ViewAndTicket>([this, name](JobService&) -> Result<ViewAndTicket> {
-    Result<ScheduleView> v = schedules_->get(name);
-    if (!v) return v.error();
-    return ViewAndTicket{std::move(v.value()), 0};
-  });
+  Result<ViewAndTicket> r =
+      on_loop<ViewAndTicket>([this, name](JobService&) -> Result<ViewAndTicket> {
+        Result<ScheduleView> v = schedules_->get(name);
+        if (!v) return v.error();
+        return ViewAndTicket{std::move(v.value()), 0};
+      });
   if (!r) return r.error();
   return schedule_record(std::move(r->first));
 }
@@ -69,11 +71,12 @@ Result<json> JobBridge::list_schedules() {
 }
 
 Result<json> JobBridge::remove_schedule(const std::string& name) {
-  Result<ViewAndTicket> r = on_loop<ViewAndTicket>([this, name](JobService&) -> Result<ViewAndTicket> {
-    Result<ScheduleView> v = schedules_->remove(name);
-    if (!v) return v.error();
-    return ViewAndTicket{std::move(v.value()), schedules_->last_write()};
-  });
+  Result<ViewAndTicket> r =
+      on_loop<ViewAndTicket>([this, name](JobService&) -> Result<ViewAndTicket> {
+        Result<ScheduleView> v = schedules_->remove(name);
+        if (!v) return v.error();
+        return ViewAndTicket{std::move(v.value()), schedules_->last_write()};
+      });
   if (!r) return r.error();
   if (Result<Done> c = committed_or_unavailable(r->second); !c) return c.error();
   return schedule_record(std::move(r->first));

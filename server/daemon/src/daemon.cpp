@@ -109,6 +109,8 @@ void Daemon::start() {
   }
   BridgeOptions bridge;
   bridge.service.max_running = options_.max_running;
+  bridge.service.max_running_given = options_.max_running_given;
+  bridge.service.queue_limits = options_.queue_limits;
   bridge.service.allow_exec = options_.allow_exec;
   bridge.service.exec_kill_grace_ms = static_cast<std::int64_t>(options_.exec_kill_grace * 1000);
   bridge.virtual_clock = options_.virtual_clock;

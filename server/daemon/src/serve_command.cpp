@@ -7,9 +7,13 @@
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <regex>
+#include <string>
+#include <utility>
 
 #include "uasyncd/daemon/duration.hpp"
+#include "uasyncd/job/job_spec.hpp"
 
 namespace uasyncd::server {
 namespace {
@@ -29,6 +33,22 @@ bool split_listen(const std::string& listen, std::string& host, int& port) {
 
 // A number from `min` to `max` (NaN and infinities are outside every range; CLI11's own
 // validators let NaN through, and a negative count would wrap around in a size_t).
+// "--queue NAME=N": the queue's name and limit, or nullopt.
+std::optional<std::pair<std::string, std::size_t>> parse_queue_limit(const std::string& text) {
+  const std::size_t eq = text.rfind('=');
+  if (eq == std::string::npos) return std::nullopt;
+  std::string name = text.substr(0, eq);
+  const std::string number = text.substr(eq + 1);
+  if (!queue_name_ok(name) || number.empty() || number.size() > 7) return std::nullopt;
+  std::size_t n = 0;
+  for (char c : number) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (n > 1'000'000) return std::nullopt;
+  return std::make_pair(std::move(name), n);
+}
+
 CLI::Validator number_from(double min, double max) {
   return CLI::Validator(
       [min, max](const std::string& text) -> std::string {
@@ -85,9 +105,21 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
       ->delimiter(',');
   app.add_flag("--allow-exec", o.allow_exec, "allow exec steps (runs commands!)")
       ->envname("UASYNCD_ALLOW_EXEC");
-  app.add_option("--max-running", o.max_running, "tasks running at once (0: no limit)")
+  app.add_option("--max-running", o.max_running,
+                 "tasks of the default queue running at once (0: no limit)")
       ->envname("UASYNCD_MAX_RUNNING")
-      ->check(number_from(0, 1'000'000));
+      ->check(number_from(0, 1'000'000))
+      ->each([&o](const std::string&) { o.max_running_given = true; });
+  app.add_option("--queue", f.queues,
+                 "a named queue's limit of tasks running at once, NAME=N (0: no limit); repeat "
+                 "or separate with commas; replaces a limit set by PUT /api/queues")
+      ->envname("UASYNCD_QUEUE")
+      ->delimiter(',')
+      ->check([](const std::string& text) {
+        return parse_queue_limit(text) ? std::string()
+                                       : "expected NAME=N: a name of 1 to 128 of A-Z a-z 0-9 . "
+                                         "_ - and a whole number from 0 to 1000000";
+      });
   app.add_option("--keep-finished", o.keep_finished,
                  "finished tasks kept in the store; the longest finished go first")
       ->envname("UASYNCD_KEEP_FINISHED")
@@ -167,6 +199,19 @@ int serve(ServeFlags& f) {
     options.data_dir = f.data_dir.empty() ? "./data" : f.data_dir;
   }
   options.full_sync = f.sync == "full";
+  for (const std::string& text : f.queues) {
+    const std::optional<std::pair<std::string, std::size_t>> limit = parse_queue_limit(text);
+    if (limit->first == "default" && options.max_running_given) {
+      std::fprintf(stderr, "--queue default=N and --max-running set the same limit: give one\n");
+      return 2;
+    }
+    options.queue_limits[limit->first] = limit->second;
+  }
+  if (auto d = options.queue_limits.find("default"); d != options.queue_limits.end()) {
+    options.max_running = d->second;
+    options.max_running_given = true;
+    options.queue_limits.erase(d);
+  }
   if (!f.keep_for.empty()) options.keep_for = parse_duration(f.keep_for);
 
   // Blocked before any thread starts, so every thread inherits the mask and the signals are

@@ -83,6 +83,7 @@ json summary_json(const Job& job) {
 json full_json(const Job& job) {
   json j = summary_json(job);
   j["spec"] = job.spec_json();
+  j["queue"] = job.spec().queue;
   if (!job.spec().schedule.empty()) j["schedule"] = job.spec().schedule;
   if (!job.idempotency_key().empty()) j["idempotency_key"] = job.idempotency_key();
   // When the restart that interrupted it found it: `finished` is when its run was last known

@@ -105,6 +105,11 @@ class Parser {
       }
       spec.priority = static_cast<int>(p.get<std::int64_t>());
     }
+    if (doc.contains("queue")) {
+      spec.queue = string_at(doc.at("queue"), "$.queue");
+      if (!queue_name_ok(spec.queue))
+        fail_at("$.queue", "1 to 128 characters of A-Z a-z 0-9 . _ -");
+    }
     if (doc.contains("schedule")) {
       spec.schedule = string_at(doc.at("schedule"), "$.schedule");
       if (spec.schedule.empty() || spec.schedule.size() > kMaxNameBytes)
@@ -168,8 +173,9 @@ class Parser {
       if (key == "name") {
         out.name = string_at(v, at);
         if (out.name.size() > kMaxNameBytes) fail_at(at, "at most 256 bytes");
-      } else if (root && (key == "retries" || key == "retry_delay" || key == "delay" ||
-                          key == "at" || key == "priority" || key == "schedule")) {
+      } else if (root &&
+                 (key == "retries" || key == "retry_delay" || key == "delay" || key == "at" ||
+                  key == "priority" || key == "schedule" || key == "queue")) {
         continue;  // read by run()
       } else if (key == "timeout" && (waits || root)) {
         if (!waits) *root_timeout = seconds_at(v, at);
@@ -272,6 +278,16 @@ std::span<const StepSpec> children(const StepSpec& step) {
         }
       },
       step.kind);
+}
+
+bool queue_name_ok(std::string_view name) {
+  if (name.empty() || name.size() > kMaxQueueNameBytes) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 ParsedSpec parse_job_spec(const json& doc) {

@@ -34,7 +34,12 @@ JobService::JobService(ServiceOptions options, JobBackend& backend)
                       [this](Job& job, std::size_t index, bool is_stderr, std::string_view data) {
                         step_output(job, index, is_stderr, data);
                       }},
-          options_.exec_kill_grace_ms, options_.allow_exec) {}
+          options_.exec_kill_grace_ms, options_.allow_exec),
+      queues_(options_.max_running) {
+  // The flags apply from the start; restore() reads the stored settings and applies them again.
+  for (const auto& [name, limit] : options_.queue_limits)
+    queues_.configure(name, QueueConfig{limit, false});
+}
 
 JobService::~JobService() {
   release_all();
@@ -50,10 +55,17 @@ std::shared_ptr<Job> JobService::live(const JobRef& ref, std::optional<JobError>
   return error ? nullptr : it->second;
 }
 
+std::optional<JobError> JobService::queue_refused(const JobSpec& spec) const {
+  if (queues_.find(spec.queue) != nullptr || queues_.has_room()) return std::nullopt;
+  return JobError{JobErrorCode::invalid,
+                  "$.queue: this daemon has 1000 queues already; use one of them"};
+}
+
 Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string idempotency_key) {
   if (spec.uses_exec && !options_.allow_exec) {
     return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
   }
+  if (std::optional<JobError> refused = queue_refused(spec)) return *refused;
   std::shared_ptr<Job> job =
       make_job(std::move(spec), std::move(spec_json), std::move(idempotency_key));
   Submitted out;
@@ -69,6 +81,7 @@ Result<Submitted> JobService::submit_fired(
   if (spec.uses_exec && !options_.allow_exec) {
     return JobError{JobErrorCode::forbidden, "exec steps need the daemon to run with --allow-exec"};
   }
+  if (std::optional<JobError> refused = queue_refused(spec)) return *refused;
   std::shared_ptr<Job> job = make_job(std::move(spec), std::move(spec_json), {});
   Submitted out;
   out.id = job->id();
@@ -90,6 +103,11 @@ Result<SubmittedBatch> JobService::submit_all(std::vector<SubmitItem> items) {
       std::string message = "$[" + std::to_string(i) + "]";
       message += ": exec steps need the daemon to run with --allow-exec";
       return JobError{JobErrorCode::forbidden, std::move(message)};
+    }
+    if (std::optional<JobError> refused = queue_refused(items[i].spec)) {
+      std::string message = "$[" + std::to_string(i) + "]";
+      message += refused->message.substr(1);
+      return JobError{JobErrorCode::invalid, std::move(message)};
     }
   }
   std::vector<std::shared_ptr<Job>> jobs;
@@ -130,9 +148,8 @@ void JobService::admit(std::shared_ptr<Job> job) {
   transition(*job, "submitted");
   if (job->state() == JobState::scheduled) {
     sleep_until_due(*job);
-  } else if (options_.max_running == 0 || runner_.size() < options_.max_running) {
-    runner_.start(job);
-    started(*job);
+  } else if (queues_.may_start(queue_of(*job))) {
+    start_now(job);
   } else {
     enqueue(std::move(job));
   }
@@ -148,7 +165,14 @@ Result<json> JobService::get(const JobRef& ref) const {
 }
 
 void JobService::enqueue(std::shared_ptr<Job> job) {
-  pending_.push(std::move(job), wall_ms());
+  NamedQueues::Queue& q = queue_of(*job);
+  q.pending.push(std::move(job), wall_ms());
+}
+
+void JobService::start_now(const std::shared_ptr<Job>& job) {
+  ++queue_of(*job).running;
+  runner_.start(job);
+  started(*job);
 }
 
 void JobService::add_queue_place(const Job& job, json& out) const {
@@ -156,13 +180,15 @@ void JobService::add_queue_place(const Job& job, json& out) const {
   const bool waits_out_backoff = job.retry_at_ms() > now;
   // 1 for the job that starts when a slot frees: only jobs that may start now count.
   std::size_t ahead = 0;
-  for (const auto& [place, entry] : pending_) {
+  // A pending job is in its queue, which therefore exists.
+  const PendingQueue& pending = queues_.find(job.spec().queue)->pending;
+  for (const auto& [place, entry] : pending) {
     if (entry.job.get() == &job) break;
     if (entry.job->retry_at_ms() <= now) ++ahead;
   }
   out["queue_position"] = waits_out_backoff ? json(nullptr) : json(ahead + 1);
-  out["queue_length"] = pending_.size();
-  const PendingQueue::Entry* queued = pending_.find(job.id());
+  out["queue_length"] = pending.size();
+  const PendingQueue::Entry* queued = pending.find(job.id());
   out["queued_at"] =
       queued ? json(static_cast<double>(queued->queued_at_ms) / 1000.0) : json(nullptr);
   out["retry_at"] = waits_out_backoff
@@ -271,11 +297,13 @@ std::vector<BulkOutcome> JobService::cancel_each(std::span<const std::uint64_t> 
   }
   if (pending.empty()) return out;
   std::vector<std::shared_ptr<Job>> taken;
-  pending_.erase_if([&](const PendingQueue::Entry& entry) {
-    if (!pending.contains(entry.job->id())) return false;
-    taken.push_back(entry.job);
-    return true;
-  });
+  for (auto& [name, q] : queues_) {
+    q.pending.erase_if([&](const PendingQueue::Entry& entry) {
+      if (!pending.contains(entry.job->id())) return false;
+      taken.push_back(entry.job);
+      return true;
+    });
+  }
   for (const std::shared_ptr<Job>& job : taken) {
     job->finish_unstarted(JobState::cancelled, {"CancelledError", "cancelled while pending"},
                           wall_ms());
@@ -335,23 +363,24 @@ ua::Coro<void> JobService::beat_while_running(JobService* self) {
 }
 
 void JobService::runner_finished(Job& job) {
+  NamedQueues::Queue& q = queue_of(job);
+  if (q.running > 0) --q.running;
   if (!retry_later(job)) finished(job, JobState::running);
   start_pending();
 }
 
 void JobService::start_pending() {
   const std::int64_t now = ua::ticks_ms();
-  for (auto it = pending_.begin();
-       it != pending_.end() &&
-       (options_.max_running == 0 || runner_.size() < options_.max_running);) {
-    if (it->second.job->retry_at_ms() > now) {  // a retry still in its backoff
-      ++it;
-      continue;
+  for (auto& [name, q] : queues_) {
+    for (auto it = q.pending.begin(); it != q.pending.end() && queues_.may_start(q);) {
+      if (it->second.job->retry_at_ms() > now) {  // a retry still in its backoff
+        ++it;
+        continue;
+      }
+      std::shared_ptr<Job> next = it->second.job;
+      it = q.pending.erase(it);
+      start_now(next);
     }
-    std::shared_ptr<Job> next = it->second.job;
-    it = pending_.erase(it);
-    runner_.start(next);
-    started(*next);
   }
 }
 
@@ -362,7 +391,7 @@ void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {
     finished(job, JobState::scheduled);
     return;
   }
-  std::optional<PendingQueue::Entry> keep = pending_.take(job.id());
+  std::optional<PendingQueue::Entry> keep = queue_of(job).pending.take(job.id());
   if (!keep) return;
   job.finish_unstarted(state, std::move(error), wall_ms());
   finished(job, JobState::pending);
@@ -377,6 +406,7 @@ void JobService::finished(Job& job, JobState was) {
   const WriteTicket ticket = write_now(job, was);
   if (options_.counted) options_.counted(job.state());
   history_.count(job.state(), wall_ms() / 1000);
+  queues_.count_finished(queue_of(job), wall_ms() / 1000);
   // Output followers first: on a shared event stream their end goes before the batched
   // "finished", so a client that saw the end does not fetch the output once more.
   end_followers(job);
@@ -422,9 +452,11 @@ ua::Coro<void> JobService::release_committed_soon(JobService* self) {
 }
 
 void JobService::cancel_all() {
-  while (!pending_.empty()) {
-    finish_pending(*pending_.begin()->second.job, JobState::cancelled,
-                   {"CancelledError", "daemon shutdown"});
+  for (auto& [name, q] : queues_) {
+    while (!q.pending.empty()) {
+      finish_pending(*q.pending.begin()->second.job, JobState::cancelled,
+                     {"CancelledError", "daemon shutdown"});
+    }
   }
   for (const auto& [id, job] : live_) {
     if (job->state() == JobState::running) runner_.cancel(id);
@@ -439,11 +471,16 @@ void JobService::release_all() {
   for (auto& [id, sleeper] : sleepers_)
     sleeper = ua::AnyTask();
   sleepers_.clear();
+  for (auto& [name, q] : queues_)
+    q.scheduled = 0;
   if (heartbeat_ && !heartbeat_.done()) heartbeat_.cancel();
   heartbeat_ = ua::AnyTask();
   beating_ = false;
   runner_.abandon_all();
-  pending_.clear();
+  for (auto& [name, q] : queues_) {
+    q.pending.clear();
+    q.running = 0;
+  }
 }
 
 void JobService::transition(const Job& job, const char* type) {

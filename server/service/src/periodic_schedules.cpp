@@ -33,8 +33,7 @@ JobError no_schedule(const std::string& name) {
 
 }  // namespace
 
-PeriodicSchedules::PeriodicSchedules(ScheduleOptions options, JobService& jobs,
-                                     JobBackend& backend)
+PeriodicSchedules::PeriodicSchedules(ScheduleOptions options, JobService& jobs, JobBackend& backend)
     : options_(std::move(options)), jobs_(jobs), backend_(backend) {}
 
 PeriodicSchedules::~PeriodicSchedules() {
@@ -60,8 +59,7 @@ PeriodicSchedules::Entry* PeriodicSchedules::find(const std::string& name,
 
 void PeriodicSchedules::restore() {
   std::size_t restored = 0;
-  for (const SettingRow& row : backend_.load_settings()) {
-    if (row.kind != SettingKind::schedule) continue;
+  for (const SettingRow& row : backend_.load_settings(SettingKind::schedule)) {
     ParsedSchedule parsed = schedule_of_row(row);
     if (!parsed) {
       // A name that is not a schedule's is not logged: a file on disk is input too.
@@ -84,8 +82,8 @@ void PeriodicSchedules::restore() {
 }
 
 void PeriodicSchedules::catch_up(Entry& e) {
-  const schedule::MissedFires missed =
-      schedule::missed_fires(e.definition.when, schedule_instant(e.last_ms), schedule_instant(now()));
+  const schedule::MissedFires missed = schedule::missed_fires(
+      e.definition.when, schedule_instant(e.last_ms), schedule_instant(now()));
   if (missed.count == 0 || !missed.latest) return;
   const std::int64_t latest = ms_of_instant(*missed.latest);
   if (e.definition.catch_up == CatchUp::one) {
@@ -267,7 +265,8 @@ ScheduleView PeriodicSchedules::view(const Entry& e) const {
   if (!d.paused) {
     // After the latest occurrence handled, or now if that is earlier: never a time gone by.
     const std::int64_t after = std::max(e.last_ms, now());
-    for (schedule::Instant t : schedule::next_fires(d.when, schedule_instant(after), kShownNextFires))
+    for (schedule::Instant t :
+         schedule::next_fires(d.when, schedule_instant(after), kShownNextFires))
       next.push_back(seconds_json(ms_of_instant(t)));
   }
   r["next_fires"] = std::move(next);
@@ -288,8 +287,8 @@ ScheduleView PeriodicSchedules::view(const Entry& e) const {
 
 Result<ScheduleView> PeriodicSchedules::add(ScheduleDefinition definition) {
   if (entries_.count(definition.name) != 0) {
-    return JobError{JobErrorCode::exists, "a schedule named " + definition.name +
-                                              " exists already (delete it first)"};
+    return JobError{JobErrorCode::exists,
+                    "a schedule named " + definition.name + " exists already (delete it first)"};
   }
   if (entries_.size() >= kMaxSchedules) {
     return JobError{JobErrorCode::invalid, "at most 10000 schedules"};

@@ -9,6 +9,7 @@
 namespace uasyncd::server {
 
 void JobService::restore() {
+  restore_queues();
   std::size_t restored = 0;
   std::size_t requeued = 0;
   std::size_t interrupted = 0;

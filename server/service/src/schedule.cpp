@@ -14,13 +14,22 @@ namespace uasyncd::server {
 
 void JobService::sleep_until_due(const Job& job) {
   sleepers_[job.id()] = uasyncio::create_task(wake_when_due(this, job.id(), job.run_at_ms()));
+  ++queue_of(job).scheduled;
+}
+
+void JobService::sleeper_gone(std::uint64_t id) {
+  if (sleepers_.erase(id) == 0) return;
+  if (auto it = live_.find(id); it != live_.end()) {
+    NamedQueues::Queue& q = queue_of(*it->second);
+    if (q.scheduled > 0) --q.scheduled;
+  }
 }
 
 void JobService::drop_sleeper(std::uint64_t id) {
   auto it = sleepers_.find(id);
   if (it == sleepers_.end()) return;
   if (it->second && !it->second.done()) it->second.cancel();
-  sleepers_.erase(it);
+  sleeper_gone(id);
 }
 
 uasyncio::Coro<void> JobService::wake_when_due(JobService* self, std::uint64_t id,
@@ -28,7 +37,7 @@ uasyncio::Coro<void> JobService::wake_when_due(JobService* self, std::uint64_t i
   // Measured when the task first runs, not when it was made: a task starts at the loop's next
   // turn, which comes only after a long restore or a large batch of submits.
   co_await uasyncio::sleep_ms(std::max<std::int64_t>(0, run_at_ms - wall_ms()));
-  self->sleepers_.erase(id);  // this task: what due() causes must not cancel it
+  self->sleeper_gone(id);  // this task: what due() causes must not cancel it
   self->due(id);
 }
 

@@ -12,9 +12,10 @@ namespace {
 using nlohmann::json;
 
 // Keys a client may send; a stored body has these and the ones kept with it.
-constexpr const char* kScheduleRequestKeys[] = {"name",     "cron",    "timezone", "every",
-                                        "spec",     "overlap", "catch_up", "paused"};
-constexpr const char* kScheduleStoredKeys[] = {"created_ms", "start_ms", "last_run_id", "runs", "skipped"};
+constexpr const char* kScheduleRequestKeys[] = {"name", "cron",    "timezone", "every",
+                                                "spec", "overlap", "catch_up", "paused"};
+constexpr const char* kScheduleStoredKeys[] = {"created_ms", "start_ms", "last_run_id", "runs",
+                                               "skipped"};
 
 schedule::Instant definition_instant(std::int64_t ms) {
   return schedule::Instant(std::chrono::milliseconds(ms));
@@ -31,7 +32,8 @@ const json* definition_member(const json& body, const char* key) {
 }
 
 std::string definition_string(const json& v, const char* path) {
-  if (!v.is_string()) throw DefinitionRefused{std::string(path) + ": expected a string, got " + v.type_name()};
+  if (!v.is_string())
+    throw DefinitionRefused{std::string(path) + ": expected a string, got " + v.type_name()};
   return v.get<std::string>();
 }
 
@@ -66,7 +68,8 @@ std::int64_t definition_time(const json& body, const char* key) {
 }
 
 ScheduleDefinition parse_definition(const json& body, std::int64_t now_ms, bool stored) {
-  if (!body.is_object()) throw DefinitionRefused{std::string("$: expected an object, got ") + body.type_name()};
+  if (!body.is_object())
+    throw DefinitionRefused{std::string("$: expected an object, got ") + body.type_name()};
   for (const auto& [key, v] : body.items()) {
     bool known = false;
     for (const char* k : kScheduleRequestKeys)
@@ -74,8 +77,10 @@ ScheduleDefinition parse_definition(const json& body, std::int64_t now_ms, bool 
     for (const char* k : kScheduleStoredKeys)
       known = known || (stored && key == k);
     // The key is not quoted: it passed no character check.
-    if (!known) throw DefinitionRefused{"$: unknown key (expected name, cron, timezone, every, spec, "
-                              "overlap, catch_up, paused)"};
+    if (!known)
+      throw DefinitionRefused{
+          "$: unknown key (expected name, cron, timezone, every, spec, "
+          "overlap, catch_up, paused)"};
   }
   ScheduleDefinition d;
   const json* name = definition_member(body, "name");
@@ -88,8 +93,9 @@ ScheduleDefinition parse_definition(const json& body, std::int64_t now_ms, bool 
   const json* every = definition_member(body, "every");
   const json* zone = definition_member(body, "timezone");
   if ((cron == nullptr) == (every == nullptr)) {
-    throw DefinitionRefused{cron == nullptr ? "$.cron: required (or \"every\", seconds)"
-                                  : "$.every: a schedule has a cron or an every, not both"};
+    throw DefinitionRefused{cron == nullptr
+                                ? "$.cron: required (or \"every\", seconds)"
+                                : "$.every: a schedule has a cron or an every, not both"};
   }
   d.created_ms = stored ? definition_time(body, "created_ms") : now_ms;
   if (cron != nullptr) {
@@ -99,10 +105,11 @@ ScheduleDefinition parse_definition(const json& body, std::int64_t now_ms, bool 
     if (!s) throw DefinitionRefused{"$." + s.error.message};
     d.when = std::move(*s.value);
   } else {
-    if (zone != nullptr) throw DefinitionRefused{"$.timezone: applies to a cron schedule, not to every"};
+    if (zone != nullptr)
+      throw DefinitionRefused{"$.timezone: applies to a cron schedule, not to every"};
     if (!every->is_number()) {
       throw DefinitionRefused{std::string("$.every: expected a number of seconds, got ") +
-                    every->type_name()};
+                              every->type_name()};
     }
     d.every = every->get<double>();
     const double period_ms = std::round(*d.every * 1000.0);
@@ -120,7 +127,7 @@ ScheduleDefinition parse_definition(const json& body, std::int64_t now_ms, bool 
   for (const char* own : {"schedule", "delay", "at"}) {
     if (spec->is_object() && spec->contains(own)) {
       throw DefinitionRefused{std::string("$.spec.") + own +
-                    ": a schedule's run is made when it fires; it takes no " + own};
+                              ": a schedule's run is made when it fires; it takes no " + own};
     }
   }
   ParsedSpec parsed = parse_job_spec(*spec);
@@ -129,11 +136,14 @@ ScheduleDefinition parse_definition(const json& body, std::int64_t now_ms, bool 
     throw DefinitionRefused{own.rfind('$', 0) == 0 ? "$.spec" + own.substr(1) : "$.spec: " + own};
   }
   d.spec = *spec;
-  d.overlap = definition_choice(definition_member(body, "overlap"), "$.overlap", kOverlapNames, Overlap::skip);
-  d.catch_up = definition_choice(definition_member(body, "catch_up"), "$.catch_up", kCatchUpNames, CatchUp::none);
+  d.overlap = definition_choice(definition_member(body, "overlap"), "$.overlap", kOverlapNames,
+                                Overlap::skip);
+  d.catch_up = definition_choice(definition_member(body, "catch_up"), "$.catch_up", kCatchUpNames,
+                                 CatchUp::none);
   if (const json* paused = definition_member(body, "paused")) {
     if (!paused->is_boolean()) {
-      throw DefinitionRefused{std::string("$.paused: expected a boolean, got ") + paused->type_name()};
+      throw DefinitionRefused{std::string("$.paused: expected a boolean, got ") +
+                              paused->type_name()};
     }
     d.paused = paused->get<bool>();
   }
@@ -166,13 +176,7 @@ const char* catch_up_name(CatchUp c) {
 }
 
 bool schedule_name_ok(std::string_view name) {
-  if (name.empty() || name.size() > kMaxScheduleNameBytes) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
+  return queue_name_ok(name);
 }
 
 ParsedSchedule parse_schedule_request(const json& body, std::int64_t now_ms) {

@@ -81,7 +81,13 @@ class DurableBackend final : public JobBackend {
     tally_.add(job.state());
     return writer_->insert_fired(row_of(job, true), schedule);
   }
-  std::vector<SettingRow> load_settings() override { return std::exchange(settings_, {}); }
+  std::vector<SettingRow> load_settings(SettingKind kind) override {
+    std::vector<SettingRow> out;
+    for (const SettingRow& row : settings_) {
+      if (row.kind == kind) out.push_back(row);
+    }
+    return out;
+  }
 
   void mark_alive() override { writer_->mark_alive(); }
   std::optional<std::int64_t> last_alive_ms() const override { return last_alive_ms_; }

@@ -131,12 +131,12 @@ class MemoryBackend final : public JobBackend {
   std::vector<JobRow> load_live() override { return {}; }  // nothing survives a restart
 
   // What this object holds (a service started again over the same backend finds its settings).
-  std::vector<SettingRow> load_settings() override {
+  std::vector<SettingRow> load_settings(SettingKind kind) override {
     std::lock_guard lock(settings_mu_);
     std::vector<SettingRow> out;
-    out.reserve(settings_.size());
-    for (const auto& [key, row] : settings_)
-      out.push_back(row);
+    for (const auto& [key, row] : settings_) {
+      if (key.first == kind) out.push_back(row);
+    }
     return out;
   }
 

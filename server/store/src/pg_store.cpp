@@ -305,9 +305,9 @@ std::vector<JobRow> PgStore::load_live() {
 }
 
 std::vector<SettingRow> PgStore::load_settings() {
-  const pg::Result r = conn_.run(
-      "SELECT kind, name, body, fired_ms FROM uasyncd_settings ORDER BY kind, name",
-      "cannot read the settings");
+  const pg::Result r =
+      conn_.run("SELECT kind, name, body, fired_ms FROM uasyncd_settings ORDER BY kind, name",
+                "cannot read the settings");
   std::vector<SettingRow> rows;
   for (int i = 0; i < r.rows(); ++i) {
     const std::optional<SettingKind> kind = parse_setting_kind(r.bytes(i, 0));

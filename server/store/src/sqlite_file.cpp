@@ -185,7 +185,8 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   set_alive_ = sqlite::Stmt(
       db_, "INSERT OR REPLACE INTO meta(key, value) VALUES ('alive_ms', CAST(? AS TEXT))", path_);
   put_setting_ = sqlite::Stmt(
-      db_, "INSERT OR REPLACE INTO settings(kind, name, body, fired_ms) VALUES (?, ?, ?, ?)", path_);
+      db_, "INSERT OR REPLACE INTO settings(kind, name, body, fired_ms) VALUES (?, ?, ?, ?)",
+      path_);
   delete_setting_ = sqlite::Stmt(db_, "DELETE FROM settings WHERE kind = ? AND name = ?", path_);
   trim_oldest_ = sqlite::Stmt(db_, sqlite_trim_sql(false).c_str(), path_);
   trim_before_ = sqlite::Stmt(db_, sqlite_trim_sql(true).c_str(), path_);

@@ -120,6 +120,9 @@ class Routes {
   void pause_schedule(Call& c);
   void resume_schedule(Call& c);
   void trigger_schedule(Call& c);
+  void list_queues(Call& c);
+  void get_queue(Call& c);
+  void set_queue(Call& c);
   void metrics(Call& c);
 
   server::JobBridge& jobs_;

@@ -242,6 +242,11 @@ class JobBridge {
   Result<nlohmann::json> remove_schedule(const std::string& name);
   Result<nlohmann::json> pause_schedule(const std::string& name, bool paused);
   Result<nlohmann::json> trigger_schedule(const std::string& name);
+  // queue_calls.cpp: named queues (JobService, on the loop); a change is answered once stored.
+  Result<nlohmann::json> list_queues();
+  Result<nlohmann::json> get_queue(const std::string& name);
+  Result<nlohmann::json> set_queue(const std::string& name, std::optional<std::size_t> max_running,
+                                   std::optional<bool> paused);
   DaemonStats stats() const;
   // Why the task store cannot be used now (JobBackend::unavailable_reason), for /healthz. Any
   // thread; may ask the database.
@@ -338,7 +343,8 @@ extern template Result<std::pair<ScheduleView, WriteTicket>> JobBridge::on_loop(
     std::function<Result<std::pair<ScheduleView, WriteTicket>>(JobService&)>);
 extern template Result<std::vector<ScheduleView>> JobBridge::on_loop(
     std::function<Result<std::vector<ScheduleView>>(JobService&)>);
-extern template Result<Submitted> JobBridge::on_loop(
-    std::function<Result<Submitted>(JobService&)>);
+extern template Result<std::pair<nlohmann::json, WriteTicket>> JobBridge::on_loop(
+    std::function<Result<std::pair<nlohmann::json, WriteTicket>>(JobService&)>);
+extern template Result<Submitted> JobBridge::on_loop(std::function<Result<Submitted>(JobService&)>);
 
 }  // namespace uasyncd::server

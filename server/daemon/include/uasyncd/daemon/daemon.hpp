@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,7 +34,9 @@ struct DaemonOptions {
   std::vector<std::string> allow_hosts;
   bool metrics_public = false;  // GET /metrics without the token
   bool allow_exec = false;
-  std::size_t max_running = 0;
+  std::size_t max_running = 0;     // the default queue's limit
+  bool max_running_given = false;  // replaces the stored limit of the default queue
+  std::map<std::string, std::size_t> queue_limits;    // --queue NAME=N: replace stored limits
   std::size_t keep_finished = 10'000;                 // finished jobs the store keeps
   std::optional<std::chrono::milliseconds> keep_for;  // and none finished longer ago
   std::string data_dir;  // holds the job database; empty: jobs live in memory only

@@ -21,6 +21,7 @@ struct ServeFlags {
   std::string sync = "full";
   std::string keep_for;  // a duration (duration.hpp); empty: no age limit
   bool healthcheck = false;
+  std::vector<std::string> queues;  // --queue NAME=N
 };
 
 void add_serve_flags(CLI::App& app, ServeFlags& flags);

@@ -15,6 +15,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -93,6 +94,8 @@ struct JobSpec {
   std::optional<double> delay;
   std::optional<std::int64_t> at_ms;
   int priority = 0;  // the root's "priority": pending jobs start highest first, FIFO within one
+  // The root's "queue": the named queue whose limit and pause apply (service/named_queues.hpp).
+  std::string queue = "default";
   // The root's "schedule": the periodic schedule whose run this is (empty: none). Set by the
   // daemon when a schedule fires; the HTTP API refuses it in a client's submit.
   std::string schedule;
@@ -111,6 +114,11 @@ struct ParsedSpec {
   SpecError error;
   explicit operator bool() const { return spec.has_value(); }
 };
+
+// A queue's name (and a schedule's): 1 to kMaxQueueNameBytes of A-Z a-z 0-9 . _ -, so it can
+// be a URL path segment and a label anywhere without escaping.
+inline constexpr std::size_t kMaxQueueNameBytes = 128;
+bool queue_name_ok(std::string_view name);
 
 // Validates an already parsed document (nested at most kMaxSpecJsonNesting deep). An "at" more
 // than kMaxDelaySeconds past the wall clock's now is refused (a stored spec only gets nearer).

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,14 +34,19 @@
 #include "uasyncd/service/finished_history.hpp"
 #include "uasyncd/service/job_error.hpp"
 #include "uasyncd/service/job_rules.hpp"
+#include "uasyncd/service/named_queues.hpp"
 #include "uasyncd/service/pending_queue.hpp"
 #include "uasyncd/store/job_backend.hpp"
 
 namespace uasyncd::server {
 
 struct ServiceOptions {
-  std::size_t max_running = 0;  // 0: no limit
-  bool allow_exec = false;      // exec steps are refused unless set
+  std::size_t max_running = 0;  // the default queue's limit; 0: no limit
+  // Limits of named queues given at start (--queue NAME=N): they replace stored ones. The
+  // default queue's is `max_running`, which replaces a stored one when `max_running_given`.
+  std::map<std::string, std::size_t> queue_limits;
+  bool max_running_given = false;
+  bool allow_exec = false;  // exec steps are refused unless set
   std::int64_t exec_kill_grace_ms = 5000;
   // While jobs run, the backend hears this often that the daemon is alive (mark_alive): how late
   // an interrupted job's end may be, at most. 0: never (a daemon on a virtual clock, whose
@@ -143,7 +149,18 @@ class JobService {
   // Shutdown: cancels every pending and running job. Scheduled jobs stay scheduled in the
   // backend: the next daemon runs them.
   void cancel_all();
-  std::size_t unfinished() const { return runner_.size() + pending_.size(); }
+  std::size_t unfinished() const { return runner_.size() + queues_.pending_total(); }
+
+  // ---- named queues (queues.cpp) ----
+  // A queue as GET /api/queues shows it: name, max_running, paused, running, pending, scheduled,
+  // finished_per_second. not_found for a queue that is neither configured nor used.
+  Result<nlohmann::json> queue(const std::string& name) const;
+  // Every queue, by name.
+  nlohmann::json queue_list() const;
+  // PUT /api/queues/{name}: sets what is given, stores it (`ticket`: the write), starts what the
+  // change lets start. invalid: too many queues.
+  Result<nlohmann::json> set_queue(const std::string& name, std::optional<std::size_t> max_running,
+                                   std::optional<bool> paused, WriteTicket& ticket);
   std::size_t scheduled() const { return sleepers_.size(); }
   // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
   void release_all();
@@ -168,8 +185,18 @@ class JobService {
   void due(std::uint64_t id);
   static uasyncio::Coro<void> wake_when_due(JobService* self, std::uint64_t id,
                                             std::int64_t run_at_ms);
-  // Puts a job at the end of the queue, noting when (its queued_at).
+  // Puts a job at the end of its queue, noting when (its queued_at).
   void enqueue(std::shared_ptr<Job> job);
+  // Starts a job of a queue with room.
+  void start_now(const std::shared_ptr<Job>& job);
+  NamedQueues::Queue& queue_of(const Job& job) { return queues_.at(job.spec().queue); }
+  // Why a job of this spec may not be made (a new queue past kMaxQueues); nullopt: it may.
+  std::optional<JobError> queue_refused(const JobSpec& spec) const;
+  // A scheduled job's sleeper is gone (it woke, or the job was cancelled).
+  void sleeper_gone(std::uint64_t id);
+  // queues.cpp: the stored queue settings, then the --queue and --max-running flags over them.
+  void restore_queues();
+  nlohmann::json queue_json(const std::string& name, const NamedQueues::Queue& q) const;
   void add_queue_place(const Job& job, nlohmann::json& out) const;
   // retry.cpp: a failed or timed-out job with retries left goes back to pending after its
   // backoff; false when it has none left.
@@ -201,7 +228,7 @@ class JobService {
   JobBackend& backend_;
   JobRunner runner_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
-  PendingQueue pending_;
+  NamedQueues queues_;
   // Scheduled job id -> the task that sleeps until it is due.
   std::unordered_map<std::uint64_t, uasyncio::AnyTask> sleepers_;
   std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;

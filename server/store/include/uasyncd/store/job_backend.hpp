@@ -154,9 +154,9 @@ class JobBackend {
   virtual StateCounts counts() const = 0;
   // Pending and running jobs, oldest first: what a starting daemon must run or recover.
   virtual std::vector<JobRow> load_live() = 0;
-  // Every stored setting, by kind and name: what a starting daemon's schedules and queues are.
-  // Loop thread, at start.
-  virtual std::vector<SettingRow> load_settings() = 0;
+  // The stored settings of a kind, by name: what a starting daemon's schedules and queues are
+  // (a durable backend: as the store held them when it was opened). Loop thread, at start.
+  virtual std::vector<SettingRow> load_settings(SettingKind kind) = 0;
 
   virtual BackendStats stats() const = 0;
   // Why the store cannot be used now (its last commit failed: a full disk, a lost database
