@@ -241,3 +241,46 @@ TEST(Postgres, EphemeralAndADatabaseExcludeEachOther) {
 }
 
 }  // namespace
+
+// Schedules and queue settings are stored in the database too (schema 2): after kill -9 the next
+// daemon has them, and a schedule's count of runs equals the runs stored, its fire and its task
+// having been written in one transaction.
+TEST(Postgres, SchedulesAndQueuesSurviveKill9) {
+  const std::string url = uasyncd::test::pg_test_database(test_database());
+  TempDir dir;
+  int runs_before = 0;
+  {
+    DaemonProcess daemon(daemon_args(dir / "a", pg_flags(url)), dir / "a.log");
+    const std::optional<int> port = daemon.await_port();
+    ASSERT_TRUE(port) << daemon.output();
+    httplib::Client c("127.0.0.1", *port);
+    c.set_read_timeout(30);
+    auto s = c.Post("/api/schedules",
+                    R"({"name": "often", "every": 0.05, "overlap": "allow",
+                        "spec": {"value": 1}})",
+                    "application/json");
+    ASSERT_TRUE(s && s->status == 201) << (s ? s->body : "no answer");
+    auto q =
+        c.Put("/api/queues/builds", R"({"max_running": 3, "paused": true})", "application/json");
+    ASSERT_TRUE(q && q->status == 200) << (q ? q->body : "no answer");
+    std::this_thread::sleep_for(400ms);
+    runs_before = json::parse(c.Get("/api/schedules/often")->body)["runs"].get<int>();
+    EXPECT_GE(runs_before, 2);
+    daemon.signal(SIGKILL);
+    ASSERT_TRUE(daemon.await_exit(10s));
+  }
+  DaemonProcess daemon(daemon_args(dir / "b", pg_flags(url)), dir / "b.log");
+  const std::optional<int> port = daemon.await_port();
+  ASSERT_TRUE(port) << daemon.output();
+  httplib::Client c("127.0.0.1", *port);
+  c.set_read_timeout(30);
+  auto paused = c.Post("/api/schedules/often/pause", "", "application/json");
+  ASSERT_TRUE(paused && paused->status == 200) << (paused ? paused->body : "no answer");
+  const json schedule = json::parse(paused->body);
+  EXPECT_GE(schedule["runs"].get<int>(), runs_before);
+  const json tasks = json::parse(c.Get("/api/tasks?limit=1000")->body);
+  EXPECT_EQ(schedule["runs"], tasks["total"]) << schedule.dump();
+  const json builds = json::parse(c.Get("/api/queues/builds")->body);
+  EXPECT_EQ(builds["max_running"], 3);
+  EXPECT_EQ(builds["paused"], true);
+}
