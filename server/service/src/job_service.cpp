@@ -45,14 +45,14 @@ JobService::~JobService() {
   release_all();
 }
 
-std::shared_ptr<Job> JobService::live(const JobRef& ref, std::optional<JobError>& error) const {
-  auto it = live_.find(ref.id);
-  if (it == live_.end()) {
+std::shared_ptr<Job> JobService::live(const JobRef& ref, std::optional<JobError>& error) {
+  std::shared_ptr<Job> job = find_live(ref.id);
+  if (!job) {
     error = JobError{JobErrorCode::not_live, ref_text(ref)};
     return nullptr;
   }
-  error = find_error(it->second.get(), ref);
-  return error ? nullptr : it->second;
+  error = find_error(job.get(), ref);
+  return error ? nullptr : job;
 }
 
 std::optional<JobError> JobService::queue_refused(const JobSpec& spec) const {
@@ -71,7 +71,7 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   Submitted out;
   out.id = job->id();
   out.ticket = backend_.insert(*job);
-  admit(job);
+  admit(job, out.ticket);
   out.job = full_json(*job);
   return out;
 }
@@ -86,7 +86,7 @@ Result<Submitted> JobService::submit_fired(
   Submitted out;
   out.id = job->id();
   out.ticket = backend_.insert_fired(*job, schedule_row(job->id()));
-  admit(job);
+  admit(job, out.ticket);
   out.job = full_json(*job);
   return out;
 }
@@ -125,7 +125,7 @@ Result<SubmittedBatch> JobService::submit_all(std::vector<SubmitItem> items) {
   // All inserts before any start: the batch is one write, and no job's start is written first.
   out.ticket = backend_.insert_all(rows);
   for (std::shared_ptr<Job>& job : jobs)
-    admit(std::move(job));
+    admit(std::move(job), out.ticket);
   return out;
 }
 
@@ -143,11 +143,11 @@ std::shared_ptr<Job> JobService::make_job(JobSpec spec, json spec_json,
   return job;
 }
 
-void JobService::admit(std::shared_ptr<Job> job) {
+void JobService::admit(std::shared_ptr<Job> job, WriteTicket insert) {
   live_[job->id()] = job;  // only now: an insert that threw leaves nothing behind
   transition(*job, "submitted");
   if (job->state() == JobState::scheduled) {
-    sleep_until_due(*job);
+    sleep_until_due(*job, insert);
   } else if (queues_.may_start(queue_of(*job))) {
     start_now(job);
   } else {
@@ -155,7 +155,7 @@ void JobService::admit(std::shared_ptr<Job> job) {
   }
 }
 
-Result<json> JobService::get(const JobRef& ref) const {
+Result<json> JobService::get(const JobRef& ref) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
@@ -249,7 +249,7 @@ Result<Removal> JobService::remove(const JobRef& ref) {
   return Removal{backend_.erase(job->id(), job->state()), job->state()};
 }
 
-Result<json> JobService::output(const JobRef& ref) const {
+Result<json> JobService::output(const JobRef& ref) {
   std::optional<JobError> error;
   std::shared_ptr<Job> job = live(ref, error);
   if (!job) return *error;
@@ -283,9 +283,8 @@ std::vector<BulkOutcome> JobService::cancel_each(std::span<const std::uint64_t> 
   std::vector<BulkOutcome> out(ids.size(), BulkOutcome::not_live);
   std::unordered_map<std::uint64_t, std::size_t> pending;  // id -> its index in `ids`
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    auto it = live_.find(ids[i]);
-    if (it == live_.end()) continue;
-    const std::shared_ptr<Job> job = it->second;
+    const std::shared_ptr<Job> job = find_live(ids[i]);
+    if (!job) continue;
     if (job->state() == JobState::scheduled) {
       finish_pending(*job, JobState::cancelled, {"CancelledError", "cancelled while scheduled"});
       out[i] = BulkOutcome::affected;
@@ -386,7 +385,7 @@ void JobService::start_pending() {
 
 void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {
   if (job.state() == JobState::scheduled) {
-    drop_sleeper(job.id());
+    scheduled_left(job);
     job.finish_unstarted(state, std::move(error), wall_ms());
     finished(job, JobState::scheduled);
     return;
@@ -468,9 +467,15 @@ void JobService::release_all() {
   for (auto& [id, watch] : timeouts_)
     watch = ua::AnyTask();
   timeouts_.clear();
-  for (auto& [id, sleeper] : sleepers_)
-    sleeper = ua::AnyTask();
-  sleepers_.clear();
+  if (due_timer_ && !due_timer_.done()) due_timer_.cancel();
+  due_timer_ = ua::AnyTask();
+  due_timer_waking_ = false;
+  in_due_timer_ = false;
+  staged_.clear();
+  due_.clear();
+  parked_.clear();
+  parking_.clear();
+  scheduled_ = 0;
   for (auto& [name, q] : queues_)
     q.scheduled = 0;
   if (heartbeat_ && !heartbeat_.done()) heartbeat_.cancel();

@@ -1,5 +1,6 @@
 // The job service: the loop thread's side of the daemon. Admits jobs, keeps delayed ones
-// scheduled until their time (each a sleeper on the loop: schedule.cpp), starts them (at most
+// scheduled until their time (one timer for all of them; a far one waits as an entry of 16 bytes,
+// its job in the backend only: schedule.cpp), starts them (at most
 // --max-running at once, the rest wait highest priority first, then first in first out:
 // pending_queue.hpp), retries failed ones after their
 // backoff, times them out, cancels them, tells waiters, output followers and the event stream,
@@ -31,6 +32,7 @@
 #include "uasyncd/job/job.hpp"
 #include "uasyncd/job/job_id.hpp"
 #include "uasyncd/runner/job_runner.hpp"
+#include "uasyncd/service/due_queue.hpp"
 #include "uasyncd/service/finished_history.hpp"
 #include "uasyncd/service/job_error.hpp"
 #include "uasyncd/service/job_rules.hpp"
@@ -117,13 +119,13 @@ class JobService {
   Result<SubmittedBatch> submit_all(std::vector<SubmitItem> items);
   // The full record of a live job (a step ref gives its job); a pending one with its place in
   // the queue (queue_position, queue_length, queued_at, retry_at: O(pending)).
-  Result<nlohmann::json> get(const JobRef& ref) const;
+  Result<nlohmann::json> get(const JobRef& ref);
   // 202-style answers: the job's summary after the request took effect.
   Result<nlohmann::json> cancel(const JobRef& ref);
   Result<nlohmann::json> set_timeout(const JobRef& ref, double timeout_s);
   // The erase's ticket and the state the job had.
   Result<Removal> remove(const JobRef& ref);
-  Result<nlohmann::json> output(const JobRef& ref) const;
+  Result<nlohmann::json> output(const JobRef& ref);
   // Replays the output so far, then (registered in the same loop turn: no gap) passes on each
   // chunk as it comes, then the end. A finished job gets its end at once. `key` names the
   // follower for unfollow_output (0: none).
@@ -161,30 +163,46 @@ class JobService {
   // change lets start. invalid: too many queues.
   Result<nlohmann::json> set_queue(const std::string& name, std::optional<std::size_t> max_running,
                                    std::optional<bool> paused, WriteTicket& ticket);
-  std::size_t scheduled() const { return sleepers_.size(); }
+  std::size_t scheduled() const { return scheduled_; }
+  // Scheduled jobs kept in the backend only (not in RAM) until they are due or asked for.
+  std::size_t parked() const { return parked_.size(); }
   // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
   void release_all();
 
  private:
-  std::shared_ptr<Job> live(const JobRef& ref, std::optional<JobError>& error) const;
+  // The live job a ref names (unparked if it was parked).
+  std::shared_ptr<Job> live(const JobRef& ref, std::optional<JobError>& error);
   // A new job with the next id (not yet written, not yet live).
   std::shared_ptr<Job> make_job(JobSpec spec, nlohmann::json spec_json,
                                 std::string idempotency_key);
   // A new job becomes live: its "submitted" event, then its start or its place in the queue.
-  void admit(std::shared_ptr<Job> job);
+  // `insert`: the ticket of its insert.
+  void admit(std::shared_ptr<Job> job, WriteTicket insert);
   void started(Job& job);
   void finished(Job& job, JobState was);
   void runner_finished(Job& job);
   void start_pending();
   // A scheduled or pending job ends without having run (cancelled, timed out).
   void finish_pending(Job& job, JobState state, ErrorInfo error);
-  // schedule.cpp: a scheduled job sleeps until its run_at (wall clock, read as a delay from now
+  // schedule.cpp: a scheduled job waits until its run_at (wall clock, read as a delay from now
   // on the loop's clock), then is due: pending, and started when a slot is free.
-  void sleep_until_due(const Job& job);
-  void drop_sleeper(std::uint64_t id);
+  // `insert`: the ticket of its insert (0: stored already), after whose commit a job not due
+  // soon leaves RAM (it is parked).
+  void sleep_until_due(const Job& job, WriteTicket insert = 0);
+  // The job is no longer scheduled (due, cancelled or deleted): its queue's count goes down.
+  void scheduled_left(const Job& job);
   void due(std::uint64_t id);
-  static uasyncio::Coro<void> wake_when_due(JobService* self, std::uint64_t id,
-                                            std::int64_t run_at_ms);
+  // The one timer: takes in the staged jobs, sleeps until the earliest entry's time, fires what
+  // is due. wake_due_timer restarts it (a new job may be due first).
+  void wake_due_timer();
+  static uasyncio::Coro<void> fire_when_due(JobService* self);
+  // Parks the scheduled jobs whose insert is committed and which are not due soon.
+  void park_committed();
+  static uasyncio::Coro<void> park_soon(JobService* self);
+  // A parked job back in RAM (read from the backend), or null when `id` is not parked.
+  std::shared_ptr<Job> unpark(std::uint64_t id);
+  // The live job `id`, unparked if it was parked; null if it is not live.
+  std::shared_ptr<Job> find_live(std::uint64_t id);
   // Puts a job at the end of its queue, noting when (its queued_at).
   void enqueue(std::shared_ptr<Job> job);
   // Starts a job of a queue with room.
@@ -192,8 +210,6 @@ class JobService {
   NamedQueues::Queue& queue_of(const Job& job) { return queues_.at(job.spec().queue); }
   // Why a job of this spec may not be made (a new queue past kMaxQueues); nullopt: it may.
   std::optional<JobError> queue_refused(const JobSpec& spec) const;
-  // A scheduled job's sleeper is gone (it woke, or the job was cancelled).
-  void sleeper_gone(std::uint64_t id);
   // queues.cpp: the stored queue settings, then the --queue and --max-running flags over them.
   void restore_queues();
   nlohmann::json queue_json(const std::string& name, const NamedQueues::Queue& q) const;
@@ -229,8 +245,19 @@ class JobService {
   JobRunner runner_;
   std::unordered_map<std::uint64_t, std::shared_ptr<Job>> live_;
   NamedQueues queues_;
-  // Scheduled job id -> the task that sleeps until it is due.
-  std::unordered_map<std::uint64_t, uasyncio::AnyTask> sleepers_;
+  // Every scheduled job's time (stale entries of cancelled ones included), the parked ones, and
+  // those to park once their insert is committed.
+  DueQueue due_;
+  IdBitmap parked_;
+  std::size_t scheduled_ = 0;
+  std::deque<std::pair<std::uint64_t, WriteTicket>> parking_;
+  bool parking_queued_ = false;
+  // Jobs scheduled since the timer last ran, with their wall-clock run_at (DueQueue::Due::at_ms
+  // holds it here): the timer turns them into loop times when it runs.
+  std::vector<DueQueue::Due> staged_;
+  uasyncio::AnyTask due_timer_;
+  bool due_timer_waking_ = false;  // restarted, its first turn not run yet
+  bool in_due_timer_ = false;      // its code is running (between its waits)
   std::deque<std::pair<std::uint64_t, WriteTicket>> releasing_;
   bool release_queued_ = false;
   std::unordered_map<std::uint64_t, uasyncio::AnyTask> timeouts_;
