@@ -1,12 +1,16 @@
 // How the client shows things to a person: text from the daemon made safe for a terminal, tables,
-// the step tree, durations, and the exit codes scripts branch on.
+// the step tree, durations, schedules and queues, and the exit codes scripts branch on.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+#include <time.h>
 #include <nlohmann/json.hpp>
 
 #include "uasyncd/cli/exit_codes.hpp"
 #include "uasyncd/cli/output.hpp"
+#include "uasyncd/cli/queue_format.hpp"
 #include "uasyncd/cli/safe_text.hpp"
+#include "uasyncd/cli/schedule_format.hpp"
 #include "uasyncd/cli/step_tree.hpp"
 #include "uasyncd/cli/table.hpp"
 #include "uasyncd/cli/task_format.hpp"
@@ -109,6 +113,87 @@ TEST(StepTree, AHostileDepthIsCut) {
   const std::string text = render_step_tree(step, kPlain);
   EXPECT_NE(text.find("…"), std::string::npos);
   EXPECT_LT(std::count(text.begin(), text.end(), '\n'), 70);
+}
+
+// Local times read the same on every machine.
+void use_utc() {
+  setenv("TZ", "UTC", 1);
+  tzset();
+}
+
+TEST(ScheduleFormat, WhenReadsAsTheCronAndItsZoneOrAsTheInterval) {
+  EXPECT_EQ(schedule_when({{"cron", "0 3 * * *"}, {"timezone", "Europe/Berlin"}}),
+            "0 3 * * * (Europe/Berlin)");
+  EXPECT_EQ(schedule_when({{"cron", "@daily"}}), "@daily (UTC)");
+  EXPECT_EQ(schedule_when({{"every", 3600.0}}), "every 3600s");
+  EXPECT_EQ(schedule_when({{"every", 0.25}}), "every 0.25s");
+  EXPECT_EQ(schedule_when({{"cron", "\x1b[2J"}, {"timezone", "UTC"}}), "?[2J (UTC)");
+  EXPECT_EQ(schedule_when(json("not a record")), "?");
+  EXPECT_EQ(seconds_text(86400), "86400");
+  EXPECT_EQ(seconds_text(0.001), "0.001");
+  EXPECT_EQ(seconds_text(1.5), "1.5");
+}
+
+TEST(ScheduleFormat, LastRunAndNextFire) {
+  use_utc();
+  EXPECT_EQ(schedule_next_fire({{"next_fires", {1796263200.0, 1796349600.0}}}),
+            "2026-12-03 02:00:00");
+  EXPECT_EQ(schedule_next_fire({{"next_fires", json::array()}}), "-");  // paused
+  const Cell done = schedule_last_run({{"last_run", {{"id", "t5"}, {"state", "done"}}}});
+  EXPECT_EQ(done.text, "t5 done");
+  EXPECT_EQ(done.color, Color::green);
+  EXPECT_EQ(schedule_last_run({{"last_run", {{"id", "t5"}, {"state", nullptr}}}}).text, "t5");
+  EXPECT_EQ(schedule_last_run({{"last_run", nullptr}}).text, "-");
+  EXPECT_EQ(schedule_change_line("added", {{"name", "nightly"}, {"paused", true}}),
+            "added schedule nightly: paused\n");
+  EXPECT_EQ(schedule_change_line("resumed", {{"name", "n"}, {"next_fires", {1796263200.0}}}),
+            "resumed schedule n: next fire 2026-12-03 02:00:00\n");
+}
+
+TEST(ScheduleFormat, TheRecordOneFieldALine) {
+  use_utc();
+  const json record = json::parse(R"({"name": "nightly", "cron": "0 3 * * *",
+    "timezone": "Europe/Berlin", "spec": {"value": 1}, "overlap": "queue", "catch_up": "one",
+    "paused": false, "created": 1796228016.111, "next_fires": [1796263200.0, 1796349600.0],
+    "last_fire": null, "last_run": {"id": "t2", "state": "running"}, "runs": 2, "skipped": 1,
+    "waiting_fire": 1796228100.0})");
+  EXPECT_EQ(schedule_record_text(record, kPlain),
+            "name        nightly\n"
+            "cron        0 3 * * *\n"
+            "timezone    Europe/Berlin\n"
+            "overlap     queue\n"
+            "catch up    one\n"
+            "paused      no\n"
+            "created     2026-12-02 16:13:36\n"
+            "next fires  2026-12-03 02:00:00\n"
+            "            2026-12-04 02:00:00\n"
+            "last fire   -\n"
+            "last run    t2 running\n"
+            "runs        2\n"
+            "skipped     1\n"
+            "waiting     2026-12-02 16:15:00\n"
+            "spec        {\"value\":1}\n");
+  const std::string every =
+      schedule_record_text({{"name", "p"}, {"every", 0.5}, {"paused", true}}, kPlain);
+  EXPECT_NE(every.find("every       0.5s\n"), std::string::npos) << every;
+  EXPECT_NE(every.find("paused      yes\n"), std::string::npos) << every;
+  EXPECT_NE(every.find("next fires  -\n"), std::string::npos) << every;
+  EXPECT_EQ(every.find("timezone"), std::string::npos) << every;
+}
+
+TEST(QueueFormat, OneRowAQueueAndZeroIsNoLimit) {
+  const json queues = json::parse(R"([
+    {"name": "build", "max_running": 2, "paused": true, "running": 2, "pending": 7,
+     "scheduled": 1, "finished_per_second": 0.5},
+    {"name": "default", "max_running": 0, "paused": false, "running": 0, "pending": 0,
+     "scheduled": 0, "finished_per_second": 0.03333}])");
+  EXPECT_EQ(queue_table_text(queues, kPlain),
+            "NAME     MAX RUNNING  PAUSED  RUNNING  PENDING  SCHEDULED  FINISHED/S\n"
+            "build    2            yes     2        7        1          0.50\n"
+            "default  no limit     no      0        0        0          0.03\n");
+  EXPECT_EQ(queue_table_text(json::array({{{"name", "odd"}}}), kPlain),
+            "NAME  MAX RUNNING  PAUSED  RUNNING  PENDING  SCHEDULED  FINISHED/S\n"
+            "odd   -            no      -        -        -          -\n");
 }
 
 TEST(ExitCodes, FromTheTaskState) {

@@ -1,5 +1,6 @@
-// What the client accepts as input before it talks to anyone: the daemon's address (--url) and
-// the bytes of a Server-Sent Events stream, split anywhere by the network.
+// What the client accepts as input before it talks to anyone: the daemon's address (--url), the
+// names of schedules and queues, and the bytes of a Server-Sent Events stream, split anywhere by
+// the network.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -7,12 +8,14 @@
 
 #include "uasyncd/cli/daemon_url.hpp"
 #include "uasyncd/cli/exit_codes.hpp"
+#include "uasyncd/cli/resource_name.hpp"
 #include "uasyncd/cli/sse_parser.hpp"
 
 namespace {
 
 using uasyncd::cli::CliError;
 using uasyncd::cli::parse_daemon_url;
+using uasyncd::cli::resource_name_validator;
 using uasyncd::cli::SseEvent;
 using uasyncd::cli::SseParser;
 
@@ -58,6 +61,26 @@ TEST(DaemonUrl, RefusesWhatItCannotUseWithAUsageError) {
       EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << text << ": " << e.what();
     }
   }
+}
+
+TEST(ResourceName, TakesWhatTheDaemonTakesForSchedulesAndQueues) {
+  for (const std::string& name : {std::string("nightly"), std::string("a"), std::string(128, 'x'),
+                                  std::string("build.arm64_v8-2")}) {
+    EXPECT_TRUE(uasyncd::cli::valid_resource_name(name)) << name;
+  }
+  for (const std::string& name :
+       {std::string(), std::string(129, 'x'), std::string("a b"), std::string("a/b"),
+        std::string("caf\xc3\xa9"), std::string("x\x1b[2J"), std::string("~home")}) {
+    EXPECT_FALSE(uasyncd::cli::valid_resource_name(name)) << name;
+  }
+}
+
+TEST(ResourceName, TheValidatorSaysWhichNameAndWhatANameIs) {
+  const CLI::Validator check = resource_name_validator("queue");
+  std::string good = "build";
+  EXPECT_EQ(check(good), "");
+  std::string bad = "a b\x1b[31m";
+  EXPECT_EQ(check(bad), "queue name \"a b?[31m\": 1 to 128 characters of A-Z a-z 0-9 . _ -");
 }
 
 std::vector<SseEvent> feed_in_pieces(const std::string& stream, std::size_t piece) {

@@ -189,6 +189,64 @@ TEST(CliWire, APageCursorThatDoesNotMoveEndsTheListing) {
   EXPECT_EQ(server.seen().size(), 2u);
 }
 
+TEST(CliWire, ScheduleAddSendsOnlyWhatItsFlagsSay) {
+  StandIn server;
+  server.routes().Post("/api/schedules", [](const httplib::Request& req, httplib::Response& res) {
+    json record = json::parse(req.body);
+    record["next_fires"] = json::array();
+    answer(res, 201, record);
+  });
+  const std::string url = server.start();
+  const ClientResult cron =
+      client(url,
+             {"schedule", "add", "nightly", "--cron", "0 3 * * *", "--timezone", "Europe/Berlin",
+              "--overlap", "allow", "--catch-up", "one", "--paused", "--token", "tok", "-"},
+             R"({"exec": ["make"]})");
+  ASSERT_EQ(cron.code, 0) << cron.err;
+  const ClientResult every = client(url, {"schedule", "add", "tick", "--every", "0.5"}, "[{}]");
+  ASSERT_EQ(every.code, 0) << every.err;
+  const std::vector<Seen> seen = server.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].headers.find("Authorization")->second, "Bearer tok");
+  EXPECT_EQ(json::parse(seen[0].body), json::parse(R"({"name": "nightly", "cron": "0 3 * * *",
+    "timezone": "Europe/Berlin", "overlap": "allow", "catch_up": "one", "paused": true,
+    "spec": {"exec": ["make"]}})"));
+  EXPECT_EQ(json::parse(seen[1].body),
+            json::parse(R"({"name": "tick", "every": 0.5, "spec": {}})"));
+}
+
+TEST(CliWire, ScheduleAndQueueCommandsUseTheirPathsAndMethods) {
+  StandIn server;
+  const auto record = [](const httplib::Request& req, httplib::Response& res) {
+    answer(res, req.path.ends_with("/trigger") ? 201 : 200, {{"name", "n"}, {"id", "t9"}});
+  };
+  server.routes().Get(".*", record);
+  server.routes().Post(".*", record);
+  server.routes().Delete(".*", record);
+  server.routes().Put(".*", record);
+  const std::string url = server.start();
+  const std::vector<std::vector<std::string>> commands = {
+      {"schedule", "show", "n"},         {"schedule", "rm", "n", "m.2"},
+      {"schedule", "pause", "n"},        {"schedule", "resume", "n"},
+      {"schedule", "trigger", "n"},      {"queue", "set", "q_1", "--max-running", "2"},
+      {"queue", "set", "q", "--resume"}, {"queue", "set", "q", "--pause", "--max-running", "0"}};
+  for (const std::vector<std::string>& args : commands) {
+    const ClientResult r = client(url, args);
+    EXPECT_EQ(r.code, 0) << args[0] << " " << args[1] << ": " << r.err;
+  }
+  std::vector<std::string> requests;
+  for (const Seen& s : server.seen())
+    requests.push_back(s.method + " " + s.target + (s.body.empty() ? "" : " " + s.body));
+  EXPECT_EQ(requests,
+            (std::vector<std::string>{
+                "GET /api/schedules/n", "DELETE /api/schedules/n", "DELETE /api/schedules/m.2",
+                "POST /api/schedules/n/pause", "POST /api/schedules/n/resume",
+                "POST /api/schedules/n/trigger", R"(PUT /api/queues/q_1 {"max_running":2})",
+                R"(PUT /api/queues/q {"paused":false})",
+                R"(PUT /api/queues/q {"max_running":0,"paused":true})"}));
+}
+
 // ---- https
 
 TEST(CliWire, HttpsWithACertificateTheSystemTrusts) {

@@ -57,6 +57,8 @@ ClientCommands::ClientCommands(CLI::App& app) : app_(app), url_(kDefaultUrl) {
   add(add_rm_command);
   add(add_stats_command);
   add(add_events_command);
+  add(add_schedule_command);
+  add(add_queue_command);
   add(add_completion_command);
   app.footer(kFooter);
   app.require_subcommand(0, 1);  // `uasyncd serve ls` is a mistake, not two commands

@@ -106,8 +106,19 @@ HttpReply Connection::get(const std::string& target, std::initializer_list<int> 
 
 HttpReply Connection::post(const std::string& target, const nlohmann::json* body,
                            std::initializer_list<int> ok, const httplib::Headers& headers) {
+  return send_json("POST", target, body, ok, headers);
+}
+
+HttpReply Connection::put(const std::string& target, const nlohmann::json& body,
+                          std::initializer_list<int> ok) {
+  return send_json("PUT", target, &body, ok, {});
+}
+
+HttpReply Connection::send_json(const char* method, const std::string& target,
+                                const nlohmann::json* body, std::initializer_list<int> ok,
+                                const httplib::Headers& headers) {
   httplib::Request req;
-  req.method = "POST";
+  req.method = method;
   req.path = target;
   req.headers = headers;
   if (body != nullptr) {

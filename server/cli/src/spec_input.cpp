@@ -11,6 +11,7 @@
 
 #include "uasyncd/cli/command.hpp"
 #include "uasyncd/cli/exit_codes.hpp"
+#include "uasyncd/cli/resource_name.hpp"
 #include "uasyncd/cli/safe_text.hpp"
 
 namespace uasyncd::cli {
@@ -159,6 +160,11 @@ void RootOverrides::add_flags(CLI::App& command) {
                                    "0 to 9: a pending task with a higher one starts first (root "
                                    "\"priority\", default 0)")
                        ->check(CLI::Range(0, 9));
+  queue_flag_ = command
+                    .add_option("--queue", queue_,
+                                "the named queue the task waits and runs in (root \"queue\", "
+                                "default \"default\")")
+                    ->check(resource_name_validator("queue"));
 }
 
 void RootOverrides::apply(nlohmann::json& spec) const {
@@ -175,6 +181,7 @@ void RootOverrides::apply(nlohmann::json& spec) const {
     spec["at"] = at_;
   }
   if (priority_flag_ != nullptr && priority_flag_->count() > 0) spec["priority"] = priority_;
+  if (queue_flag_ != nullptr && queue_flag_->count() > 0) spec["queue"] = queue_;
 }
 
 }  // namespace uasyncd::cli

@@ -1,6 +1,7 @@
 // `uasyncd completion bash`: a bash completion script, made from the app's own commands and
 // flags so it cannot drift from them. Task ids complete from `uasyncd ls -q`.
 #include <set>
+#include <sstream>
 
 #include "uasyncd/cli/command.hpp"
 #include "uasyncd/cli/exit_codes.hpp"
@@ -35,6 +36,21 @@ Words words_of(const CLI::App& app, bool only_client = false) {
   return w;
 }
 
+// A group's (`schedule`, `queue`): its members' names, and all their flags, each once.
+void add_group_members(const CLI::App& group, Words& w) {
+  const auto add_word = [&w](const std::string& word) {
+    if ((w.flags + " ").find(" " + word + " ") == std::string::npos) w.flags += " " + word;
+  };
+  for (const CLI::App* member : group.get_subcommands([](const CLI::App*) { return true; })) {
+    add_word(member->get_name());
+    const Words m = words_of(*member);
+    std::istringstream flags(m.flags);
+    for (std::string flag; flags >> flag;)
+      add_word(flag);
+    w.value_flags += m.value_flags;
+  }
+}
+
 class CompletionCommand final : public Command {
  public:
   explicit CompletionCommand(CLI::App& app) : app_(app) {
@@ -54,7 +70,8 @@ class CompletionCommand final : public Command {
     for (const CLI::App* sub : app_.get_subcommands([](const CLI::App*) { return true; })) {
       const std::string name = sub->get_name();
       commands += " " + name;
-      const Words w = words_of(*sub);
+      Words w = words_of(*sub);
+      add_group_members(*sub, w);
       std::string action = "      COMPREPLY=($(compgen -W \"" + w.flags + "$global\" -- \"$cur\"))";
       if (kTakesIds.count(name) > 0) {
         action +=
@@ -86,6 +103,8 @@ _uasyncd() {
   case $prev in
     -o|--output) COMPREPLY=($(compgen -W "table json jsonl" -- "$cur")); return ;;
     --state) COMPREPLY=($(compgen -W "scheduled pending running done failed cancelled timed_out interrupted" -- "$cur")); return ;;
+    --overlap) COMPREPLY=($(compgen -W "skip allow queue" -- "$cur")); return ;;
+    --catch-up) COMPREPLY=($(compgen -W "none one" -- "$cur")); return ;;
     --data-dir|--cwd) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     @VALUE_FLAGS@) return ;;
   esac

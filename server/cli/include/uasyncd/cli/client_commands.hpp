@@ -24,9 +24,9 @@ class Command;
 class ClientCommands {
  public:
   // Adds the commands (submit, run, ls, show, wait, cancel, timeout, logs, rm, stats, events,
-  // completion) and the options they share: --url/UASYNCD_URL, -o/--output, -q/--quiet, and
-  // --token/UASYNCD_TOKEN, which is the app's own --token when it has one (serve requires the
-  // token the client sends). Sets the help footer that lists the exit codes.
+  // schedule, queue, completion) and the options they share: --url/UASYNCD_URL, -o/--output,
+  // -q/--quiet, and --token/UASYNCD_TOKEN, which is the app's own --token when it has one (serve
+  // requires the token the client sends). Sets the help footer that lists the exit codes.
   explicit ClientCommands(CLI::App& app);
   ~ClientCommands();
   ClientCommands(const ClientCommands&) = delete;

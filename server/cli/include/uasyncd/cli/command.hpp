@@ -51,6 +51,9 @@ std::unique_ptr<Command> add_logs_command(CLI::App& app);
 std::unique_ptr<Command> add_rm_command(CLI::App& app);
 std::unique_ptr<Command> add_stats_command(CLI::App& app);
 std::unique_ptr<Command> add_events_command(CLI::App& app);
+// Groups: `schedule add|ls|show|rm|pause|resume|trigger` and `queue ls|set`.
+std::unique_ptr<Command> add_schedule_command(CLI::App& app);
+std::unique_ptr<Command> add_queue_command(CLI::App& app);
 // Reads `app`'s other subcommands and flags when it runs, to write a completion script.
 std::unique_ptr<Command> add_completion_command(CLI::App& app);
 

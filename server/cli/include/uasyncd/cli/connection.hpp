@@ -41,6 +41,8 @@ class Connection {
                 std::chrono::seconds read_timeout = kReadTimeout);
   HttpReply post(const std::string& target, const nlohmann::json* body,
                  std::initializer_list<int> ok, const httplib::Headers& headers = {});
+  HttpReply put(const std::string& target, const nlohmann::json& body,
+                std::initializer_list<int> ok = {200});
   HttpReply del(const std::string& target, std::initializer_list<int> ok = {200});
 
   // Reads a Server-Sent Events stream, calling `on_event` for each event (and comment) until
@@ -57,6 +59,9 @@ class Connection {
   static constexpr std::chrono::seconds kStreamReadTimeout{45};
 
  private:
+  // `method` with `body` (when not null) as JSON.
+  HttpReply send_json(const char* method, const std::string& target, const nlohmann::json* body,
+                      std::initializer_list<int> ok, const httplib::Headers& headers);
   HttpReply request(httplib::Request req, std::initializer_list<int> ok,
                     std::chrono::seconds read_timeout);
   [[noreturn]] void fail(httplib::Error error) const;
