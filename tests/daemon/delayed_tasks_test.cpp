@@ -239,3 +239,49 @@ TEST_F(Delayed, TimeSpentBeforeTheLoopTurnsIsNotAddedToTheDelay) {
   run_for(800);
   EXPECT_EQ(state_of(1), JobState::done);
 }
+
+// A task not due within 2 s leaves RAM once its insert is committed: the service keeps a 16-byte
+// entry, the backend the job. It comes back when it is due, or when a request names it.
+TEST_F(Delayed, AFarTaskIsParkedUntilItIsDueAndThenRuns) {
+  start();
+  const std::uint64_t far = submit({{"value", 1}, {"delay", 60}});
+  const std::uint64_t near = submit({{"value", 2}, {"delay", 1}});
+  run_for(200);
+  EXPECT_EQ(service_->parked(), 1u);  // the far one; the near one stays live
+  EXPECT_EQ(service_->scheduled(), 2u);
+  EXPECT_EQ(stored(far).state, JobState::scheduled);
+  run_for(60'000);
+  EXPECT_EQ(service_->parked(), 0u);
+  EXPECT_EQ(state_of(far), JobState::done);
+  EXPECT_EQ(state_of(near), JobState::done);
+  EXPECT_EQ(backend_->states_of(far), (std::vector<JobState>{JobState::scheduled, JobState::pending,
+                                                             JobState::running, JobState::done}));
+  EXPECT_EQ(service_->scheduled(), 0u);
+}
+
+TEST_F(Delayed, AParkedTaskAnswersGetCancelTimeoutAndDelete) {
+  start();
+  const std::uint64_t a = submit({{"value", 1}, {"delay", 600}});
+  const std::uint64_t b = submit({{"value", 1}, {"delay", 600}});
+  const std::uint64_t c = submit({{"value", 1}, {"delay", 600}});
+  run_for(200);
+  ASSERT_EQ(service_->parked(), 3u);
+  srv::Result<json> got = service_->get({a, std::nullopt});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got.value()["state"], "scheduled");
+  run_for(200);
+  EXPECT_EQ(service_->parked(), 3u);  // parked again once nothing holds it
+  ASSERT_TRUE(service_->cancel({a, std::nullopt}));
+  EXPECT_EQ(state_of(a), JobState::cancelled);
+  ASSERT_TRUE(service_->set_timeout({b, std::nullopt}, 1));
+  run_for(1'500);
+  EXPECT_EQ(state_of(b), JobState::timed_out);
+  srv::Result<srv::Removal> removed = service_->remove({c, std::nullopt});
+  ASSERT_TRUE(removed);
+  EXPECT_FALSE(backend_->get(c));
+  EXPECT_EQ(service_->parked(), 0u);
+  run_for(600'000);  // their entries come up and find nothing to run
+  EXPECT_EQ(state_of(a), JobState::cancelled);
+  EXPECT_EQ(backend_->states_of(a).back(), JobState::cancelled);
+  EXPECT_EQ(service_->scheduled(), 0u);
+}

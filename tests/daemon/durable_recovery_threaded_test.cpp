@@ -542,10 +542,10 @@ TEST(Durable, FullDiskWhileRunningAnswers503AndNeverAcksAnUnstoredTask) {
   std::vector<std::string> acked;    // ids answered 201
   std::vector<std::string> refused;  // names answered otherwise
   {
-    // Room for the new database (its log holds every migration to schema 5 before the first
-    // checkpoint: 96 KiB is too little since version 5) and a few commits, far less than 200
-    // submits need.
-    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 128 * 1024);
+    // Room for the new database (its log holds every migration to schema 6 before the first
+    // checkpoint: 128 KiB is too little since version 6) and a few commits, far less than 200
+    // submits need (a log frame of 4 KiB each).
+    DaemonProcess daemon(daemon_args(dir.path()), dir / "run1.log", 192 * 1024);
     const std::optional<int> port = daemon.await_port();
     ASSERT_TRUE(port) << daemon.output();
     httplib::Client c("127.0.0.1", *port);
