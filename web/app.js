@@ -10,6 +10,8 @@ import { Detail } from './detail.js';
 import { el, setText } from './dom.js';
 import { HealthPanel } from './health.js';
 import { Pager } from './pager.js';
+import { QueuesPanel } from './queues.js';
+import { SchedulesPanel } from './schedules.js';
 import { STATES, badge } from './states.js';
 import { setupSubmit } from './submit.js';
 import { merge, seqOf, TaskTable } from './table.js';
@@ -421,6 +423,16 @@ setupSubmit({
   },
 });
 
+const schedules = new SchedulesPanel({
+  root: $('schedules-panel'),
+  onOpenTask: (id) => openTask(id, { focus: true, push: true }),
+  onTriggered: (task) => {
+    enqueue([task]);
+    openTask(task.id, { focus: false, push: true });
+  },
+});
+const queues = new QueuesPanel({ root: $('queues-panel') });
+
 // ---- live updates, batched per frame -------------------------------------------------------
 let queue = new Map();
 let removedQueue = new Map();  // id -> reason
@@ -519,6 +531,10 @@ function flush(frameStart) {
   if (detail.id && removed.has(detail.id)) detail.gone(removed.get(detail.id));
   else if (detail.id && touched.has(detail.id)) detail.refresh();
   if (items.length || removed.size) refreshStats().catch(() => {});
+  if (items.length) {
+    schedules.noticeTasks(items);
+    queues.noticeTasks(items);
+  }
   const spent = performance.now() - t0;
   metrics.flushMs += spent;
   metrics.maxFlushMs = Math.max(metrics.maxFlushMs, spent);
@@ -548,6 +564,8 @@ function refetchAll() {
   refreshStats().catch(() => {});
   detail.refresh();
   detail.output.refetch();
+  schedules.refresh();
+  queues.refresh();
   if (hasFeature('stats.history')) {
     loadHistory();
     // The history ends with the last complete second: tasks that finished in this one before
@@ -577,6 +595,7 @@ function tick() {
   table.tick(t);
   detail.tick(t);
   health.tick(t);
+  schedules.tick(t);
 }
 setInterval(tick, 1000);
 // Uptime, loop lag and counts stay fresh on a quiet daemon too.

@@ -108,8 +108,9 @@ export class Detail {
     v.error = el('p', { class: 'field-error', id: 'detail-error', role: 'alert' });
     v.times = el('dl', { class: 'times' });
     v.timeRows = {};
-    for (const [key, label] of [['created', 'Created'], ['run_at', 'Runs at'], ['waiting', 'Waiting'], ['queue', 'Queue position'],
-      ['started', 'Started'], ['finished', 'Finished'], ['duration', 'Duration'], ['attempts', 'Attempts']]) {
+    for (const [key, label] of [['created', 'Created'], ['schedule', 'Schedule'], ['run_at', 'Runs at'],
+      ['waiting', 'Waiting'], ['queue', 'Queue position'], ['started', 'Started'], ['finished', 'Finished'],
+      ['duration', 'Duration'], ['attempts', 'Attempts']]) {
       // Hidden until the task's answer says what it has: an empty "Waiting" is no figure.
       const dd = el('dd', { class: 'mono', hidden: true });
       const dt = el('dt', { hidden: true }, label);
@@ -220,6 +221,11 @@ export class Detail {
     v.timeoutForm.hidden = final;
     v.remove.hidden = !isDeletable(task.state);
     v.rerun.hidden = task.spec === undefined;
+    // A schedule's run names its schedule (the daemon sets "schedule"; a submit cannot).
+    const schedule = typeof task.schedule === 'string' ? task.schedule : '';
+    v.timeRows.schedule.dt.hidden = !schedule;
+    v.timeRows.schedule.dd.hidden = !schedule;
+    setText(v.timeRows.schedule.dd, schedule);
     this.renderTimes(Date.now() / 1000);
     v.outcome.replaceChildren();
     if (task.error) {
@@ -416,7 +422,11 @@ export class Detail {
   async rerun() {
     const task = this.task;
     if (!task?.spec) return;
-    const res = await this.act('POST', '/api/tasks', task.spec);
+    // A schedule's run carries the schedule's name, which only the daemon may set (a submit
+    // with it is refused): the re-run is a task of its own.
+    const spec = task.spec && typeof task.spec === 'object' && !Array.isArray(task.spec) && 'schedule' in task.spec
+      ? Object.fromEntries(Object.entries(task.spec).filter(([k]) => k !== 'schedule')) : task.spec;
+    const res = await this.act('POST', '/api/tasks', spec);
     if (res?.data?.id) this.onOpen?.(res.data.id, res.data);
   }
 

@@ -75,3 +75,19 @@ export function durationOf(task, nowSeconds) {
   }
   return null;
 }
+
+// A schedule's fire time: as fmtDateTime, without the milliseconds when it has none (a cron
+// schedule fires on whole seconds; an interval's fires keep theirs).
+export function fmtFire(seconds) {
+  const text = fmtDateTime(seconds);
+  return present(seconds) && Math.round(seconds * 1000) % 1000 === 0 ? text.replace(/\.000 /, ' ') : text;
+}
+
+// How long until `seconds`, counted in whole seconds: "in 42 s", "in 3 min 5 s"; "due" once
+// the time has come (the daemon's answer with the next time follows).
+export function fmtUntil(seconds, nowSeconds) {
+  if (!present(seconds)) return '';
+  const left = seconds - nowSeconds;
+  if (left <= 0) return 'due';
+  return `in ${left < 60 ? `${Math.ceil(left)} s` : fmtDuration(left)}`;
+}

@@ -34,7 +34,8 @@ const std::string kScheduleKeyRefused =
     "makes a schedule)";
 
 constexpr const char* kFeatures[] = {"events.removed", "tasks.search",  "tasks.paging",
-                                     "stats.history",  "events.follow", "tasks.bulk"};
+                                     "stats.history",  "events.follow", "tasks.bulk",
+                                     "schedules",      "queues"};
 
 // Compares every byte whatever the input, so the time taken does not tell how much matched.
 bool constant_time_equal(std::string_view a, std::string_view b) {

@@ -11,6 +11,8 @@ import './live.suite.mjs';
 import './tabs.suite.mjs';
 import './detail.suite.mjs';
 import './screens.suite.mjs';
+import './schedules.suite.mjs';
+import './queues.suite.mjs';
 import './dashboard-api.suite.mjs';
 import './origin.suite.mjs';
 

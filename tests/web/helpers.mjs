@@ -138,6 +138,11 @@ export async function holdFeed(context) {
   return release;
 }
 
+// Unfolds one of the page's folded panels (<details id=...>), unless it is open already.
+export async function openFold(page, id) {
+  if (!(await page.locator(`#${id}`).evaluate((d) => d.open))) await page.click(`#${id} > summary`);
+}
+
 // Moves the pointer off the table (the page holds new rows back while it is over it).
 export async function pointerAway(page) {
   await page.mouse.move(2, 2);
