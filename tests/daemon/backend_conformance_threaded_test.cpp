@@ -466,3 +466,28 @@ TYPED_TEST(BackendConformance, RowsKeepAnyBytesInNamesAndMessages) {
   by_part.name_contains = "\xc3\x89";  // É is not é: only A-Z fold
   EXPECT_TRUE(b.list(by_part).jobs.empty());
 }
+
+// Settings (schedules, queues): written, replaced, deleted, read back by kind; a durable backend
+// keeps them across a reopen. A fire and its run are one write.
+TYPED_TEST(BackendConformance, SettingsAreKeptByKindAndName) {
+  srv::JobBackend& b = this->open();
+  b.put_setting({srv::SettingKind::schedule, "nightly", R"({"v":1})", 10, false});
+  b.put_setting({srv::SettingKind::schedule, "nightly", R"({"v":2})", 20, false});
+  b.put_setting({srv::SettingKind::queue, "nightly", R"({"max_running":1})", 0, false});
+  b.put_setting({srv::SettingKind::schedule, "gone", "{}", 0, false});
+  b.put_setting({srv::SettingKind::schedule, "gone", "", 0, true});
+  auto run = make_job(b.next_id(), {{"value", 1}, {"schedule", "nightly"}});
+  this->commit(b.insert_fired(*run, {srv::SettingKind::schedule, "nightly", R"({"v":3})", 30,
+                                     false}));
+  EXPECT_TRUE(b.get(run->id()));
+  EXPECT_EQ(this->count(JobState::pending), 1u);
+  srv::JobBackend& again = TypeParam::kDurable ? this->open() : b;
+  const std::vector<srv::SettingRow> schedules = again.load_settings(srv::SettingKind::schedule);
+  ASSERT_EQ(schedules.size(), 1u);
+  EXPECT_EQ(schedules[0].name, "nightly");
+  EXPECT_EQ(schedules[0].body, R"({"v":3})");
+  EXPECT_EQ(schedules[0].fired_ms, 30);
+  const std::vector<srv::SettingRow> queues = again.load_settings(srv::SettingKind::queue);
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(queues[0].body, R"({"max_running":1})");
+}

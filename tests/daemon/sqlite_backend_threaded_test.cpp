@@ -346,6 +346,8 @@ INSERT INTO tasks VALUES (6, '{"sleep":100,"name":"later"}', 'pending', 0, 30, 0
   EXPECT_EQ(b->last_alive_ms(), std::nullopt);
   // Version 5: nor a run_at (none was delayed).
   EXPECT_EQ(query_text("SELECT count(*) FROM tasks WHERE run_at_ms IS NULL"), "3");
+  // Version 6: the live row's queue and priority, from its spec.
+  EXPECT_EQ(query_text("SELECT queue || ' ' || priority FROM tasks WHERE seq = 6"), "default 0");
   EXPECT_EQ(b->counts()[static_cast<std::size_t>(JobState::done)], 1u);
   srv::ListQuery by_name;
   by_name.name = "build";
@@ -431,6 +433,38 @@ TEST_F(SqliteTest, TrimAndDueQueriesUseTheirIndexes) {
                  "ORDER BY run_at_ms, seq LIMIT 10")
                 .find("tasks_run_at"),
             std::string::npos);
+  EXPECT_NE(plan("SELECT seq FROM tasks INDEXED BY tasks_claim WHERE state = 'pending' AND "
+                 "queue = 'builds' ORDER BY priority DESC, seq LIMIT 10")
+                .find("tasks_claim"),
+            std::string::npos);
+}
+
+// A job's queue and priority are columns; settings (schedules, queues) are rows beside the jobs,
+// and a schedule's fire is written in the transaction of its run.
+TEST_F(SqliteTest, QueuePrioritiesAndSettingsAreStored) {
+  {
+    auto b = open();
+    b->insert(*make_job(1, {{"value", 1}, {"queue", "builds"}, {"priority", 7}}));
+    srv::SettingRow schedule{srv::SettingKind::schedule, "nightly", R"({"x":1})", 1234, false};
+    srv::SettingRow queue{srv::SettingKind::queue, "builds", R"({"max_running":2})", 0, false};
+    b->put_setting(queue);
+    b->put_setting({srv::SettingKind::queue, "gone", "{}", 0, false});
+    b->put_setting({srv::SettingKind::queue, "gone", "", 0, true});
+    ASSERT_TRUE(b->wait_committed(b->insert_fired(*make_job(2, {{"value", 2}}), schedule), 10s));
+    b->close();
+  }
+  EXPECT_EQ(query_text("SELECT queue || ' ' || priority FROM tasks WHERE seq = 1"), "builds 7");
+  EXPECT_EQ(query_text("SELECT queue || ' ' || priority FROM tasks WHERE seq = 2"), "default 0");
+  auto b = open();
+  const std::vector<srv::SettingRow> schedules = b->load_settings(srv::SettingKind::schedule);
+  ASSERT_EQ(schedules.size(), 1u);
+  EXPECT_EQ(schedules[0].name, "nightly");
+  EXPECT_EQ(schedules[0].body, R"({"x":1})");
+  EXPECT_EQ(schedules[0].fired_ms, 1234);
+  const std::vector<srv::SettingRow> queues = b->load_settings(srv::SettingKind::queue);
+  ASSERT_EQ(queues.size(), 1u);
+  EXPECT_EQ(queues[0].name, "builds");
+  EXPECT_TRUE(b->get(2));
 }
 
 // The heartbeat (docs/dashboard-api.md section 3) is one row in meta, written with a commit, and

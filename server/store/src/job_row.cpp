@@ -168,6 +168,8 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
     row.name = job.name();
     row.kind = kind_name(job.spec().root.kind);
     row.idempotency_key = job.idempotency_key();
+    row.queue = job.spec().queue;
+    row.priority = job.spec().priority;
   }
   row.state = job.state();
   row.attempts = job.attempts();

@@ -19,7 +19,8 @@ struct PgMigration {
 // Version 2: named settings (periodic schedules, queues), as SQLite's version 6: a JSON body
 // each, and a schedule's latest fired occurrence (fired_ms), written in the transaction of that
 // occurrence's task; a daemon sharing the database may claim an occurrence with a conditional
-// UPDATE of it.
+// UPDATE of it. The root's queue and priority as columns (filled in for the live rows), indexed
+// as a claim query orders pending tasks.
 constexpr PgMigration kPgMigrations[] = {
     {1, R"sql(
 CREATE TABLE uasyncd_tasks(
@@ -57,6 +58,14 @@ CREATE TABLE uasyncd_settings(
   body bytea NOT NULL,
   fired_ms bigint NOT NULL DEFAULT 0,
   PRIMARY KEY (kind, name));
+ALTER TABLE uasyncd_tasks ADD COLUMN queue text NOT NULL DEFAULT 'default';
+ALTER TABLE uasyncd_tasks ADD COLUMN priority bigint NOT NULL DEFAULT 0;
+UPDATE uasyncd_tasks SET
+  queue = coalesce(convert_from(spec, 'UTF8')::jsonb->>'queue', 'default'),
+  priority = coalesce((convert_from(spec, 'UTF8')::jsonb->>'priority')::bigint, 0)
+  WHERE state IN ('scheduled', 'pending', 'running');
+CREATE INDEX uasyncd_tasks_claim ON uasyncd_tasks(queue, priority DESC, seq)
+  WHERE state = 'pending';
 )sql"},
 };
 

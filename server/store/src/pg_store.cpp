@@ -25,7 +25,7 @@ std::string pg_trim_sql(bool before_cutoff) {
 // group commit's rows would otherwise cost a round trip each, which on a loaded machine is
 // mostly waiting to be scheduled), well under the protocol's 65,535 parameters.
 constexpr std::size_t kRowsPerStatement = 1000;
-constexpr std::size_t kInsertColumns = 18;
+constexpr std::size_t kInsertColumns = 20;
 constexpr std::size_t kUpdateColumns = 12;
 
 // "($1, $2), ($3, $4)" for rows of `columns` parameters.
@@ -47,7 +47,7 @@ std::string placeholders(std::size_t rows, std::size_t columns) {
 std::string insert_sql(std::size_t rows) {
   return "INSERT INTO uasyncd_tasks(state, attempts, started_ms, finished_ms, result, "
          "error_type, error_message, steps, output, run_at_ms, interrupted_ms, seq, spec, name, "
-         "name_folded, kind, created_ms, idempotency_key) VALUES " +
+         "name_folded, kind, created_ms, idempotency_key, queue, priority) VALUES " +
          placeholders(rows, kInsertColumns) +
          " ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts, "
          "started_ms = EXCLUDED.started_ms, finished_ms = EXCLUDED.finished_ms, "
@@ -56,7 +56,8 @@ std::string insert_sql(std::size_t rows) {
          "output = EXCLUDED.output, run_at_ms = EXCLUDED.run_at_ms, "
          "interrupted_ms = EXCLUDED.interrupted_ms, spec = EXCLUDED.spec, name = EXCLUDED.name, "
          "name_folded = EXCLUDED.name_folded, kind = EXCLUDED.kind, "
-         "created_ms = EXCLUDED.created_ms, idempotency_key = EXCLUDED.idempotency_key";
+         "created_ms = EXCLUDED.created_ms, idempotency_key = EXCLUDED.idempotency_key, "
+         "queue = EXCLUDED.queue, priority = EXCLUDED.priority";
 }
 
 // Fenced: a write of an earlier attempt than the row's never applies. Empty steps or output
@@ -188,7 +189,7 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
       const JobRow& t = batch.inserts[i];
       add_outcome(s.params, t);
       s.params.bytes(t.spec).bytes(t.name).bytes(fold_ascii(t.name)).text(t.kind);
-      s.params.int8(t.created_ms).bytes_or_null(t.idempotency_key);
+      s.params.int8(t.created_ms).bytes_or_null(t.idempotency_key).text(t.queue).int8(t.priority);
     }
   }
   // A batch holds each job once (GroupWriter::coalesce), as one statement must.

@@ -166,8 +166,9 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   insert_ = sqlite::Stmt(db_,
                          "INSERT OR REPLACE INTO tasks(seq, spec, name, kind, created_ms, state, "
                          "attempts, started_ms, finished_ms, result, error_type, error_message, "
-                         "steps, output, run_at_ms, interrupted_ms, idempotency_key) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "steps, output, run_at_ms, interrupted_ms, idempotency_key, queue, "
+                         "priority) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          path_);
   // Fenced: a write of an earlier attempt than the row's never applies.
   update_ =
@@ -230,7 +231,10 @@ SqliteFile::Written SqliteFile::write(const WriteBatch& batch, const RetentionSt
       sqlite::bind_text(s, 3, t.name);
       sqlite::bind_text(s, 4, t.kind);
       sqlite3_bind_int64(s, 5, t.created_ms);
-      sqlite::bind_text_or_null(s, bind_outcome(s, 6, t), t.idempotency_key);
+      const int key_at = bind_outcome(s, 6, t);
+      sqlite::bind_text_or_null(s, key_at, t.idempotency_key);
+      sqlite::bind_text(s, key_at + 1, t.queue);
+      sqlite3_bind_int64(s, key_at + 2, t.priority);
       run(s);
     }
     for (const JobRow& t : batch.updates) {

@@ -24,7 +24,9 @@ struct SqliteMigration {
 // of a shared database orders by it); the finished index no longer counts them as finished.
 // Version 6: named settings beside the tasks (periodic schedules, queues): a JSON body each, and
 // for a schedule the latest occurrence it fired (fired_ms), written in the same transaction as
-// that occurrence's task.
+// that occurrence's task. The root's queue and priority as columns (filled in for the live rows
+// from their specs), indexed as a claim query orders pending tasks: by queue, highest priority,
+// then oldest.
 constexpr SqliteMigration kSqliteMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
@@ -83,6 +85,14 @@ CREATE TABLE settings(
   body TEXT NOT NULL,
   fired_ms INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (kind, name));
+ALTER TABLE tasks ADD COLUMN queue TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET
+  queue = coalesce(json_extract(spec, '$.queue'), 'default'),
+  priority = coalesce(json_extract(spec, '$.priority'), 0)
+  WHERE state IN ('scheduled', 'pending', 'running') AND json_valid(spec)
+    AND json_type(spec, '$.priority') IS NOT 'text';
+CREATE INDEX tasks_claim ON tasks(queue, priority DESC, seq) WHERE state = 'pending';
 )sql"},
 };
 

@@ -20,6 +20,10 @@ struct JobRow {
   std::string name;  // the root's name, for ?name= (insert only)
   std::string kind;  // the root's kind, for lists (insert only)
   std::string idempotency_key;  // the submit's Idempotency-Key, empty if none (insert only)
+  // The root's "queue" and "priority" as columns (insert only), so a claim query of a shared
+  // database can pick pending tasks by queue, priority and age without reading specs.
+  std::string queue = "default";
+  int priority = 0;
   JobState state = JobState::pending;
   int attempts = 0;  // also the fence of a write: an older attempt's write is dropped
   std::int64_t created_ms = 0;
