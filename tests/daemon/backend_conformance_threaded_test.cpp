@@ -477,8 +477,8 @@ TYPED_TEST(BackendConformance, SettingsAreKeptByKindAndName) {
   b.put_setting({srv::SettingKind::schedule, "gone", "{}", 0, false});
   b.put_setting({srv::SettingKind::schedule, "gone", "", 0, true});
   auto run = make_job(b.next_id(), {{"value", 1}, {"schedule", "nightly"}});
-  this->commit(b.insert_fired(*run, {srv::SettingKind::schedule, "nightly", R"({"v":3})", 30,
-                                     false}));
+  this->commit(
+      b.insert_fired(*run, {srv::SettingKind::schedule, "nightly", R"({"v":3})", 30, false}));
   EXPECT_TRUE(b.get(run->id()));
   EXPECT_EQ(this->count(JobState::pending), 1u);
   srv::JobBackend& again = TypeParam::kDurable ? this->open() : b;
