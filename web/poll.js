@@ -2,6 +2,26 @@
 // list is fetched when it opens and when the tab comes back, then every `intervalMs`, and
 // sooner when asked (after an action, or when a live event says it changed). A hidden tab or a
 // folded panel costs no requests. One fetch at a time: asks that come meanwhile make one more.
+import { api, isUnreachable } from './api.js';
+import { setText } from './dom.js';
+
+// One fetch of a panel's list: GET `path`, whose `key` holds the array `panel.show` takes. A
+// failure is said in `panel.error` (and thrown, for the Poller to retry), cleared by the next
+// success. `what` names the list in the message ("schedules").
+export async function loadList(panel, path, key, what) {
+  try {
+    const { data } = await api('GET', path);
+    if (panel.loadFailed) setText(panel.error, '');
+    panel.loadFailed = false;
+    panel.show(Array.isArray(data?.[key]) ? data[key] : []);
+  } catch (e) {
+    panel.loadFailed = true;
+    setText(panel.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).`
+      : e.status === 404 ? `This daemon does not serve ${what} (GET ${path}: 404).` : e.message);
+    throw e;
+  }
+}
+
 export class Poller {
   // load(): fetches and shows (its errors are its own to show); isOpen(): the panel is unfolded.
   constructor(load, { isOpen, intervalMs }) {

@@ -4,7 +4,7 @@
 // limit being typed is never overwritten by the polling.
 import { api, isUnreachable } from './api.js';
 import { displayName, el, nameNode, setText } from './dom.js';
-import { Poller } from './poll.js';
+import { loadList, Poller } from './poll.js';
 
 const POLL_MS = 2000;
 const fmt = (n) => (Number.isFinite(n) ? n.toLocaleString('en') : '–');
@@ -44,18 +44,8 @@ export class QueuesPanel {
     if (items.length && this.views.size) this.poller.soon(500);
   }
 
-  async load() {
-    try {
-      const { data } = await api('GET', '/api/queues');
-      if (this.loadFailed) setText(this.error, '');
-      this.loadFailed = false;
-      this.show(Array.isArray(data?.queues) ? data.queues : []);
-    } catch (e) {
-      this.loadFailed = true;
-      setText(this.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).`
-        : e.status === 404 ? 'This daemon does not serve queues (GET /api/queues: 404).' : e.message);
-      throw e;
-    }
+  load() {
+    return loadList(this, '/api/queues', 'queues', 'queues');
   }
 
   show(queues) {

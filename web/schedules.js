@@ -5,7 +5,7 @@
 import { api, isUnreachable } from './api.js';
 import { confirmAction } from './confirm.js';
 import { el, setText } from './dom.js';
-import { Poller } from './poll.js';
+import { loadList, Poller } from './poll.js';
 import { ScheduleForm } from './schedule-form.js';
 import { badge, setBadge } from './states.js';
 import { fmtDuration, fmtFire, fmtUntil, fmtUtc, zoneName } from './time.js';
@@ -57,18 +57,8 @@ export class SchedulesPanel {
     return this.poller.refresh();
   }
 
-  async load() {
-    try {
-      const { data } = await api('GET', '/api/schedules');
-      if (this.loadFailed) setText(this.error, '');
-      this.loadFailed = false;
-      this.show(Array.isArray(data?.schedules) ? data.schedules : []);
-    } catch (e) {
-      this.loadFailed = true;
-      setText(this.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).`
-        : e.status === 404 ? 'This daemon does not serve schedules (GET /api/schedules: 404).' : e.message);
-      throw e;
-    }
+  load() {
+    return loadList(this, '/api/schedules', 'schedules', 'schedules');
   }
 
   show(schedules) {
