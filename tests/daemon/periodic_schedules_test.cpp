@@ -313,3 +313,14 @@ TEST(ScheduleDefinition, AStoredRowReadsBackAsItWasWritten) {
   tampered.body = "{";
   EXPECT_FALSE(srv::schedule_of_row(tampered));
 }
+
+TEST_F(Periodic, NothingFiresOnceTheDaemonStops) {
+  start_all();
+  add({{"name", "tick"}, {"every", 1}, {"overlap", "queue"}, {"spec", {{"sleep", 1.5}}}});
+  run_for(2'500);  // a run from 1 s, one fire waiting for it
+  ASSERT_EQ(runs("tick").size(), 1u);
+  schedules_->stop_firing();
+  run_for(10'000);
+  EXPECT_EQ(runs("tick").size(), 1u);
+  EXPECT_EQ(record("tick")["paused"], false);  // stored as it was, for the next daemon
+}

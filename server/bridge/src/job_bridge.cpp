@@ -123,6 +123,7 @@ void JobBridge::stop(std::chrono::milliseconds grace) {
   if (stopping_.exchange(true)) return;
   events_.close_all();
   loop_.post([this, grace] {
+    if (schedules_) schedules_->stop_firing();
     service_->cancel_all();
     ua::create_task(drain_then_stop(service_.get(), &loop_, grace.count()));
   });

@@ -421,12 +421,19 @@ void JobService::finished(Job& job, JobState was) {
   release_when_committed(job.id(), ticket);
 }
 
+void JobService::spawn(ua::Coro<void> coro) {
+  if (background_.size() >= 64) {
+    std::erase_if(background_, [](const ua::AnyTask& t) { return !t || t.done(); });
+  }
+  background_.push_back(ua::create_task(std::move(coro)));
+}
+
 void JobService::release_when_committed(std::uint64_t id, WriteTicket ticket) {
   releasing_.emplace_back(id, ticket);
   release_committed();
   if (!releasing_.empty() && !release_queued_) {
     release_queued_ = true;
-    ua::create_task(release_committed_soon(this));
+    spawn(release_committed_soon(this));
   }
 }
 
@@ -475,6 +482,15 @@ void JobService::release_all() {
   due_.clear();
   parked_.clear();
   parking_.clear();
+  // The service's own timers end with it: a loop that runs on (a test's restart of the service)
+  // must not resume them.
+  for (ua::AnyTask& t : background_) {
+    if (t && !t.done()) t.cancel();
+  }
+  background_.clear();
+  parking_queued_ = false;
+  release_queued_ = false;
+  flush_queued_ = false;
   scheduled_ = 0;
   for (auto& [name, q] : queues_)
     q.scheduled = 0;
@@ -507,7 +523,7 @@ void JobService::write_later(const Job& job, bool with_output) {
   output = output || with_output;
   if (flush_queued_) return;
   flush_queued_ = true;
-  ua::create_task(flush_writes_soon(this));
+  spawn(flush_writes_soon(this));
 }
 
 WriteTicket JobService::write_now(const Job& job, JobState was) {

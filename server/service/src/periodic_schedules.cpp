@@ -100,8 +100,17 @@ void PeriodicSchedules::catch_up(Entry& e) {
   }
 }
 
+void PeriodicSchedules::stop_firing() {
+  stopped_ = true;
+  for (auto& [name, e] : entries_) {
+    disarm(e);
+    forget_owed(e);
+  }
+}
+
 void PeriodicSchedules::arm(Entry& e) {
   disarm(e);
+  if (stopped_) return;
   e.sleeper = ua::create_task(sleep_and_fire(this, e.definition.name, e.generation));
 }
 
@@ -195,7 +204,7 @@ ua::Coro<void> PeriodicSchedules::fire_owed_soon(PeriodicSchedules* self, std::s
 
 void PeriodicSchedules::fire_owed(const std::string& name, std::uint64_t generation) {
   Entry* e = find(name, generation);
-  if (e == nullptr || !e->owed_ms || e->definition.paused) return;
+  if (e == nullptr || !e->owed_ms || e->definition.paused || stopped_) return;
   if (last_run_live(*e)) {  // a trigger made another run meanwhile: wait for that one
     const std::int64_t owed = *e->owed_ms;
     e->owed_ms.reset();

@@ -27,7 +27,7 @@ bool JobService::retry_later(Job& job) {
   // The failed run was never written as final: the row goes from running to pending.
   write_now(job, JobState::running);
   if (auto it = live_.find(job.id()); it != live_.end()) enqueue(it->second);
-  if (delay_ms > 0) uasyncio::create_task(start_pending_after(this, delay_ms));
+  if (delay_ms > 0) spawn(start_pending_after(this, delay_ms));
   return true;
 }
 

@@ -38,7 +38,7 @@ void JobService::sleep_until_due(const Job& job, WriteTicket insert) {
     parking_.emplace_back(job.id(), insert);
     if (!parking_queued_) {
       parking_queued_ = true;
-      uasyncio::create_task(park_soon(this));
+      spawn(park_soon(this));
     }
   }
   wake_due_timer();
@@ -155,7 +155,7 @@ std::shared_ptr<Job> JobService::unpark(std::uint64_t id) {
     parking_.emplace_back(id, 0);
     if (!parking_queued_) {
       parking_queued_ = true;
-      uasyncio::create_task(park_soon(this));
+      spawn(park_soon(this));
     }
   }
   return job;

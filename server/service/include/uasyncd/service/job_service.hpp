@@ -218,6 +218,9 @@ class JobService {
   // backoff; false when it has none left.
   bool retry_later(Job& job);
   static uasyncio::Coro<void> start_pending_after(JobService* self, std::int64_t ms);
+  // Starts one of the service's own timers (flush, release, park, a retry's backoff): they are
+  // cancelled by release_all, so none outlives the service.
+  void spawn(uasyncio::Coro<void> coro);
   // Keeps a job that has ended in RAM until its final write is committed.
   void release_when_committed(std::uint64_t id, WriteTicket ticket);
   void release_committed();
@@ -252,6 +255,7 @@ class JobService {
   std::size_t scheduled_ = 0;
   std::deque<std::pair<std::uint64_t, WriteTicket>> parking_;
   bool parking_queued_ = false;
+
   // Jobs scheduled since the timer last ran, with their wall-clock run_at (DueQueue::Due::at_ms
   // holds it here): the timer turns them into loop times when it runs.
   std::vector<DueQueue::Due> staged_;
@@ -277,6 +281,7 @@ class JobService {
   bool flush_queued_ = false;
   uasyncio::AnyTask heartbeat_;
   bool beating_ = false;
+  std::vector<uasyncio::AnyTask> background_;  // spawn()
   FinishedHistory history_;
 };
 

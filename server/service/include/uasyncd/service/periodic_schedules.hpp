@@ -71,6 +71,9 @@ class PeriodicSchedules {
   // A run now, outside its times (paused or not; whatever its overlap policy says): its record.
   Result<nlohmann::json> trigger(const std::string& name);
   std::size_t size() const { return entries_.size(); }
+  // Shutdown: no schedule fires from now on (nothing new starts while running tasks drain).
+  // Reads still answer; what is stored stays as it is, for the next daemon.
+  void stop_firing();
   // The ticket of the latest write of a schedule (a caller that answers "done" waits for it).
   WriteTicket last_write() const { return last_write_; }
 
@@ -117,6 +120,7 @@ class PeriodicSchedules {
   std::uint64_t generations_ = 0;
   std::vector<uasyncio::AnyTask> owed_fires_;
   WriteTicket last_write_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace uasyncd::server
