@@ -13,6 +13,11 @@ stage() {
   [ -z "$1" ] || echo "== $1"
 }
 report_times() {
+  # A failure before the browser tests were waited for leaves them running: stop them.
+  if [ -n "${browser_pid:-}" ] && kill -0 "$browser_pid" 2>/dev/null; then
+    pkill -P "$browser_pid" 2>/dev/null || true
+    kill "$browser_pid" 2>/dev/null || true
+  fi
   stage ""
   printf '== stage times (whole run %d s)\n%s' "$SECONDS" "$stage_times"
 }
@@ -53,10 +58,15 @@ stage "image check: build/release/server/uasyncd"
 bash scripts/check-image.sh build/release/server/uasyncd
 
 # The dashboard in Debian's Chromium, against the release daemon (not under the sanitizers: the
-# page is what is tested there).
-stage "browser tests: tests/web"
+# page is what is tested there). Its tests mostly wait (on the page, on timers), so they run
+# beside the ASan build below, which runs at the lowest CPU priority: the page and the daemon it
+# drives get the cores whenever they want them, and the run is minutes shorter.
+browser_log=build/browser-tests.log
 (cd tests/web && npm ci --no-audit --no-fund &&
-  UASYNCD_BIN="$PWD/../../build/release/server/uasyncd" node --test --test-concurrency=1 dashboard.test.mjs)
+  start=$SECONDS &&
+  UASYNCD_BIN="$PWD/../../build/release/server/uasyncd" node --test --test-concurrency=1 dashboard.test.mjs &&
+  echo "browser tests took $((SECONDS - start)) s") > "$browser_log" 2>&1 &
+browser_pid=$!
 
 # The whole suite under AddressSanitizer+UndefinedBehaviorSanitizer. The sanitizer builds compile
 # every library again, as unity builds (batches of sources: the heavy headers parsed once a
@@ -64,7 +74,12 @@ stage "browser tests: tests/web"
 stage "build: asan"
 configure build/asan -DCMAKE_BUILD_TYPE=Debug -DUASYNCD_SANITIZE=address,undefined -DUASYNCD_BENCH=OFF \
   -DCMAKE_UNITY_BUILD=ON
-cmake --build build/asan -j "$jobs"
+nice -n 19 cmake --build build/asan -j "$jobs"
+stage "browser tests: tests/web (started beside the asan build; the wait for their end)"
+browser_status=0
+wait "$browser_pid" || browser_status=$?
+cat "$browser_log"
+[ "$browser_status" -eq 0 ] || { echo "browser tests failed (exit $browser_status)"; exit 1; }
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 run_ctest build/asan
 
 # The threaded tests (files *_threaded_test.cpp) under ThreadSanitizer: only they are built.
