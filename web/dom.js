@@ -73,3 +73,20 @@ export function isolatedName(name) {
 export function visuallyHidden(text) {
   return el('span', { class: 'sr-only' }, text);
 }
+
+// Shows `items` in `list` in their order: each by its view in `views` (key(item) -> a view with
+// its `li`), made by build(item) when missing, refreshed by update(view, item). Views that stay are
+// never moved (a moved node loses focus); new ones go in their place.
+export function placeViews(list, views, items, key, build, update) {
+  let at = list.firstChild;
+  for (const item of items) {
+    let v = views.get(key(item));
+    if (!v) {
+      v = build(item);
+      views.set(key(item), v);
+    }
+    if (v.li === at) at = at.nextSibling;
+    else list.insertBefore(v.li, at);
+    update(v, item);
+  }
+}

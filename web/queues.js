@@ -3,7 +3,7 @@
 // (editable) and whether it is paused. Cards are built once per queue and updated in place; a
 // limit being typed is never overwritten by the polling.
 import { api, isUnreachable } from './api.js';
-import { displayName, el, nameNode, setText } from './dom.js';
+import { displayName, el, nameNode, placeViews, setText } from './dom.js';
 import { loadList, Poller } from './poll.js';
 
 const POLL_MS = 2000;
@@ -58,17 +58,8 @@ export class QueuesPanel {
       v.li.remove();
       if (focused) (near ?? this.root.querySelector('summary')).focus();
     }
-    let at = this.list.firstChild;
-    for (const q of queues) {
-      let v = this.views.get(q.name);
-      if (!v) {
-        v = this.build(q);
-        this.views.set(q.name, v);
-      }
-      if (v.li === at) at = at.nextSibling;
-      else this.list.insertBefore(v.li, at);
-      this.update(v, q);
-    }
+    placeViews(this.list, this.views, queues, (q) => q.name, (q) => this.build(q),
+      (v, q) => this.update(v, q));
     const paused = queues.filter((q) => q.paused).length;
     setText(this.summary, queues.length
       ? `${plural(queues.length, 'queue')}${paused ? `, ${fmt(paused)} paused` : ''}.` : '');

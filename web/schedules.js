@@ -4,7 +4,7 @@
 // unfolded list of fire times survive the polling.
 import { api, isUnreachable } from './api.js';
 import { confirmAction } from './confirm.js';
-import { el, setText } from './dom.js';
+import { el, placeViews, setText } from './dom.js';
 import { loadList, Poller } from './poll.js';
 import { ScheduleForm } from './schedule-form.js';
 import { badge, setBadge } from './states.js';
@@ -65,18 +65,8 @@ export class SchedulesPanel {
     const shown = schedules.slice(0, MAX_SHOWN);
     const names = new Set(shown.map((s) => s.name));
     for (const name of [...this.views.keys()]) if (!names.has(name)) this.drop(name);
-    // Cards that stay are never moved (a moved node loses focus); new ones go in their place.
-    let at = this.list.firstChild;
-    for (const s of shown) {
-      let v = this.views.get(s.name);
-      if (!v) {
-        v = this.build(s);
-        this.views.set(s.name, v);
-      }
-      if (v.li === at) at = at.nextSibling;
-      else this.list.insertBefore(v.li, at);
-      this.update(v, s);
-    }
+    placeViews(this.list, this.views, shown, (s) => s.name, (s) => this.build(s),
+      (v, s) => this.update(v, s));
     const paused = schedules.filter((s) => s.paused).length;
     setText(this.summary, schedules.length
       ? `${plural(schedules.length, 'schedule')}${paused ? `, ${fmt(paused)} paused` : ''}. Times in ${zoneName()}.` +

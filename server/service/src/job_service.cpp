@@ -491,7 +491,6 @@ void JobService::release_all() {
   parking_queued_ = false;
   release_queued_ = false;
   flush_queued_ = false;
-  scheduled_ = 0;
   for (auto& [name, q] : queues_)
     q.scheduled = 0;
   if (heartbeat_ && !heartbeat_.done()) heartbeat_.cancel();

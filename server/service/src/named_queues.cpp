@@ -55,4 +55,11 @@ std::size_t NamedQueues::pending_total() const {
   return n;
 }
 
+std::size_t NamedQueues::scheduled_total() const {
+  std::size_t n = 0;
+  for (const auto& [name, q] : queues_)
+    n += q.scheduled;
+  return n;
+}
+
 }  // namespace uasyncd::server

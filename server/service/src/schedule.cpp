@@ -33,7 +33,6 @@ void JobService::sleep_until_due(const Job& job, WriteTicket insert) {
   const std::int64_t wait = job.run_at_ms() - wall_ms();
   staged_.push_back({job.run_at_ms(), job.id()});
   ++queue_of(job).scheduled;
-  ++scheduled_;
   if (wait > kKeepLiveMs) {
     parking_.emplace_back(job.id(), insert);
     if (!parking_queued_) {
@@ -47,7 +46,6 @@ void JobService::sleep_until_due(const Job& job, WriteTicket insert) {
 void JobService::scheduled_left(const Job& job) {
   NamedQueues::Queue& q = queue_of(job);
   if (q.scheduled > 0) --q.scheduled;
-  if (scheduled_ > 0) --scheduled_;
 }
 
 void JobService::wake_due_timer() {

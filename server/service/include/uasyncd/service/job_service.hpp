@@ -163,7 +163,7 @@ class JobService {
   // change lets start. invalid: too many queues.
   Result<nlohmann::json> set_queue(const std::string& name, std::optional<std::size_t> max_running,
                                    std::optional<bool> paused, WriteTicket& ticket);
-  std::size_t scheduled() const { return scheduled_; }
+  std::size_t scheduled() const { return queues_.scheduled_total(); }
   // Scheduled jobs kept in the backend only (not in RAM) until they are due or asked for.
   std::size_t parked() const { return parked_.size(); }
   // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
@@ -252,7 +252,6 @@ class JobService {
   // those to park once their insert is committed.
   DueQueue due_;
   IdBitmap parked_;
-  std::size_t scheduled_ = 0;
   std::deque<std::pair<std::uint64_t, WriteTicket>> parking_;
   bool parking_queued_ = false;
 

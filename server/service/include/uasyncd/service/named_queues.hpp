@@ -58,6 +58,7 @@ class NamedQueues {
   void count_finished(Queue& q, std::int64_t now_s);
   double finished_per_second(const Queue& q, std::int64_t now_s) const;
   std::size_t pending_total() const;
+  std::size_t scheduled_total() const;
   // Whether a task may name a queue not seen before (kMaxQueues).
   bool has_room() const { return queues_.size() < kMaxQueues; }
 
