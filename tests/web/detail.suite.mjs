@@ -186,7 +186,9 @@ describe('detail pane', () => {
         .some((dt) => dt.textContent === 'Waiting' && dt.nextElementSibling.textContent !== before), a);
       await apiCall(d.base, 'POST', `/api/tasks/${blocker.id}/cancel`);
       await waitForRowState(page, waiting.id, 'done');
-      assert.equal(await page.locator('#detail-body dt:text-is("Waiting")').isVisible(), false);
+      // The list and the open task are refreshed by separate requests: the row may say done a
+      // poll before the detail pane does, so wait (bounded) for the pane to drop the figure.
+      await page.locator('#detail-body dt:text-is("Waiting")').waitFor({ state: 'detached', timeout: 5000 });
       assert.deepEqual(page.consoleErrors(), []);
       await page.close();
     } finally {
