@@ -35,7 +35,7 @@ const std::string kScheduleKeyRefused =
 
 constexpr const char* kFeatures[] = {"events.removed", "tasks.search",  "tasks.paging",
                                      "stats.history",  "events.follow", "tasks.bulk",
-                                     "schedules",      "queues"};
+                                     "schedules",      "queues",        "instances"};
 
 // Compares every byte whatever the input, so the time taken does not tell how much matched.
 bool constant_time_equal(std::string_view a, std::string_view b) {
@@ -192,6 +192,7 @@ const std::vector<Routes::Route>& Routes::table() {
       {"POST", R"(/api/schedules/([^/]+)/resume)", Body::none, &Routes::resume_schedule},
       {"POST", R"(/api/schedules/([^/]+)/trigger)", Body::none, &Routes::trigger_schedule},
       {"GET", "/api/queues", Body::none, &Routes::list_queues},
+      {"GET", "/api/instances", Body::none, &Routes::instances},
       {"GET", R"(/api/queues/([^/]+))", Body::none, &Routes::get_queue},
       {"PUT", R"(/api/queues/([^/]+))", Body::json, &Routes::set_queue},
       {"GET", "/api/stats", Body::none, &Routes::stats},
@@ -714,6 +715,10 @@ void Routes::resume_schedule(Call& c) {
 
 void Routes::trigger_schedule(Call& c) {
   if (schedule_name(c.res, c.id)) reply(c.res, 201, jobs_.trigger_schedule(c.id));
+}
+
+void Routes::instances(Call& c) {
+  reply(c.res, 200, jobs_.instances());
 }
 
 void Routes::list_queues(Call& c) {

@@ -8,6 +8,7 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -161,6 +162,18 @@ inline void crash_storm(unsigned seed, std::vector<std::string> flags = {}) {
   DaemonProcess daemon(daemon_args(dir.path(), flags), dir / "run2.log");
   const std::optional<int> port = daemon.await_port();
   ASSERT_TRUE(port) << daemon.output();
+  if (std::find(flags.begin(), flags.end(), "--database-url") != flags.end()) {
+    // Cluster mode: the restarted daemon is a new instance; it takes the killed one's tasks once
+    // it finds that one dead (its lock gone and two heartbeats missed) and removes it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    httplib::Client c("127.0.0.1", *port);
+    for (;;) {
+      auto r = c.Get("/api/instances");
+      if (r && r->status == 200 && nlohmann::json::parse(r->body)["instances"].size() == 1) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the killed instance stays listed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   // Restored pending and retried tasks start at once; give the instant ones time to end.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const std::map<std::string, nlohmann::json> stored = all_tasks(*port);

@@ -42,9 +42,9 @@ TEST_F(DashboardApi, StatsTellLimitsRetentionAndFeatures) {
   EXPECT_EQ(r.body.at("keep_finished"), 500);
   std::vector<std::string> features = r.body.at("features").get<std::vector<std::string>>();
   std::sort(features.begin(), features.end());
-  EXPECT_EQ(features, (std::vector<std::string>{"events.follow", "events.removed", "queues",
-                                                "schedules", "stats.history", "tasks.bulk",
-                                                "tasks.paging", "tasks.search"}));
+  EXPECT_EQ(features, (std::vector<std::string>{"events.follow", "events.removed", "instances",
+                                                "queues", "schedules", "stats.history",
+                                                "tasks.bulk", "tasks.paging", "tasks.search"}));
 }
 
 TEST_F(DashboardApi, DeletesAndEvictionsAreEventsWithReasonAndState) {

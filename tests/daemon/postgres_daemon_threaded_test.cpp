@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -43,8 +44,10 @@ std::string test_database() {
   return name.substr(0, 63);
 }
 
+// A short lease: a restarted daemon is a new instance, which takes over the tasks of the one
+// that was killed once that one's lease is found expired (two heartbeats after its death).
 std::vector<std::string> pg_flags(const std::string& url) {
-  return {"--database-url", url};
+  return {"--database-url", url, "--lease-ttl", "2"};
 }
 
 TEST(Postgres, EveryAcceptedTaskSurvivesKill9) {
@@ -52,23 +55,43 @@ TEST(Postgres, EveryAcceptedTaskSurvivesKill9) {
   crash_storm(4, pg_flags(url));
 }
 
-TEST(Postgres, ASecondDaemonOnTheSameDatabaseIsRefused) {
+// Cluster mode: a second daemon on the same database is another instance of one cluster. Each
+// sees the other's tasks, and their ids never collide.
+TEST(Postgres, TwoDaemonsOnTheSameDatabaseShareItsTasks) {
   const std::string url = uasyncd::test::pg_test_database(test_database());
   TempDir dir;
   DaemonProcess first(daemon_args(dir / "a", pg_flags(url)), dir / "a.log");
   ASSERT_TRUE(first.await_port()) << first.output();
   DaemonProcess second(daemon_args(dir / "b", pg_flags(url)), dir / "b.log");
-  const std::optional<int> status = second.await_exit(30s);
-  ASSERT_TRUE(status) << "a second daemon started on the same database";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0);
-  EXPECT_NE(second.output().find("in use by another uasyncd"), std::string::npos)
-      << second.output();
-  // The first one is unharmed.
-  httplib::Client c("127.0.0.1", *first.await_port());
-  auto r = c.Post("/api/tasks?wait=10", R"({"value": 7})", "application/json");
+  ASSERT_TRUE(second.await_port()) << second.output();
+  httplib::Client a("127.0.0.1", *first.await_port());
+  httplib::Client b("127.0.0.1", *second.await_port());
+  std::set<std::string> ids;
+  for (int i = 0; i < 20; ++i) {
+    httplib::Client& to = i % 2 == 0 ? a : b;
+    auto r = to.Post("/api/tasks?wait=10", R"({"value": 7})", "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    EXPECT_EQ(json::parse(r->body)["state"], "done") << r->body;
+    ids.insert(json::parse(r->body)["id"].get<std::string>());
+  }
+  EXPECT_EQ(ids.size(), 20u) << "an id was given twice";
+  // Each reads the other's.
+  for (const std::string& id : ids) {
+    auto r = a.Get("/api/tasks/" + id);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << id;
+  }
+  auto r = b.Get("/api/instances");
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 201) << r->body;
-  EXPECT_EQ(json::parse(r->body)["state"], "done") << r->body;
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json instances = json::parse(r->body);
+  EXPECT_EQ(instances["cluster"], true);
+  ASSERT_EQ(instances["instances"].size(), 2u) << r->body;
+  int selves = 0;
+  for (const json& i : instances["instances"])
+    selves += i["self"].get<bool>() ? 1 : 0;
+  EXPECT_EQ(selves, 1) << r->body;
 }
 
 // The server drops the daemon's connections (every session of its database ends, as in a restart

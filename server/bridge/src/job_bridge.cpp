@@ -11,6 +11,7 @@
 
 #include "uasyncd/job/job_id.hpp"
 #include "uasyncd/job/job_json.hpp"
+#include "uasyncd/store/store_error.hpp"
 
 namespace uasyncd::server {
 namespace {
@@ -65,11 +66,25 @@ bool JobWait::answer_once(Result<Waited> r) {
 
 JobBridge::JobBridge(BridgeOptions options, JobBackend& backend, FinishedJobCache& cache)
     : options_(std::move(options)), backend_(backend), cache_(cache), stored_(backend) {
-  options_.service.publish = [this](const json& event) { events_.publish(event); };
-  options_.service.events_wanted = [this] { return events_.active(); };
+  options_.service.publish = [this](const json& event) {
+    events_.publish(event);
+    if (options_.forward_event && options_.remote_watchers && options_.remote_watchers()) {
+      options_.forward_event(event.dump());
+    }
+  };
+  options_.service.events_wanted = [this] {
+    // Asked at every transition: the moment to copy the running count for the cluster's
+    // heartbeat, which may not touch the service.
+    if (service_) running_.store(service_->running(), std::memory_order_relaxed);
+    return events_.active() || (options_.remote_watchers && options_.remote_watchers());
+  };
   options_.service.counted = [this](JobState s) {
     finished_total_[static_cast<std::size_t>(s)].fetch_add(1, std::memory_order_relaxed);
   };
+  if (options_.remote_watchers) {
+    remote_waits_ =
+        std::make_unique<RemoteWaits<JobWait>>([this](JobWait& w) { return settle_remote(w); });
+  }
 }
 
 JobBridge::~JobBridge() {
@@ -122,6 +137,7 @@ void JobBridge::start() {
 void JobBridge::stop(std::chrono::milliseconds grace) {
   if (stopping_.exchange(true)) return;
   events_.close_all();
+  if (remote_waits_) remote_waits_->stop();
   loop_.post([this, grace] {
     if (schedules_) schedules_->stop_firing();
     service_->cancel_all();
@@ -137,6 +153,9 @@ Result<T> JobBridge::on_loop(std::function<Result<T>(JobService&)> fn) {
         [this, fn = std::move(fn)] { return fn(*service_); }, options_.loop_reply_timeout);
     if (!r) return loop_unavailable();
     return std::move(*r);
+  } catch (const StoreError& e) {
+    // A store that must answer first (a shared one reserving ids) did not: nothing was done.
+    return JobError{JobErrorCode::unavailable, e.what()};
   } catch (const std::exception& e) {
     spdlog::error("a request failed on the loop thread: {}", e.what());
     return JobError{JobErrorCode::internal, std::string("internal error: ") + e.what()};
@@ -317,6 +336,25 @@ Result<ListPage> JobBridge::list(const ListQuery& query) {
   }
 }
 
+bool JobBridge::settle_remote(JobWait& wait) {
+  if (wait.answered()) return true;
+  try {
+    std::optional<Result<JsonDoc>> stored = from_store(wait.ref(), false);
+    if (!stored) {
+      wait.answer_once(JobError{JobErrorCode::not_found, ref_text(wait.ref())});
+    } else if (!*stored) {
+      wait.answer_once(stored->error());
+    } else if (is_final_doc(stored->value())) {
+      wait.answer_once(Waited{std::move(stored->value()), true});
+    } else {
+      return false;
+    }
+  } catch (const StoreError&) {
+    return false;  // the store is away: the next poll tries again
+  }
+  return true;
+}
+
 std::optional<Result<JsonDoc>> JobBridge::from_store(const JobRef& ref, bool finished_only) {
   const std::uint64_t generation = cache_.generation();
   std::optional<JobError> error;
@@ -378,6 +416,13 @@ void JobBridge::watch_on_loop(const std::shared_ptr<JobWait>& wait) {
   } else if (!r.is(JobErrorCode::not_live)) {
     wait->answer_once(r.error());
   } else if (std::optional<Result<JsonDoc>> stored = from_store(wait->ref(), false)) {
+    if (remote_waits_ && *stored && !is_final_doc(stored->value())) {
+      // Live on another instance (cluster mode): its end comes from there.
+      wait->remote = true;
+      remote_waits_->add(wait->ref().id, wait);
+      if (options_.watching) options_.watching();
+      return;
+    }
     // It finished and left RAM after the caller looked at the store: one row read, rarely.
     if (*stored) {
       wait->answer_once(Waited{std::move(stored->value()), true});
@@ -391,6 +436,18 @@ void JobBridge::watch_on_loop(const std::shared_ptr<JobWait>& wait) {
 
 void JobBridge::end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now) {
   if (wait->answered()) return;
+  if (wait->remote.load()) {
+    // Not the loop's: answered with the row as the store has it now.
+    if (!answer_now) {
+      wait->forget();
+    } else if (!settle_remote(*wait)) {
+      if (std::optional<Result<JsonDoc>> stored = from_store(wait->ref(), false);
+          stored && *stored) {
+        wait->answer_once(Waited{std::move(stored->value()), false});
+      }
+    }
+    return;
+  }
   const bool posted = loop_.post([this, wait, answer_now] {
     if (wait->answered()) return;
     service_->cancel_watch(wait->ref().id, wait->watch);
@@ -418,7 +475,15 @@ void JobBridge::end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now) 
 
 Result<json> JobBridge::cancel(const JobRef& ref) {
   Result<json> r = on_loop<json>([ref](JobService& s) { return s.cancel(ref); });
-  return r.is(JobErrorCode::not_live) ? stored_.cancel(ref) : r;
+  if (!r.is(JobErrorCode::not_live)) return r;
+  if (!ref.step && options_.cancel_elsewhere) {
+    try {
+      if (options_.cancel_elsewhere(ref.id)) return stored_.get(ref);
+    } catch (const StoreError& e) {
+      return JobError{JobErrorCode::unavailable, e.what()};
+    }
+  }
+  return stored_.cancel(ref);
 }
 
 Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
@@ -500,6 +565,7 @@ Result<Done> JobBridge::follow_output(const JobRef& ref, std::shared_ptr<SseChan
 
 void JobBridge::subscribe_events(std::shared_ptr<SseChannel> channel) {
   events_.subscribe(std::move(channel));
+  if (options_.watching) options_.watching();
 }
 
 DaemonStats JobBridge::stats() const {

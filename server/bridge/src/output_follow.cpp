@@ -31,6 +31,7 @@ OutputFollower JobBridge::output_frames(const std::shared_ptr<SseChannel>& chann
 bool JobBridge::open_event_stream(const std::string& id, std::shared_ptr<SseChannel> channel) {
   if (!streams_.add(id, channel)) return false;
   events_.subscribe(std::move(channel));
+  if (options_.watching) options_.watching();
   return true;
 }
 

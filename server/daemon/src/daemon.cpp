@@ -8,6 +8,8 @@
 #include <system_error>
 #include <utility>
 
+#include <unistd.h>
+
 #include "uasyncd/api/json_body.hpp"
 #include "uasyncd/api/log_escape.hpp"
 #include "uasyncd/store/store_error.hpp"
@@ -72,9 +74,11 @@ std::unique_ptr<JobBackend> Daemon::make_backend() {
     }
   };
   if (!options_.database_url.empty()) {
+    start_cluster();
     PostgresOptions postgres;
     postgres.url = options_.database_url;
     postgres.full_sync = options_.full_sync;
+    postgres.instance = &cluster_->instance_id_ref();
     return open_postgres_backend(postgres, std::move(backend));
   }
   if (options_.data_dir.empty()) return make_memory_backend(std::move(backend));
@@ -82,6 +86,47 @@ std::unique_ptr<JobBackend> Daemon::make_backend() {
   sqlite.dir = options_.data_dir;
   sqlite.full_sync = options_.full_sync;
   return open_sqlite_backend(sqlite, std::move(backend));
+}
+
+void Daemon::start_cluster() {
+  ClusterOptions cluster;
+  cluster.url = options_.database_url;
+  cluster.name = options_.instance_name;
+  if (cluster.name.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    cluster.name = std::string(host) + ":" + std::to_string(::getpid());
+  }
+  cluster.lease_ttl =
+      std::chrono::milliseconds(static_cast<std::int64_t>(options_.lease_ttl * 1000));
+  ClusterEvents events;
+  // The bridge is made after the backend: what comes before it is not lost, since claims start
+  // only when the service asks (want_claim, after its restore).
+  events.claimed = [this](std::vector<ClaimedRow> rows) {
+    if (JobBridge* b = removals_to_.load(std::memory_order_acquire)) b->adopt(std::move(rows));
+  };
+  events.cancel_requested = [this](std::vector<std::uint64_t> ids) {
+    if (JobBridge* b = removals_to_.load(std::memory_order_acquire))
+      b->cancel_requested(std::move(ids));
+  };
+  events.lease_lost = [this] {
+    if (JobBridge* b = removals_to_.load(std::memory_order_acquire)) b->lease_lost();
+  };
+  events.running = [this]() -> std::size_t {
+    JobBridge* b = removals_to_.load(std::memory_order_acquire);
+    return b ? b->running() : 0;
+  };
+  events.watchers = [this]() -> std::size_t {
+    JobBridge* b = removals_to_.load(std::memory_order_acquire);
+    return b && b->has_subscribers() ? 1 : 0;
+  };
+  events.remote_events = [this](std::vector<std::string> events) {
+    if (JobBridge* b = removals_to_.load(std::memory_order_acquire))
+      b->publish_remote(std::move(events));
+  };
+  cluster_ = PgCluster::start(cluster, std::move(events));
+  spdlog::info("cluster instance {} ({}), lease {} s", cluster_->instance_id(), cluster.name,
+               options_.lease_ttl);
 }
 
 std::unique_ptr<api::HttpServer> Daemon::make_http_server() {
@@ -117,6 +162,34 @@ void Daemon::start() {
   if (options_.virtual_clock) bridge.service.heartbeat_ms = 0;
   bridge.loop_reply_timeout = options_.loop_reply_timeout;
   bridge.bulk_max_jobs = options_.bulk_max_jobs;
+  if (cluster_) {
+    PgCluster* cluster = cluster_.get();
+    bridge.service.want_claim = [cluster](std::map<std::string, std::size_t> free) {
+      cluster->want_claim(std::move(free));
+    };
+    bridge.cancel_elsewhere = [cluster](std::uint64_t id) {
+      return cluster->request_cancel(id).kind != PgCluster::CancelOutcome::Kind::not_live;
+    };
+    bridge.remote_watchers = [cluster] { return cluster->others_watch(); };
+    bridge.forward_event = [cluster](std::string event) {
+      cluster->forward_event(std::move(event));
+    };
+    bridge.watching = [cluster] { cluster->watching(); };
+    bridge.instances = [cluster] {
+      nlohmann::json out = nlohmann::json::array();
+      const std::int64_t me = cluster->instance_id();
+      for (const InstanceInfo& i : cluster->instances()) {
+        out.push_back({{"id", i.id},
+                       {"name", i.name},
+                       {"started", static_cast<double>(i.started_ms) / 1000.0},
+                       {"heartbeat_age", i.heartbeat_age_s},
+                       {"running", i.running},
+                       {"stopping", i.stopping},
+                       {"self", i.id == me}});
+      }
+      return out;
+    };
+  }
   if (!options_.exec_supervisor.empty()) {
     bridge.exec_supervisor =
         exec::SupervisorOptions{options_.exec_supervisor, exec_lock_ ? exec_lock_->fd() : -1, 64};
@@ -146,10 +219,13 @@ void Daemon::stop() {
       std::chrono::milliseconds(static_cast<std::int64_t>(options_.shutdown_grace * 1000));
   const auto deadline = std::chrono::steady_clock::now() + grace;
   if (http_) http_->stop(grace);
+  // Cluster mode: no more claims while the running tasks end.
+  if (cluster_) cluster_->stopping();
   bridge_->stop(
       std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
                                                  deadline - std::chrono::steady_clock::now())));
   backend_->close();
+  if (cluster_) cluster_->stop();
 }
 
 }  // namespace uasyncd::server

@@ -143,6 +143,15 @@ void add_serve_flags(CLI::App& app, ServeFlags& f) {
                      "postgres://uasyncd@db/uasyncd or host=/run/postgresql dbname=uasyncd "
                      "(put the password in PGPASSWORD or ~/.pgpass, not here)")
           ->envname("UASYNCD_DATABASE_URL");
+  app.add_option("--lease-ttl", o.lease_ttl,
+                 "cluster mode (--database-url): seconds an instance's lease lasts; a dead "
+                 "instance's tasks move on after about this long, and an instance that cannot "
+                 "renew it in time stops its own tasks")
+      ->envname("UASYNCD_LEASE_TTL")
+      ->check(number_from(1, 3600));
+  app.add_option("--instance-name", o.instance_name,
+                 "cluster mode: this instance's name in GET /api/instances (default host:pid)")
+      ->envname("UASYNCD_INSTANCE_NAME");
   app.add_option("--sync", f.sync,
                  "full: fsync every commit (survives power loss); normal: survives crashes")
       ->envname("UASYNCD_SYNC")

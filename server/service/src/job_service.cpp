@@ -152,6 +152,7 @@ void JobService::admit(std::shared_ptr<Job> job, WriteTicket insert) {
     start_now(job);
   } else {
     enqueue(std::move(job));
+    release_waiting();
   }
 }
 
@@ -363,9 +364,14 @@ ua::Coro<void> JobService::beat_while_running(JobService* self) {
 
 void JobService::runner_finished(Job& job) {
   NamedQueues::Queue& q = queue_of(job);
+  const bool was_full = !queues_.may_start(q);
   if (q.running > 0) --q.running;
   if (!retry_later(job)) finished(job, JobState::running);
   start_pending();
+  // Cluster mode: room again, for tasks other instances released.
+  if (was_full && queues_.may_start(q) && backend_.shared() && options_.want_claim) {
+    options_.want_claim(free_slots());
+  }
 }
 
 void JobService::start_pending() {
@@ -381,6 +387,7 @@ void JobService::start_pending() {
       start_now(next);
     }
   }
+  release_waiting();
 }
 
 void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {

@@ -50,6 +50,8 @@ void JobService::restore() {
   spdlog::info("restored {} tasks: {} scheduled, {} queued again, {} interrupted", restored,
                scheduled, requeued, interrupted);
   start_pending();
+  // Cluster mode: the rows this instance runs come from claims, which start now.
+  if (backend_.shared() && options_.want_claim) options_.want_claim(free_slots());
 }
 
 }  // namespace uasyncd::server

@@ -4,7 +4,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
 #include <utility>
 
 #include "group_writer.hpp"
@@ -15,6 +22,10 @@ namespace {
 
 // Rows deleted per transaction by the retention applied at start.
 constexpr std::size_t kStartRetentionBatch = 10'000;
+// Ids a daemon of a shared store reserves at once: one round trip per this many submits.
+constexpr std::uint64_t kIdBlock = 1000;
+// How long the counts a shared store read are served before they are read again.
+constexpr std::chrono::seconds kSharedCountsFor{1};
 
 class DurableBackend final : public JobBackend {
  public:
@@ -22,6 +33,7 @@ class DurableBackend final : public JobBackend {
                  const std::function<std::unique_ptr<StoreReaders>()>& open_readers,
                  BackendOptions options) {
     path_ = store->where();
+    shared_ = store->shared();
     const StateCounts counts = store->count_states();
     for (JobState s : kAllJobStates)
       tally_.add(s, static_cast<std::int64_t>(counts[static_cast<std::size_t>(s)]));
@@ -41,19 +53,41 @@ class DurableBackend final : public JobBackend {
       total += n;
     spdlog::info("task store {}: {} tasks ({} live)", path_, total, live_.size());
     readers_ = open_readers();
-    writer_ = std::make_unique<GroupWriter>(std::move(store), max_id, options.retention, tally_,
-                                            std::move(options.on_removed));
+    store_ = store.get();
+    const StateCounts opened = tally_.get();
+    for (std::size_t i = 0; i < opened.size(); ++i)
+      committed_[i] = static_cast<std::int64_t>(opened[i]);
+    auto on_removed = std::move(options.on_removed);
+    writer_ = std::make_unique<GroupWriter>(
+        std::move(store), max_id, options.retention, tally_,
+        [this, on_removed = std::move(on_removed)](std::span<const RemovedJob> jobs) {
+          if (shared_) {
+            std::lock_guard lock(counts_mu_);
+            for (const RemovedJob& j : jobs)
+              --committed_[static_cast<std::size_t>(j.state)];
+          }
+          if (on_removed) on_removed(jobs);
+        });
   }
   ~DurableBackend() override {
     close();
     readers_.reset();
   }
 
-  std::uint64_t next_id() override { return ++last_id_; }
+  std::uint64_t next_id() override {
+    if (!shared_) return ++last_id_;
+    // Loop thread only: the block is this thread's. A reservation throws StoreError when the
+    // database fails, which the submit answers as it answers a failed write.
+    if (block_next_ > block_last_) {
+      block_last_ = store_->reserve_ids(kIdBlock);
+      block_next_ = block_last_ - kIdBlock + 1;
+    }
+    return block_next_++;
+  }
 
   WriteTicket insert(const Job& job) override {
     tally_.add(job.state());
-    return writer_->insert(row_of(job, true));
+    return noted(writer_->insert(row_of(job, true)), std::nullopt, job.state());
   }
 
   WriteTicket insert_all(std::span<const Job* const> jobs) override {
@@ -63,23 +97,33 @@ class DurableBackend final : public JobBackend {
       tally_.add(job->state());
       rows.push_back(row_of(*job, true));
     }
-    return writer_->insert_all(std::move(rows));
+    const WriteTicket ticket = writer_->insert_all(std::move(rows));
+    for (const Job* job : jobs)
+      noted(ticket, std::nullopt, job->state());
+    return ticket;
   }
 
   WriteTicket update(const Job& job, JobState was, bool with_output) override {
     tally_.move(was, job.state());
-    return writer_->update(row_of(job, false, with_output));
+    return noted(writer_->update(row_of(job, false, with_output)), was, job.state());
   }
 
   WriteTicket erase(std::uint64_t id, JobState state) override {
     tally_.add(state, -1);
-    return writer_->erase(id);
+    return noted(writer_->erase(id), state, std::nullopt);
+  }
+
+  bool shared() const override { return shared_; }
+  WriteTicket release(const Job& job) override {
+    JobRow row = row_of(job, false);
+    row.released = true;
+    return writer_->update(std::move(row));
   }
 
   WriteTicket put_setting(const SettingRow& row) override { return writer_->put_setting(row); }
   WriteTicket insert_fired(const Job& job, const SettingRow& schedule) override {
     tally_.add(job.state());
-    return writer_->insert_fired(row_of(job, true), schedule);
+    return noted(writer_->insert_fired(row_of(job, true), schedule), std::nullopt, job.state());
   }
   std::vector<SettingRow> load_settings(SettingKind kind) override {
     std::vector<SettingRow> out;
@@ -98,11 +142,48 @@ class DurableBackend final : public JobBackend {
   }
 
   std::optional<JobRow> get(std::uint64_t id) override { return readers_->get(id); }
-  ListPage list(const ListQuery& query) override { return readers_->list(query, tally_.get()); }
+  ListPage list(const ListQuery& query) override { return readers_->list(query, counts()); }
   std::optional<std::uint64_t> find_by_key(const std::string& key) override {
     return readers_->find_by_key(key);
   }
-  StateCounts counts() const override { return tally_.get(); }
+  StateCounts counts() const override {
+    if (!shared_) return tally_.get();
+    // Other daemons write the same rows: the database counts them (once a second at most). This
+    // daemon's own writes are added as the tally has them, less what the read saw of them
+    // already (its writes committed by then), so its own changes show at once.
+    std::lock_guard lock(counts_mu_);
+    absorb_committed();
+    const auto now = std::chrono::steady_clock::now();
+    if (!counts_read_ || now - *counts_read_ >= kSharedCountsFor) {
+      try {
+        // A commit of this daemon's between the read and the look at committed_ would count
+        // twice or not at all: the read is made again until none came in between (the writer
+        // publishes a commit a moment after the database shows it).
+        for (int tries = 0; tries < 3; ++tries) {
+          absorb_committed();
+          const std::array<std::int64_t, kAllJobStates.size()> before = committed_;
+          std::optional<StateCounts> c = readers_->count_states();
+          if (!c) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          absorb_committed();
+          shared_counts_ = *c;
+          committed_at_read_ = before;
+          if (committed_ == before && writer_->committed(last_noted_)) break;
+        }
+      } catch (const StoreError& e) {
+        spdlog::warn("task store: {}", e.what());  // the last counts stand meanwhile
+      }
+      counts_read_ = now;
+    }
+    const StateCounts mine = tally_.get();
+    StateCounts out{};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      const std::int64_t n = static_cast<std::int64_t>(shared_counts_[i]) +
+                             static_cast<std::int64_t>(mine[i]) - committed_at_read_[i];
+      out[i] = static_cast<std::uint64_t>(std::max<std::int64_t>(n, 0));
+    }
+    return out;
+  }
   std::vector<JobRow> load_live() override { return std::exchange(live_, {}); }
   BackendStats stats() const override { return writer_->stats(); }
   std::optional<std::string> unavailable_reason() override {
@@ -121,6 +202,26 @@ class DurableBackend final : public JobBackend {
   }
 
  private:
+  // Shared store: remembers a write's move between states until its commit, when it counts in
+  // committed_ (what a read of the database already shows of this daemon's writes).
+  WriteTicket noted(WriteTicket ticket, std::optional<JobState> from, std::optional<JobState> to) {
+    if (!shared_ || ticket == 0) return ticket;
+    std::lock_guard lock(counts_mu_);
+    moves_.push_back({ticket, from, to});
+    last_noted_ = ticket;
+    absorb_committed();
+    return ticket;
+  }
+  // counts_mu_ held.
+  void absorb_committed() const {
+    while (!moves_.empty() && writer_->committed(moves_.front().ticket)) {
+      const Move& m = moves_.front();
+      if (m.from) --committed_[static_cast<std::size_t>(*m.from)];
+      if (m.to) ++committed_[static_cast<std::size_t>(*m.to)];
+      moves_.pop_front();
+    }
+  }
+
   std::size_t trim_at_start(DurableStore& store, const Retention& retention, std::uint64_t max_id) {
     std::size_t trimmed = 0;
     WriteBatch nothing;
@@ -141,6 +242,23 @@ class DurableBackend final : public JobBackend {
   }
 
   std::string path_;
+  bool shared_ = false;
+  DurableStore* store_ = nullptr;  // owned by writer_; reserve_ids only
+  std::uint64_t block_next_ = 1;   // next_id's block (shared store), empty at first
+  std::uint64_t block_last_ = 0;
+  mutable std::mutex counts_mu_;
+  mutable std::optional<std::chrono::steady_clock::time_point> counts_read_;
+  mutable StateCounts shared_counts_{};
+  struct Move {
+    WriteTicket ticket;
+    std::optional<JobState> from;
+    std::optional<JobState> to;
+  };
+  mutable std::deque<Move> moves_;  // uncommitted moves, oldest first
+  WriteTicket last_noted_ = 0;
+  // The tally of committed writes (rows per state), now and when shared_counts_ was read.
+  mutable std::array<std::int64_t, kAllJobStates.size()> committed_{};
+  mutable std::array<std::int64_t, kAllJobStates.size()> committed_at_read_{};
   StateTally tally_;
   std::atomic<std::uint64_t> last_id_{0};
   std::vector<JobRow> live_;

@@ -67,6 +67,13 @@ class DurableStore {
   virtual std::optional<std::int64_t> alive_ms() = 0;
   // Every setting, ordered by kind and name.
   virtual std::vector<SettingRow> load_settings() = 0;
+
+  // A database several daemons share (cluster mode): ids come in blocks (reserve_ids), live rows
+  // are claimed (pg_cluster.hpp), not loaded, and the counts per state are read, not kept.
+  virtual bool shared() const { return false; }
+  // Reserves `n` ids no daemon sharing the store was or will be given; returns the last of them
+  // (the block is last - n + 1 .. last). Any thread: it has a connection of its own.
+  virtual std::uint64_t reserve_ids(std::uint64_t /*n*/) { return 0; }
 };
 
 // Reads for the HTTP threads, through connections of their own. Threads: any; thread-safe.
@@ -80,6 +87,9 @@ class StoreReaders {
   virtual std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key) = 0;
   // Throws StoreError when the store does not answer (a database is asked; a file is not).
   virtual void ping() {}
+  // Rows per state, counted by the database (a shared store, whose rows other daemons write
+  // too); nullopt: the backend's own tally is exact.
+  virtual std::optional<StateCounts> count_states() { return std::nullopt; }
 };
 
 }  // namespace uasyncd::server

@@ -211,6 +211,7 @@ void apply_update(JobRow& stored, JobRow&& update) {
   stored.error = std::move(update.error);
   if (!update.steps.empty()) stored.steps = std::move(update.steps);
   if (!update.output.empty()) stored.output = std::move(update.output);
+  stored.released = update.released;
 }
 
 std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {

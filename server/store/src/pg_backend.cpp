@@ -14,7 +14,8 @@ namespace uasyncd::server {
 
 std::unique_ptr<JobBackend> open_postgres_backend(const PostgresOptions& postgres,
                                                   BackendOptions options) {
-  std::unique_ptr<PgStore> store = PgStore::open(postgres.url, postgres.full_sync);
+  std::unique_ptr<PgStore> store =
+      PgStore::open(postgres.url, postgres.full_sync, postgres.instance);
   if (store->opened_version() == 0) {
     spdlog::info("{}: schema {} created", store->where(), PgStore::kSchemaVersion);
   } else if (store->opened_version() < PgStore::kSchemaVersion) {

@@ -114,6 +114,20 @@ void PgReaders::ping() {
   with_connection([](pg::Connection& c) { c.run("SELECT 1", "does not answer"); });
 }
 
+std::optional<StateCounts> PgReaders::count_states() {
+  return with_connection([](pg::Connection& c) {
+    const pg::Result r =
+        c.run("SELECT state, count(*) FROM uasyncd_tasks GROUP BY state", "cannot count");
+    StateCounts counts{};
+    for (int i = 0; i < r.rows(); ++i) {
+      const std::optional<JobState> state = parse_state(r.bytes(i, 0));
+      if (state)
+        counts[static_cast<std::size_t>(*state)] += static_cast<std::uint64_t>(r.integer(i, 1));
+    }
+    return std::optional<StateCounts>(counts);
+  });
+}
+
 // A list's rows and counts through one connection, in one read-only snapshot.
 class PgReaders::Source final : public ListSource {
  public:

@@ -29,6 +29,7 @@ class PgReaders final : public StoreReaders {
   ListPage list(const ListQuery& query, const StateCounts& counts) override;
   std::optional<std::uint64_t> find_by_key(const std::string& idempotency_key) override;
   void ping() override;
+  std::optional<StateCounts> count_states() override;
 
  private:
   class Lease;

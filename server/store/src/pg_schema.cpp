@@ -21,6 +21,11 @@ struct PgMigration {
 // occurrence's task; a daemon sharing the database may claim an occurrence with a conditional
 // UPDATE of it. The root's queue and priority as columns (filled in for the live rows), indexed
 // as a claim query orders pending tasks.
+// Version 3: cluster mode. The instances sharing the database (a row each, renewed as a lease),
+// and each live task's owner: the instance that holds it in RAM (NULL: nobody; claimable). Live
+// rows of a database a single daemon wrote are unowned, so the first instance claims them, as a
+// restart recovered them. A cancel asked of a task another instance holds is kept in
+// cancel_requested_ms, so the request outlives a lost notification and a dead owner.
 constexpr PgMigration kPgMigrations[] = {
     {1, R"sql(
 CREATE TABLE uasyncd_tasks(
@@ -66,6 +71,21 @@ UPDATE uasyncd_tasks SET
   WHERE state IN ('scheduled', 'pending', 'running');
 CREATE INDEX uasyncd_tasks_claim ON uasyncd_tasks(queue, priority DESC, seq)
   WHERE state = 'pending';
+)sql"},
+    {3, R"sql(
+CREATE TABLE uasyncd_instances(
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  name text NOT NULL,
+  started_ms bigint NOT NULL,
+  heartbeat_ms bigint NOT NULL,
+  expires_at timestamptz NOT NULL,
+  running bigint NOT NULL DEFAULT 0,
+  watchers bigint NOT NULL DEFAULT 0,
+  stopping boolean NOT NULL DEFAULT false);
+ALTER TABLE uasyncd_tasks ADD COLUMN owner bigint;
+ALTER TABLE uasyncd_tasks ADD COLUMN cancel_requested_ms bigint;
+CREATE INDEX uasyncd_tasks_owner ON uasyncd_tasks(owner)
+  WHERE state IN ('scheduled', 'pending', 'running');
 )sql"},
 };
 

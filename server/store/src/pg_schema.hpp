@@ -10,8 +10,6 @@ namespace uasyncd::server {
 // none). Throws StoreError when the database holds a newer schema than `target_version`.
 int migrate_pg_schema(pg::Connection& conn, int target_version);
 
-// The advisory lock key a daemon holds on its writing connection (one daemon per database).
-inline constexpr std::int64_t kPgDaemonLock = 0x7561'7379'6e63'6401;  // "uasyncd" 1
 // The advisory lock key migrations take.
 inline constexpr std::int64_t kPgMigrationLock = 0x7561'7379'6e63'6402;
 

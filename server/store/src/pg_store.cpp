@@ -1,5 +1,7 @@
 #include "pg_store.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -25,8 +27,8 @@ std::string pg_trim_sql(bool before_cutoff) {
 // group commit's rows would otherwise cost a round trip each, which on a loaded machine is
 // mostly waiting to be scheduled), well under the protocol's 65,535 parameters.
 constexpr std::size_t kRowsPerStatement = 1000;
-constexpr std::size_t kInsertColumns = 20;
-constexpr std::size_t kUpdateColumns = 12;
+constexpr std::size_t kInsertColumns = 21;
+constexpr std::size_t kUpdateColumns = 14;
 
 // "($1, $2), ($3, $4)" for rows of `columns` parameters.
 std::string placeholders(std::size_t rows, std::size_t columns) {
@@ -47,7 +49,7 @@ std::string placeholders(std::size_t rows, std::size_t columns) {
 std::string insert_sql(std::size_t rows) {
   return "INSERT INTO uasyncd_tasks(state, attempts, started_ms, finished_ms, result, "
          "error_type, error_message, steps, output, run_at_ms, interrupted_ms, seq, spec, name, "
-         "name_folded, kind, created_ms, idempotency_key, queue, priority) VALUES " +
+         "name_folded, kind, created_ms, idempotency_key, queue, priority, owner) VALUES " +
          placeholders(rows, kInsertColumns) +
          " ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts, "
          "started_ms = EXCLUDED.started_ms, finished_ms = EXCLUDED.finished_ms, "
@@ -57,21 +59,27 @@ std::string insert_sql(std::size_t rows) {
          "interrupted_ms = EXCLUDED.interrupted_ms, spec = EXCLUDED.spec, name = EXCLUDED.name, "
          "name_folded = EXCLUDED.name_folded, kind = EXCLUDED.kind, "
          "created_ms = EXCLUDED.created_ms, idempotency_key = EXCLUDED.idempotency_key, "
-         "queue = EXCLUDED.queue, priority = EXCLUDED.priority";
+         "queue = EXCLUDED.queue, priority = EXCLUDED.priority, owner = EXCLUDED.owner "
+         // Only a batch written again after a lost connection meets its own rows here: never
+         // over a row another instance took meanwhile.
+         "WHERE uasyncd_tasks.owner IS NOT DISTINCT FROM EXCLUDED.owner";
 }
 
-// Fenced: a write of an earlier attempt than the row's never applies. Empty steps or output
-// (NULL) leave the stored ones.
+// Fenced: a write of an earlier attempt than the row's never applies, nor one of an instance
+// that no longer holds the row (v.fence: the writer's instance; NULL outside cluster mode).
+// Empty steps or output (NULL) leave the stored ones.
 std::string update_sql(std::size_t rows) {
   return "UPDATE uasyncd_tasks AS t SET state = v.state, attempts = v.attempts, "
          "started_ms = v.started_ms, finished_ms = v.finished_ms, result = v.result, "
          "error_type = v.error_type, error_message = v.error_message, "
          "steps = coalesce(v.steps, t.steps), output = coalesce(v.output, t.output), "
-         "run_at_ms = v.run_at_ms, interrupted_ms = v.interrupted_ms FROM (VALUES " +
+         "run_at_ms = v.run_at_ms, interrupted_ms = v.interrupted_ms, owner = v.owner FROM "
+         "(VALUES " +
          placeholders(rows, kUpdateColumns) +
          ") AS v(state, attempts, started_ms, finished_ms, result, error_type, error_message, "
-         "steps, output, run_at_ms, interrupted_ms, seq) "
-         "WHERE t.seq = v.seq AND t.attempts <= v.attempts";
+         "steps, output, run_at_ms, interrupted_ms, seq, fence, owner) "
+         "WHERE t.seq = v.seq AND t.attempts <= v.attempts AND t.owner IS NOT DISTINCT FROM "
+         "v.fence";
 }
 
 // What an insert and an update share (their first 11 columns), and the id.
@@ -119,6 +127,7 @@ JobRow pg_read_row(const pg::Result& r, int row) {
   t.output = r.bytes(row, 14);
   t.idempotency_key = r.bytes(row, 15);
   t.interrupted_at_ms = r.integer(row, 16);
+  t.owner = r.integer(row, 17);
   return t;
 }
 
@@ -128,10 +137,12 @@ JobSummary pg_read_summary(const pg::Result& r, int row) {
   return summary_of(t);
 }
 
-PgStore::PgStore(const std::string& url, bool full_sync) : conn_(url), full_sync_(full_sync) {}
+PgStore::PgStore(const std::string& url, bool full_sync, const std::atomic<std::int64_t>* instance)
+    : conn_(url), full_sync_(full_sync), instance_(instance), url_(url) {}
 
-std::unique_ptr<PgStore> PgStore::open(const std::string& url, bool full_sync) {
-  std::unique_ptr<PgStore> store(new PgStore(url, full_sync));
+std::unique_ptr<PgStore> PgStore::open(const std::string& url, bool full_sync,
+                                       const std::atomic<std::int64_t>* instance) {
+  std::unique_ptr<PgStore> store(new PgStore(url, full_sync, instance));
   store->start_session();
   store->opened_version_ = migrate_pg_schema(store->conn_, kSchemaVersion);
   // A write at start: a read-only database or a missing privilege fails here, not at the first
@@ -144,16 +155,63 @@ std::unique_ptr<PgStore> PgStore::open(const std::string& url, bool full_sync) {
 }
 
 void PgStore::start_session() {
-  const pg::Result locked =
-      conn_.run("SELECT pg_try_advisory_lock($1)", pg::Params().int8(kPgDaemonLock),
-                "cannot take the daemon's lock");
-  // A bool in binary format: one byte.
-  if (locked.rows() != 1 || locked.bytes(0, 0) != std::string(1, '\1')) {
-    throw StoreError(where() +
-                     ": the task database is in use by another uasyncd (one daemon per database)");
-  }
   conn_.run(full_sync_ ? "SET synchronous_commit TO on" : "SET synchronous_commit TO off",
             "cannot set the commit mode");
+}
+
+void PgStore::add_fence(pg::Params& p) const {
+  // Without an instance (no cluster) rows are unowned, and the fence is NULL to match them. An
+  // instance whose lease is lost has id 0, which no row is owned by: its writes apply nowhere.
+  if (instance_ != nullptr) {
+    p.int8(instance_->load(std::memory_order_acquire));
+  } else {
+    p.null_int8();
+  }
+}
+
+void PgStore::add_owner(pg::Params& p, const JobRow& row) const {
+  const std::int64_t me = instance_ ? instance_->load(std::memory_order_acquire) : 0;
+  if (row.released || is_final(row.state) || me == 0) {
+    p.null_int8();
+  } else {
+    p.int8(me);
+  }
+}
+
+void PgStore::wake_claimers() {
+  // After the commit, never inside it: a NOTIFY in a write transaction holds a database-wide
+  // lock until the commit, serialising every commit. Its loss costs a claim poll's delay only.
+  try {
+    conn_.run("SELECT pg_notify('uasyncd_wake', '')", "cannot wake the other instances");
+  } catch (const StoreError& e) {
+    spdlog::warn("task store: {}", e.what());
+  }
+}
+
+std::uint64_t PgStore::reserve_ids(std::uint64_t n) {
+  std::lock_guard lock(ids_mu_);
+  if (!ids_conn_) ids_conn_ = std::make_unique<pg::Connection>(url_);
+  const auto once = [&] {
+    if (!ids_conn_->ok() && !ids_conn_->reconnect()) {
+      throw StoreError(where() + ": the connection is lost; reconnecting");
+    }
+    // Past the highest stored id too: a database a single daemon wrote before its meta row.
+    const pg::Result r = ids_conn_->run(
+        "UPDATE uasyncd_meta SET value = greatest(value, "
+        "(SELECT coalesce(max(seq), 0) FROM uasyncd_tasks)) + $1 WHERE key = 'max_seq' "
+        "RETURNING value",
+        pg::Params().int8(static_cast<std::int64_t>(n)), "cannot reserve ids");
+    return static_cast<std::uint64_t>(r.integer(0, 0));
+  };
+  try {
+    return once();
+  } catch (const StoreError&) {
+    if (ids_conn_->ok()) throw;
+  }
+  // The session was cut while idle (a server restart, a network cut): it shows only now. Once
+  // more on a new one; a block reserved by a statement whose answer was lost is skipped, never
+  // given twice.
+  return once();
 }
 
 void PgStore::reconnect_if_broken() {
@@ -190,6 +248,7 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
       add_outcome(s.params, t);
       s.params.bytes(t.spec).bytes(t.name).bytes(fold_ascii(t.name)).text(t.kind);
       s.params.int8(t.created_ms).bytes_or_null(t.idempotency_key).text(t.queue).int8(t.priority);
+      add_owner(s.params, t);
     }
   }
   // A batch holds each job once (GroupWriter::coalesce), as one statement must.
@@ -197,8 +256,11 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
   for (std::size_t at = 0; at < batch.updates.size(); at += kRowsPerStatement) {
     const std::size_t n = std::min(kRowsPerStatement, batch.updates.size() - at);
     pg::Statement& s = statements.emplace_back(pg::Statement{update_sql(n), {}});
-    for (std::size_t i = at; i < at + n; ++i)
+    for (std::size_t i = at; i < at + n; ++i) {
       add_outcome(s.params, batch.updates[i]);
+      add_fence(s.params);
+      add_owner(s.params, batch.updates[i]);
+    }
   }
   const std::size_t updates_end = statements.size();
   for (std::size_t at = 0; at < batch.deletes.size(); at += kRowsPerStatement) {
@@ -251,6 +313,12 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
   Written out;
   if (statements.empty()) return out;
   const std::vector<pg::Result> results = conn_.run_together(statements, "cannot write");
+  if (std::any_of(batch.updates.begin(), batch.updates.end(),
+                  [](const JobRow& r) { return r.released; }) ||
+      std::any_of(batch.inserts.begin(), batch.inserts.end(),
+                  [](const JobRow& r) { return r.released; })) {
+    wake_claimers();
+  }
   for (std::size_t i = first_update; i < updates_end; ++i) {
     const std::size_t rows =
         std::min(kRowsPerStatement, batch.updates.size() - (i - first_update) * kRowsPerStatement);
@@ -294,6 +362,9 @@ StateCounts PgStore::count_states() {
 }
 
 std::vector<JobRow> PgStore::load_live() {
+  // An instance of a cluster claims live rows (pg_cluster.hpp): those other instances hold are
+  // not its own to run.
+  if (instance_ != nullptr) return {};
   const std::string sql =
       std::string("SELECT ") + kPgRowColumns +
       " FROM uasyncd_tasks WHERE state IN ('scheduled', 'pending', 'running') ORDER BY seq";

@@ -121,6 +121,7 @@ class Routes {
   void resume_schedule(Call& c);
   void trigger_schedule(Call& c);
   void list_queues(Call& c);
+  void instances(Call& c);
   void get_queue(Call& c);
   void set_queue(Call& c);
   void metrics(Call& c);

@@ -63,6 +63,7 @@
 #include "uasyncd/bridge/event_streams.hpp"
 #include "uasyncd/bridge/finished_job_cache.hpp"
 #include "uasyncd/bridge/loop_thread.hpp"
+#include "uasyncd/bridge/remote_waits.hpp"
 #include "uasyncd/bridge/sse_channel.hpp"
 #include "uasyncd/exec/supervisor_client.hpp"
 #include "uasyncd/service/job_service.hpp"
@@ -130,6 +131,19 @@ struct BridgeOptions {
   // The exec supervisor of the loop's exec steps (exec/supervisor_client.hpp); none: exec steps
   // fail ("exec steps need the exec supervisor"). Started with the loop when service.allow_exec.
   std::optional<exec::SupervisorOptions> exec_supervisor;
+  // Cluster mode: cancels a task this instance does not hold (another instance does, or none
+  // does and it waits for a claim). True when the cancel was sent or done; false when the task
+  // is not live anywhere. HTTP threads; may throw StoreError.
+  std::function<bool(std::uint64_t id)> cancel_elsewhere;
+  // Cluster mode: the instances sharing the database, as GET /api/instances lists them (an
+  // "instances" array). HTTP threads; may throw StoreError. Unset: this daemon alone.
+  std::function<nlohmann::json()> instances;
+  // Cluster mode: whether another instance has an event stream open; where this instance's
+  // events go for them (a JSON text each); and the news that this one has a stream open now.
+  // Loop thread (forward_event, remote_watchers) and HTTP threads (watching); never block.
+  std::function<bool()> remote_watchers;
+  std::function<void(std::string event)> forward_event;
+  std::function<void()> watching;
 };
 
 // PUT /api/events/{stream}/follow.
@@ -158,6 +172,8 @@ class JobWait {
   bool answered() const { return answered_.load(); }
 
   std::uint64_t watch = 0;  // the service's registration (loop thread)
+  // The task runs on another instance: RemoteWaits answers it, not the loop.
+  std::atomic<bool> remote{false};
 
  private:
   const JobRef ref_;
@@ -252,6 +268,24 @@ class JobBridge {
   // thread; may ask the database.
   std::optional<std::string> store_unavailable() { return backend_.unavailable_reason(); }
 
+  // Cluster mode (cluster_calls.cpp), from the cluster's thread: each is posted to the loop and
+  // returns at once (false when the loop is gone or stopping).
+  bool adopt(std::vector<ClaimedRow> rows);
+  bool cancel_requested(std::vector<std::uint64_t> ids);
+  bool lease_lost();
+  // Events another instance forwarded: published to this one's streams as its own are. A
+  // "finished" one also answers this instance's waits for that task. Any thread.
+  void publish_remote(std::vector<std::string> events);
+  // GET /api/instances: {"cluster": bool, "instances": [...]}. HTTP threads.
+  Result<nlohmann::json> instances();
+  // Whether an event stream or a wait for another instance's task is open here (any thread):
+  // the others forward their events while it is.
+  bool has_subscribers() const {
+    return events_.active() || (remote_waits_ && !remote_waits_->empty());
+  }
+  // Tasks running here, read by the cluster's heartbeat (any thread).
+  std::size_t running() const { return running_.load(std::memory_order_relaxed); }
+
  private:
   // The record of the retained job `id` as a replayed submit of `spec_json`; nullopt when the
   // job is gone.
@@ -302,6 +336,9 @@ class JobBridge {
   // The job from the store, on any thread: nullopt when it is not stored (or, `finished_only`,
   // not stored as finished); a finished job's body is cached.
   std::optional<Result<JsonDoc>> from_store(const JobRef& ref, bool finished_only);
+  // Answers a wait for another instance's task if the store has it finished (or gone): true
+  // when answered. Any thread but the loop's.
+  bool settle_remote(JobWait& wait);
   // Loop thread: registers `wait`'s watch, or answers it.
   void watch_on_loop(const std::shared_ptr<JobWait>& wait);
 
@@ -329,6 +366,8 @@ class JobBridge {
   std::unordered_map<std::string, std::uint64_t> keys_in_flight_;
   std::array<std::atomic<std::uint64_t>, kAllJobStates.size()> finished_total_{};
   std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> running_{0};                 // the service's, copied at each transition
+  std::unique_ptr<RemoteWaits<JobWait>> remote_waits_;  // cluster mode only
   std::chrono::steady_clock::time_point started_at_;
 };
 

@@ -21,6 +21,7 @@
 #include "uasyncd/bridge/job_bridge.hpp"
 #include "uasyncd/exec/exec_lock.hpp"
 #include "uasyncd/store/job_backend.hpp"
+#include "uasyncd/store/pg_cluster.hpp"
 
 namespace uasyncd::server {
 
@@ -44,6 +45,10 @@ struct DaemonOptions {
   // only the exec lock.
   std::string database_url;
   bool full_sync = true;  // fsync every commit (see SqliteOptions)
+  // Cluster mode (with database_url): the instance's lease, renewed every fifth of it, and its
+  // name in GET /api/instances (empty: host:pid).
+  double lease_ttl = 10;
+  std::string instance_name;
   double shutdown_grace = 10;
   bool virtual_clock = false;
   std::size_t http_threads = 16;   // for ordinary requests; each open SSE stream gets its own
@@ -80,17 +85,23 @@ class Daemon {
 
  private:
   std::unique_ptr<JobBackend> make_backend();
+  // Cluster mode: joins the cluster as a new instance (pg_cluster.hpp).
+  void start_cluster();
   // The one place the HTTP server is made and configured.
   std::unique_ptr<api::HttpServer> make_http_server();
 
   DaemonOptions options_;
   FinishedJobCache read_cache_;
+  // Cluster mode: this instance's membership; made before the backend (whose writes it fences)
+  // and stopped after it, so the instance's row goes only once its last writes are in.
+  std::unique_ptr<PgCluster> cluster_;
   std::unique_ptr<JobBackend> backend_;  // outlives the loop: it commits what the loop queued
   // Held from start() on (with a data directory): a previous run's exec processes are gone
   // (exec/exec_lock.hpp). The supervisor inherits it, so it stays held while any exec runs.
   std::optional<exec::ExecLock> exec_lock_;
   std::unique_ptr<JobBridge> bridge_;
-  // Where retention's removals are told (the bridge, once made): read by the writer thread.
+  // Where retention's removals and the cluster's messages are told (the bridge, once made): read
+  // by the writer thread and the cluster's.
   std::atomic<JobBridge*> removals_to_{nullptr};
   std::unique_ptr<api::Routes> routes_;
   std::unique_ptr<api::HttpServer> http_;

@@ -39,6 +39,7 @@
 #include "uasyncd/service/named_queues.hpp"
 #include "uasyncd/service/pending_queue.hpp"
 #include "uasyncd/store/job_backend.hpp"
+#include "uasyncd/store/pg_cluster.hpp"
 
 namespace uasyncd::server {
 
@@ -58,6 +59,10 @@ struct ServiceOptions {
   // anyone listens. Called on the loop thread; must not block.
   std::function<void(const nlohmann::json& event)> publish;
   std::function<bool()> events_wanted;
+  // Cluster mode (a shared backend): told which queues have room for how many more tasks,
+  // when a queue that was full has room again (the cluster claims tasks others released).
+  // Loop thread; must not block.
+  std::function<void(std::map<std::string, std::size_t> free)> want_claim;
   // Told of every job that reached its final state (where the "finished" event is published, and
   // for jobs found interrupted at start). Called on the loop thread; must not block.
   std::function<void(JobState final_state)> counted;
@@ -152,6 +157,7 @@ class JobService {
   // backend: the next daemon runs them.
   void cancel_all();
   std::size_t unfinished() const { return runner_.size() + queues_.pending_total(); }
+  std::size_t running() const { return runner_.size(); }
 
   // ---- named queues (queues.cpp) ----
   // A queue as GET /api/queues shows it: name, max_running, paused, running, pending, scheduled,
@@ -169,6 +175,20 @@ class JobService {
   // Before the loop goes away: writes what is batched, kills exec processes, drops handles.
   void release_all();
 
+  // ---- cluster mode: a backend several daemons share (cluster_claims.cpp) ----
+  // Rows this instance claimed: taken in as a restart takes in what it finds (orphans of a dead
+  // instance re-queued or interrupted, or cancelled if asked to; due ones started).
+  void adopt(std::vector<ClaimedRow> rows);
+  // Cancels the live jobs another instance was asked to cancel (ids that are not live: none).
+  void cancel_requested(std::span<const std::uint64_t> ids);
+  // The lease is lost: running jobs are cancelled (their exec processes killed), waiting ones
+  // forgotten without a write: other instances own them now.
+  void abandon_all();
+  // Per queue with room (not paused): how many more tasks it could take now.
+  std::map<std::string, std::size_t> free_slots() const;
+  std::uint64_t released() const { return released_; }
+  std::uint64_t adopted() const { return adopted_; }
+
  private:
   // The live job a ref names (unparked if it was parked).
   std::shared_ptr<Job> live(const JobRef& ref, std::optional<JobError>& error);
@@ -182,6 +202,8 @@ class JobService {
   void finished(Job& job, JobState was);
   void runner_finished(Job& job);
   void start_pending();
+  // Cluster mode: pending jobs that cannot start now leave RAM, unowned in the backend.
+  void release_waiting();
   // A scheduled or pending job ends without having run (cancelled, timed out).
   void finish_pending(Job& job, JobState state, ErrorInfo error);
   // schedule.cpp: a scheduled job waits until its run_at (wall clock, read as a delay from now
@@ -282,6 +304,8 @@ class JobService {
   bool beating_ = false;
   std::vector<uasyncio::AnyTask> background_;  // spawn()
   FinishedHistory history_;
+  std::uint64_t released_ = 0;
+  std::uint64_t adopted_ = 0;
 };
 
 }  // namespace uasyncd::server

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -127,6 +128,13 @@ class JobBackend {
   // fires twice, nor is it marked fired without its task.
   virtual WriteTicket insert_fired(const Job& job, const SettingRow& schedule) = 0;
 
+  // ---- cluster mode (a database several daemons share) ----
+  virtual bool shared() const { return false; }
+  // The pending job leaves this daemon's hands: written unowned, for any instance to claim
+  // (pg_cluster.hpp). The service forgets it once this is queued. Loop thread; a backend that is
+  // not shared is never asked.
+  virtual WriteTicket release(const Job& /*job*/) { return 0; }
+
   // ---- the heartbeat: loop thread ----
   // The daemon is alive now: the wall time is stored with the next commit (one that is going to
   // happen anyway, else one of its own), so a restart knows when a job it finds running was last
@@ -185,11 +193,17 @@ struct PostgresOptions {
   std::string url;          // a libpq connection string or URI (a Unix socket too)
   bool full_sync = true;    // synchronous_commit on: a 201 survives a crash of the server
   std::size_t readers = 4;  // connections for the HTTP threads
+  // This daemon's instance id (pg_cluster.hpp), read at each write: live rows are written owned
+  // by it, and every update is fenced by it (applied only while the row is still this
+  // instance's). Must outlive the backend. Null: rows are written unowned (a tool, a test).
+  const std::atomic<std::int64_t>* instance = nullptr;
 };
 // The tables uasyncd_tasks and uasyncd_meta in the database at `postgres.url` (created or
-// migrated, locked against a second daemon, retention applied before anything is read). Throws
-// StoreError naming the database (never the password) on any failure. A lost connection is
-// reopened: meanwhile writes are retried and submits wait, as on a full disk.
+// migrated, retention applied before anything is read), shared with any other daemon on the
+// same database: ids come in blocks reserved in the database, live rows are claimed (not
+// loaded), counts are read (cached for a second). Throws StoreError naming the database (never
+// the password) on any failure. A lost connection is reopened: meanwhile writes are retried and
+// submits wait, as on a full disk.
 std::unique_ptr<JobBackend> open_postgres_backend(const PostgresOptions& postgres,
                                                   BackendOptions options = {});
 

@@ -35,6 +35,11 @@ struct JobRow {
   std::optional<ErrorInfo> error;
   std::string steps;   // per-step states and outcomes; empty in an update: unchanged
   std::string output;  // ended exec steps' output (MessagePack); empty in an update: unchanged
+  // Cluster mode (a database several daemons share). Written: the live job leaves this
+  // instance's hands (its owner becomes NULL: any instance may claim it). Read: the instance
+  // holding the live job (0: none, or not a shared database).
+  bool released = false;
+  std::int64_t owner = 0;
 };
 
 // The job as a row. `insert`: with the spec, name and kind (which never change afterwards);

@@ -1,0 +1,62 @@
+// Cluster mode: what the cluster's thread hands the loop (pg_cluster.hpp). Posted, never waited
+// for: the cluster's thread must go on renewing the lease whatever the loop does.
+#include "uasyncd/bridge/job_bridge.hpp"
+
+#include "uasyncd/store/store_error.hpp"
+
+namespace uasyncd::server {
+
+bool JobBridge::adopt(std::vector<ClaimedRow> rows) {
+  if (stopping_.load()) return false;
+  return loop_.post([this, rows = std::move(rows)]() mutable {
+    if (service_) service_->adopt(std::move(rows));
+  });
+}
+
+bool JobBridge::cancel_requested(std::vector<std::uint64_t> ids) {
+  if (stopping_.load()) return false;
+  return loop_.post([this, ids = std::move(ids)] {
+    if (service_) service_->cancel_requested(ids);
+  });
+}
+
+bool JobBridge::lease_lost() {
+  return loop_.post([this] {
+    if (service_) service_->abandon_all();
+  });
+}
+
+void JobBridge::publish_remote(std::vector<std::string> events) {
+  for (const std::string& text : events) {
+    // Another uasyncd's own output, but a database anyone may NOTIFY on: checked as any input.
+    nlohmann::json event = nlohmann::json::parse(text, nullptr, false);
+    if (!event.is_object() || !event.contains("type") || !event.contains("id")) continue;
+    events_.publish(event);
+    const nlohmann::json& id = event["id"];
+    if (remote_waits_ && event["type"] == "finished" && id.is_string()) {
+      if (std::optional<JobRef> ref = parse_job_ref(id.get<std::string>())) {
+        remote_waits_->finished(ref->id);
+      }
+    }
+  }
+}
+
+Result<nlohmann::json> JobBridge::instances() {
+  if (!options_.instances) {
+    // Not a cluster: this daemon is the only instance.
+    nlohmann::json self = {{"id", 0},
+                           {"name", "local"},
+                           {"running", running()},
+                           {"heartbeat_age", 0},
+                           {"stopping", stopping_.load()},
+                           {"self", true}};
+    return nlohmann::json{{"cluster", false}, {"instances", nlohmann::json::array({self})}};
+  }
+  try {
+    return nlohmann::json{{"cluster", true}, {"instances", options_.instances()}};
+  } catch (const StoreError& e) {
+    return JobError{JobErrorCode::unavailable, e.what()};
+  }
+}
+
+}  // namespace uasyncd::server
