@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -833,7 +834,20 @@ void Routes::metrics(Call& c) {
       << "# TYPE uasyncd_loop_lag_seconds gauge\n"
       << "uasyncd_loop_lag_seconds " << s.loop_lag_seconds << "\n";
   // Asks the database (one round trip): a scrape, like a health check, is occasional.
+  const auto asked = std::chrono::steady_clock::now();
   const bool store_available = !jobs_.store_unavailable();
+  const double round_trip =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  out << "# HELP uasyncd_store_check_seconds How long the store's availability check took (a "
+         "database: one round trip).\n"
+      << "# TYPE uasyncd_store_check_seconds gauge\n"
+      << "uasyncd_store_check_seconds " << round_trip << "\n";
+  if (s.lease_age_seconds) {
+    out << "# HELP uasyncd_cluster_lease_age_seconds Time since this instance last renewed its "
+           "lease (cluster mode).\n"
+        << "# TYPE uasyncd_cluster_lease_age_seconds gauge\n"
+        << "uasyncd_cluster_lease_age_seconds " << *s.lease_age_seconds << "\n";
+  }
   out << "# HELP uasyncd_store_available 1 while the task store can commit, else 0.\n"
       << "# TYPE uasyncd_store_available gauge\n"
       << "uasyncd_store_available " << (store_available ? 1 : 0) << "\n"

@@ -580,6 +580,9 @@ DaemonStats JobBridge::stats() const {
   s.store = backend_.stats();
   s.uptime_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_at_).count();
+  if (options_.lease_age) {
+    s.lease_age_seconds = std::chrono::duration<double>(options_.lease_age()).count();
+  }
   return s;
 }
 

@@ -171,6 +171,7 @@ void Daemon::start() {
       return cluster->request_cancel(id).kind != PgCluster::CancelOutcome::Kind::not_live;
     };
     bridge.remote_watchers = [cluster] { return cluster->others_watch(); };
+    bridge.lease_age = [cluster] { return cluster->lease_age(); };
     bridge.forward_event = [cluster](std::string event) {
       cluster->forward_event(std::move(event));
     };

@@ -86,8 +86,10 @@ Result<Submitted> JobService::submit_fired(
   Submitted out;
   out.id = job->id();
   out.ticket = backend_.insert_fired(*job, schedule_row(job->id()));
-  admit(job, out.ticket);
   out.job = full_json(*job);
+  // A shared backend: the run waits unowned in the database (if this instance fired the
+  // occurrence first) for whichever instance claims it.
+  if (!backend_.shared()) admit(job, out.ticket);
   return out;
 }
 

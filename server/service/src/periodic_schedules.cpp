@@ -232,7 +232,9 @@ Result<Submitted> PeriodicSchedules::run(Entry& e, std::int64_t occurrence_ms) {
   const auto row = [&](std::uint64_t id) {
     d.last_run_id = id;
     ++d.runs;
-    return schedule_row(d, fired);
+    SettingRow r = schedule_row(d, fired);
+    r.occurrence = occurrence_ms != 0;
+    return r;
   };
   Result<Submitted> r = jobs_.submit_fired(std::move(*parsed.spec), std::move(spec_json), row);
   if (r) last_write_ = r->ticket;

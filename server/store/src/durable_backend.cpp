@@ -123,7 +123,16 @@ class DurableBackend final : public JobBackend {
   WriteTicket put_setting(const SettingRow& row) override { return writer_->put_setting(row); }
   WriteTicket insert_fired(const Job& job, const SettingRow& schedule) override {
     tally_.add(job.state());
-    return noted(writer_->insert_fired(row_of(job, true), schedule), std::nullopt, job.state());
+    JobRow row = row_of(job, true);
+    SettingRow guarded = schedule;
+    if (shared_) {
+      // Every instance that knows the schedule fires it; the first one's run stands and goes to
+      // whichever instance claims it (the service does not run it here).
+      row.released = true;
+      guarded.guard_job = job.id();
+    }
+    return noted(writer_->insert_fired(std::move(row), std::move(guarded)), std::nullopt,
+                 job.state());
   }
   std::vector<SettingRow> load_settings(SettingKind kind) override {
     std::vector<SettingRow> out;

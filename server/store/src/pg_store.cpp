@@ -82,6 +82,18 @@ std::string update_sql(std::size_t rows) {
          "v.fence";
 }
 
+// A schedule's run in a shared database (SettingRow::guard_job): the schedule's row takes the
+// occurrence only if it is later than the stored one (for an occurrence; a manual trigger is
+// not one) and the schedule is stored as this daemon knows it (its counters aside); else the
+// run's row, inserted earlier in the same transaction, is deleted. $1 name, $2 fired_ms, $3
+// body, $4 the run's id, $5 1 for an occurrence.
+constexpr const char* kGuardedFireSql =
+    "WITH g AS (UPDATE uasyncd_settings SET fired_ms = greatest(fired_ms, $2), body = $3 "
+    "WHERE kind = 'schedule' AND name = $1 AND ($5 = 0 OR fired_ms < $2) AND "
+    "(convert_from(body, 'UTF8')::jsonb - 'last_run_id' - 'runs' - 'skipped') = "
+    "(convert_from($3, 'UTF8')::jsonb - 'last_run_id' - 'runs' - 'skipped') RETURNING 1) "
+    "DELETE FROM uasyncd_tasks WHERE seq = $4 AND NOT EXISTS (SELECT 1 FROM g)";
+
 // What an insert and an update share (their first 11 columns), and the id.
 void add_outcome(pg::Params& p, const JobRow& t) {
   p.text(state_name(t.state)).int8(t.attempts).int8(t.started_ms).int8(t.finished_ms);
@@ -271,7 +283,11 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
       s.params.int8(static_cast<std::int64_t>(batch.deletes[i]));
   }
   for (const SettingRow& row : batch.settings) {
-    if (row.erase) {
+    if (row.guard_job != 0) {
+      pg::Statement& s = statements.emplace_back(pg::Statement{kGuardedFireSql, {}});
+      s.params.bytes(row.name).int8(row.fired_ms).bytes(row.body);
+      s.params.int8(static_cast<std::int64_t>(row.guard_job)).int8(row.occurrence ? 1 : 0);
+    } else if (row.erase) {
       pg::Statement& s = statements.emplace_back(
           pg::Statement{"DELETE FROM uasyncd_settings WHERE kind = $1 AND name = $2", {}});
       s.params.text(setting_kind_name(row.kind)).bytes(row.name);

@@ -138,6 +138,8 @@ struct BridgeOptions {
   // Cluster mode: the instances sharing the database, as GET /api/instances lists them (an
   // "instances" array). HTTP threads; may throw StoreError. Unset: this daemon alone.
   std::function<nlohmann::json()> instances;
+  // Cluster mode: the lease's age (since its last renewal), for /metrics. Any thread.
+  std::function<std::chrono::milliseconds()> lease_age;
   // Cluster mode: whether another instance has an event stream open; where this instance's
   // events go for them (a JSON text each); and the news that this one has a stream open now.
   // Loop thread (forward_event, remote_watchers) and HTTP threads (watching); never block.
@@ -189,6 +191,8 @@ struct DaemonStats {
   double loop_lag_seconds = 0;
   double uptime_seconds = 0;
   BackendStats store;  // the task store's commits (all zero for memory)
+  // Cluster mode: the age of the instance's lease (since its last renewal).
+  std::optional<double> lease_age_seconds;
 };
 
 class JobBridge {

@@ -25,6 +25,13 @@ struct SettingRow {
   // database, another daemon) never fires it again. 0 for queues.
   std::int64_t fired_ms = 0;
   bool erase = false;  // in a write: the row is deleted (body and fired_ms unused)
+  // A schedule's run written to a database several daemons share (JobBackend::insert_fired):
+  // the run's job, kept only if this daemon is the first to fire this occurrence (`occurrence`:
+  // a fired_ms later than the stored one; a manual trigger is not one) of the schedule as it
+  // is stored (not deleted, paused or changed elsewhere meanwhile); else the job's row goes in
+  // the same transaction, so each occurrence fires once in the cluster.
+  std::uint64_t guard_job = 0;
+  bool occurrence = false;
 };
 
 }  // namespace uasyncd::server
