@@ -477,15 +477,34 @@ TYPED_TEST(BackendConformance, SettingsAreKeptByKindAndName) {
   b.put_setting({srv::SettingKind::schedule, "gone", "{}", 0, false});
   b.put_setting({srv::SettingKind::schedule, "gone", "", 0, true});
   auto run = make_job(b.next_id(), {{"value", 1}, {"schedule", "nightly"}});
-  this->commit(
-      b.insert_fired(*run, {srv::SettingKind::schedule, "nightly", R"({"v":3})", 30, false}));
+  // A run changes the schedule's counters only: a shared backend keeps the run of a schedule
+  // stored as the firing daemon knows it.
+  srv::SettingRow fired{srv::SettingKind::schedule, "nightly", R"({"v":2,"runs":1})", 30, false};
+  fired.occurrence = true;
+  this->commit(b.insert_fired(*run, fired));
   EXPECT_TRUE(b.get(run->id()));
   EXPECT_EQ(this->count(JobState::pending), 1u);
+  // The same occurrence fired again (by another daemon of a cluster): a shared backend drops
+  // that run, a backend of one daemon keeps what it is given.
+  auto twice = make_job(b.next_id(), {{"value", 1}, {"schedule", "nightly"}});
+  this->commit(b.insert_fired(*twice, fired));
+  EXPECT_EQ(b.get(twice->id()).has_value(), !b.shared());
+  // Nor is a run of a schedule changed meanwhile (another body) kept by a shared backend.
+  auto changed = make_job(b.next_id(), {{"value", 1}, {"schedule", "nightly"}});
+  srv::SettingRow stale{srv::SettingKind::schedule, "nightly", R"({"v":1,"runs":2})", 40, false};
+  stale.occurrence = true;
+  this->commit(b.insert_fired(*changed, stale));
+  EXPECT_EQ(b.get(changed->id()).has_value(), !b.shared());
+  if (!b.shared()) {  // as the shared one has it
+    this->commit(b.erase(twice->id(), JobState::pending));
+    this->commit(b.erase(changed->id(), JobState::pending));
+    this->commit(b.put_setting(fired));
+  }
   srv::JobBackend& again = TypeParam::kDurable ? this->open() : b;
   const std::vector<srv::SettingRow> schedules = again.load_settings(srv::SettingKind::schedule);
   ASSERT_EQ(schedules.size(), 1u);
   EXPECT_EQ(schedules[0].name, "nightly");
-  EXPECT_EQ(schedules[0].body, R"({"v":3})");
+  EXPECT_EQ(schedules[0].body, R"({"v":2,"runs":1})");
   EXPECT_EQ(schedules[0].fired_ms, 30);
   const std::vector<srv::SettingRow> queues = again.load_settings(srv::SettingKind::queue);
   ASSERT_EQ(queues.size(), 1u);

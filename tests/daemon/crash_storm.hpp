@@ -173,6 +173,13 @@ inline void crash_storm(unsigned seed, std::vector<std::string> flags = {}) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the killed instance stays listed";
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    // Then claims it (in batches): no task waits unclaimed.
+    for (;;) {
+      auto r = c.Get("/api/stats");
+      if (r && r->status == 200 && nlohmann::json::parse(r->body)["tasks"]["pending"] == 0) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "tasks stay pending";
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   // Restored pending and retried tasks start at once; give the instant ones time to end.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -9,8 +9,8 @@
 namespace uasyncd::server {
 namespace {
 
-// How many pending tasks a queue without a limit asks for at once.
-constexpr std::size_t kUnlimitedClaim = 64;
+// How many pending tasks a queue without a limit asks for at once (it can start them all).
+constexpr std::size_t kUnlimitedClaim = 1000;
 
 }  // namespace
 
@@ -31,6 +31,10 @@ void JobService::release_waiting() {
       ++released_;
     }
   }
+}
+
+void JobService::offer_room() {
+  if (backend_.shared() && options_.want_claim) options_.want_claim(free_slots());
 }
 
 std::map<std::string, std::size_t> JobService::free_slots() const {

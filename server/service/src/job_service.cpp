@@ -176,6 +176,7 @@ void JobService::start_now(const std::shared_ptr<Job>& job) {
   ++queue_of(*job).running;
   runner_.start(job);
   started(*job);
+  offer_room();
 }
 
 void JobService::add_queue_place(const Job& job, json& out) const {
@@ -366,14 +367,9 @@ ua::Coro<void> JobService::beat_while_running(JobService* self) {
 
 void JobService::runner_finished(Job& job) {
   NamedQueues::Queue& q = queue_of(job);
-  const bool was_full = !queues_.may_start(q);
   if (q.running > 0) --q.running;
   if (!retry_later(job)) finished(job, JobState::running);
   start_pending();
-  // Cluster mode: room again, for tasks other instances released.
-  if (was_full && queues_.may_start(q) && backend_.shared() && options_.want_claim) {
-    options_.want_claim(free_slots());
-  }
 }
 
 void JobService::start_pending() {
@@ -390,6 +386,7 @@ void JobService::start_pending() {
     }
   }
   release_waiting();
+  offer_room();
 }
 
 void JobService::finish_pending(Job& job, JobState state, ErrorInfo error) {

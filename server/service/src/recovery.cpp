@@ -51,7 +51,7 @@ void JobService::restore() {
                scheduled, requeued, interrupted);
   start_pending();
   // Cluster mode: the rows this instance runs come from claims, which start now.
-  if (backend_.shared() && options_.want_claim) options_.want_claim(free_slots());
+  offer_room();
 }
 
 }  // namespace uasyncd::server

@@ -649,9 +649,17 @@ void PgCluster::want_claim(std::map<std::string, std::size_t> free) {
   if (!state_) return;  // stopped
   {
     std::lock_guard lock(state_->m_);
+    // A claim is worth it only where there is more room than the last claim left (told at every
+    // start and end of a task: most tells change nothing worth a query).
+    bool more = !state_->claims_allowed_;
+    for (const auto& [queue, n] : free) {
+      auto was = state_->free_.find(queue);
+      if (n > (was == state_->free_.end() ? 0 : was->second)) more = true;
+    }
     state_->free_ = std::move(free);
-    state_->claim_asked_ = true;
     state_->claims_allowed_ = true;
+    if (!more) return;
+    state_->claim_asked_ = true;
   }
   state_->signal();
 }

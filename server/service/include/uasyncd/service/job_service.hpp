@@ -59,8 +59,8 @@ struct ServiceOptions {
   // anyone listens. Called on the loop thread; must not block.
   std::function<void(const nlohmann::json& event)> publish;
   std::function<bool()> events_wanted;
-  // Cluster mode (a shared backend): told which queues have room for how many more tasks,
-  // when a queue that was full has room again (the cluster claims tasks others released).
+  // Cluster mode (a shared backend): told which queues have room for how many more tasks
+  // whenever a task starts or ends (the cluster claims tasks others released into that room).
   // Loop thread; must not block.
   std::function<void(std::map<std::string, std::size_t> free)> want_claim;
   // Told of every job that reached its final state (where the "finished" event is published, and
@@ -204,6 +204,8 @@ class JobService {
   void start_pending();
   // Cluster mode: pending jobs that cannot start now leave RAM, unowned in the backend.
   void release_waiting();
+  // Cluster mode: tells the cluster the room there is now (ServiceOptions::want_claim).
+  void offer_room();
   // A scheduled or pending job ends without having run (cancelled, timed out).
   void finish_pending(Job& job, JobState state, ErrorInfo error);
   // schedule.cpp: a scheduled job waits until its run_at (wall clock, read as a delay from now

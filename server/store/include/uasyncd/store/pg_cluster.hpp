@@ -88,10 +88,12 @@ class PgCluster {
   // The instance id as a shared atomic, for the store's fenced writes.
   const std::atomic<std::int64_t>& instance_id_ref() const { return id_; }
 
-  // Asks for a claim: up to `free` pending rows per queue (by queue name), plus orphans and due
-  // scheduled rows. Coalesced: many asks before the thread runs make one claim (at most one per
-  // 20 ms). The room given is spent by what the claims take until the next ask (a wake from
-  // another instance claims only with room left). Any thread; nothing after stop().
+  // The room there is now: up to `free` pending rows per queue (by queue name) may be claimed,
+  // with orphans and due scheduled rows. The first call allows claims; later ones ask for a
+  // claim only where the room grew beyond what the last claim left. Coalesced: many asks
+  // before the thread runs make one claim (at most one per 20 ms). The room is spent by what
+  // claims take until the next call (a wake from another instance claims only with room left).
+  // Any thread; nothing after stop().
   void want_claim(std::map<std::string, std::size_t> free);
   // Cancels a task this instance does not hold. An owned live row: the durable request
   // (cancel_requested_ms = now, kept), then, after that commit, NOTIFY uasyncd_control

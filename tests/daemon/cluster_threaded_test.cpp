@@ -1,0 +1,999 @@
+// Cluster mode (docs/cluster.md) with the real binary: three daemons on one PostgreSQL database
+// (the tests' own server, tests/support/pg-test-server.sh), a lease of 2 s. Tasks spread over the
+// instances run once each; kill -9 and SIGSTOP of an instance move its tasks to the others and
+// fence it; cancels cross instances; a cut of every database connection loses nothing. The task
+// rows are read straight from the database (libpq) to see owners and attempts.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crash_storm.hpp"
+#include "daemon_process.hpp"
+#include "pg_test_db.hpp"
+#include "temp_dir.hpp"
+
+extern "C" const char* __tsan_default_suppressions() {
+  return "race:libcpp-httplib.so\n";
+}
+
+namespace {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr int kLeaseTtlS = 2;
+
+// A database of the test's own, named after the test: "k_PID_NAME".
+std::string test_database_name() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  static std::atomic<int> made{0};  // a test run again in one process (--gtest_repeat)
+  std::string name = "k_";
+  name += std::to_string(::getpid());
+  name += '_';
+  name += std::to_string(made++);
+  name += '_';
+  for (char c : std::string(info->name()))
+    name += static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
+  return name.substr(0, 63);
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Polls `done` every `poll` until it holds (true) or `limit` passes (false).
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds limit,
+                std::chrono::milliseconds poll = 20ms) {
+  const auto deadline = Clock::now() + limit;
+  for (;;) {
+    if (done()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+// A sleep duration no other process on the machine uses: it tags a test's exec processes.
+std::string unique_marker() {
+  std::random_device rd;
+  std::string m = "7777.";
+  m += std::to_string(rd() % 1000000 + 1000000);
+  return m;
+}
+
+// "" if it cannot be read (a /proc file of a process that exits meanwhile).
+std::string read_file(const std::string& path) {
+  try {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
+// Whether `pid` is a live process (not gone, not a zombie).
+bool alive(pid_t pid) {
+  std::string dir = "/proc/";
+  dir += std::to_string(pid);
+  const std::string stat = read_file(dir + "/stat");
+  if (stat.empty()) return false;
+  const std::size_t paren = stat.rfind(')');
+  return !(paren != std::string::npos && paren + 2 < stat.size() &&
+           (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'));
+}
+
+// Live processes whose command line mentions `marker`.
+std::set<pid_t> processes_with(const std::string& marker) {
+  std::set<pid_t> out;
+  DIR* d = ::opendir("/proc");
+  while (dirent* e = d != nullptr ? ::readdir(d) : nullptr) {
+    char* end = nullptr;
+    const long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != '\0' || pid == ::getpid()) continue;
+    std::string path = "/proc/";
+    path += e->d_name;
+    if (read_file(path + "/cmdline").find(marker) == std::string::npos) continue;
+    if (alive(static_cast<pid_t>(pid))) out.insert(static_cast<pid_t>(pid));
+  }
+  if (d != nullptr) ::closedir(d);
+  return out;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);)
+    if (!l.empty()) out.push_back(l);
+  return out;
+}
+
+std::int64_t seq_of(const std::string& id) {
+  return std::stoll(id.substr(1));
+}
+std::string id_of(std::int64_t seq) {
+  std::string id = "t";
+  id += std::to_string(seq);
+  return id;
+}
+
+// A task row as the database has it.
+struct Row {
+  std::int64_t seq = 0;
+  std::string state;
+  std::int64_t attempts = 0;
+  std::optional<std::int64_t> owner;
+  std::int64_t started_ms = 0;
+  bool cancel_requested = false;
+};
+
+std::string describe(const Row& r) {
+  std::string s = id_of(r.seq);
+  s += " state=";
+  s += r.state;
+  s += " attempts=";
+  s += std::to_string(r.attempts);
+  s += " owner=";
+  s += r.owner ? std::to_string(*r.owner) : std::string("NULL");
+  s += " started_ms=";
+  s += std::to_string(r.started_ms);
+  s += r.cancel_requested ? " cancel_requested" : "";
+  return s;
+}
+
+bool final_state(const std::string& s) {
+  return s == "done" || s == "failed" || s == "cancelled" || s == "timed_out" || s == "interrupted";
+}
+
+// The test's own connection to the cluster's database (libpq), reconnecting after a cut.
+class Db {
+ public:
+  explicit Db(std::string url) : url_(std::move(url)) {}
+  ~Db() {
+    if (conn_ != nullptr) PQfinish(conn_);
+  }
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  using Cells = std::vector<std::optional<std::string>>;
+
+  // The rows of `sql`, or nullopt (with error()) if it failed three times.
+  std::optional<std::vector<Cells>> query(const std::string& sql) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        if (conn_ != nullptr) PQfinish(conn_);
+        conn_ = PQconnectdb(url_.c_str());
+        if (PQstatus(conn_) != CONNECTION_OK) {
+          error_ = PQerrorMessage(conn_);
+          continue;
+        }
+      }
+      PGresult* r = PQexec(conn_, sql.c_str());
+      if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        std::vector<Cells> rows;
+        for (int i = 0; i < PQntuples(r); ++i) {
+          Cells cells;
+          for (int j = 0; j < PQnfields(r); ++j) {
+            cells.push_back(PQgetisnull(r, i, j) ? std::nullopt
+                                                 : std::optional<std::string>(PQgetvalue(r, i, j)));
+          }
+          rows.push_back(std::move(cells));
+        }
+        PQclear(r);
+        return rows;
+      }
+      error_ = PQresultErrorMessage(r);
+      PQclear(r);
+    }
+    return std::nullopt;
+  }
+
+  // Every task row (or those `where` selects), by seq.
+  std::map<std::int64_t, Row> tasks(const std::string& where = "") {
+    std::string sql =
+        "SELECT seq, state, attempts, owner, started_ms, cancel_requested_ms IS NOT NULL "
+        "FROM uasyncd_tasks";
+    if (!where.empty()) {
+      sql += " WHERE ";
+      sql += where;
+    }
+    std::map<std::int64_t, Row> out;
+    const std::optional<std::vector<Cells>> rows = query(sql);
+    if (!rows) {
+      ADD_FAILURE() << "cannot read the task rows: " << error_;
+      return out;
+    }
+    for (const Cells& c : *rows) {
+      Row r;
+      r.seq = std::stoll(*c[0]);
+      r.state = *c[1];
+      r.attempts = std::stoll(*c[2]);
+      if (c[3]) r.owner = std::stoll(*c[3]);
+      r.started_ms = std::stoll(*c[4]);
+      r.cancel_requested = *c[5] == "t";
+      out[r.seq] = r;
+    }
+    return out;
+  }
+
+  std::optional<Row> task(std::int64_t seq) {
+    std::string where = "seq = ";
+    where += std::to_string(seq);
+    std::map<std::int64_t, Row> rows = tasks(where);
+    if (rows.empty()) return std::nullopt;
+    return rows.begin()->second;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string url_;
+  PGconn* conn_ = nullptr;
+  std::string error_;
+};
+
+// An HTTP answer: status 0 when there was none.
+struct Reply {
+  int status = 0;
+  json body;
+  std::string text;
+};
+
+Reply call(int port, const std::string& method, const std::string& path,
+           const std::string& body = "") {
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(5);
+  c.set_read_timeout(10);
+  httplib::Result r = method == "GET" ? c.Get(path) : c.Post(path, body, "application/json");
+  Reply out;
+  if (!r) return out;
+  out.status = r->status;
+  out.text = r->body;
+  out.body = json::parse(r->body, nullptr, false);
+  return out;
+}
+
+// Submits `spec` through `port`; the new task's id (the test fails without a 201).
+std::string submit(int port, const json& spec) {
+  const Reply r = call(port, "POST", "/api/tasks", spec.dump());
+  EXPECT_EQ(r.status, 201) << r.text;
+  return r.status == 201 ? r.body["id"].get<std::string>() : std::string();
+}
+
+// Three daemons (instances "a", "b", "c") on one new database, each with its own data dir and
+// log, `--lease-ttl 2` and its own extra flags. Stopped by SIGTERM at the end of the test.
+class Cluster {
+ public:
+  explicit Cluster(const std::vector<std::vector<std::string>>& extra) {
+    db_name_ = test_database_name();
+    url_ = uasyncd::test::pg_test_database(db_name_);
+    const char* names[] = {"a", "b", "c"};
+    for (std::size_t i = 0; i < extra.size(); ++i) {
+      std::vector<std::string> flags{"--database-url",  url_,     "--lease-ttl",      "2",
+                                     "--instance-name", names[i], "--shutdown-grace", "3"};
+      flags.insert(flags.end(), extra[i].begin(), extra[i].end());
+      std::string log = names[i];
+      log += ".log";
+      std::vector<std::string> args = daemon_args(dir_ / names[i], flags);
+      if (const char* level = std::getenv("UASYNCD_TEST_LOG_LEVEL")) {
+        // More of the daemons' logs, for a failure: kept when a test fails (below).
+        *(std::find(args.begin(), args.end(), "--log-level") + 1) = level;
+      }
+      daemons_.push_back(std::make_unique<DaemonProcess>(args, dir_ / log));
+    }
+    for (auto& d : daemons_) {
+      const std::optional<int> port = d->await_port();
+      if (!port) throw std::runtime_error("a daemon did not start:\n" + d->output());
+      ports_.push_back(*port);
+    }
+    for (std::size_t i = 0; i < daemons_.size(); ++i)
+      ids_.push_back(self_id(ports_[i]));
+  }
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+  ~Cluster() {
+    stop();
+    if (!::testing::Test::HasFailure()) return;
+    // The logs outlive a failed test's directory.
+    std::error_code ec;
+    const std::filesystem::path kept =
+        std::filesystem::temp_directory_path() / "uasyncd-cluster-test-logs" / db_name_;
+    std::filesystem::create_directories(kept, ec);
+    for (const char* name : {"a.log", "b.log", "c.log"})
+      std::filesystem::copy_file(dir_ / name, kept / name,
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    std::fprintf(stderr, "the daemons' logs are kept in %s\n", kept.c_str());
+  }
+
+  // SIGTERM to every daemon still running; each should exit 0.
+  void stop() {
+    std::vector<std::size_t> stopped;
+    for (std::size_t i = 0; i < daemons_.size(); ++i) {
+      if (daemons_[i]->exited()) continue;
+      daemons_[i]->signal(SIGCONT);  // one left stopped would never see the SIGTERM
+      daemons_[i]->signal(SIGTERM);
+      stopped.push_back(i);
+    }
+    for (std::size_t i : stopped) {
+      const std::optional<int> status = daemons_[i]->await_exit(20s);
+      EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << "instance " << i << " did not stop cleanly:\n"
+          << tail(i);
+    }
+  }
+
+  // The instance id a daemon's GET /api/instances marks "self" (0 if none within 10 s).
+  static std::int64_t self_id(int port) {
+    std::int64_t id = 0;
+    eventually(
+        [&] {
+          const Reply r = call(port, "GET", "/api/instances");
+          if (r.status != 200) return false;
+          for (const json& i : r.body["instances"])
+            if (i["self"].get<bool>()) id = i["id"].get<std::int64_t>();
+          return id != 0;
+        },
+        10s, 50ms);
+    return id;
+  }
+
+  // The last lines of a daemon's log, for failure messages.
+  std::string tail(std::size_t i) const {
+    const std::string out = daemons_[i]->output();
+    return out.size() > 6000 ? out.substr(out.size() - 6000) : out;
+  }
+  std::string logs() const {
+    std::string s;
+    for (std::size_t i = 0; i < daemons_.size(); ++i) {
+      s += "--- instance ";
+      s += static_cast<char>('a' + i);
+      s += " (id ";
+      s += std::to_string(ids_[i]);
+      s += "):\n";
+      s += tail(i);
+    }
+    return s;
+  }
+
+  DaemonProcess& daemon(std::size_t i) { return *daemons_[i]; }
+  int port(std::size_t i) const { return ports_[i]; }
+  std::int64_t id(std::size_t i) const { return ids_[i]; }
+  const std::string& url() const { return url_; }
+  const std::string& db_name() const { return db_name_; }
+  const TempDir& dir() const { return dir_; }
+
+ private:
+  TempDir dir_;
+  std::string db_name_;
+  std::string url_;
+  std::vector<std::unique_ptr<DaemonProcess>> daemons_;
+  std::vector<int> ports_;
+  std::vector<std::int64_t> ids_;
+};
+
+// An exec spec whose shell keeps two `sleep MARKER` children: three processes that carry the
+// marker, a process tree with grandchildren.
+json sleepers(const std::string& marker, int retries) {
+  std::string script = "sleep ";
+  script += marker;
+  script += " & sleep ";
+  script += marker;
+  script += "; wait";
+  json spec = {{"exec", {"sh", "-c", script}}};
+  if (retries > 0) spec["retries"] = retries;
+  return spec;
+}
+
+// Runs `threads` clients that submit `total` specs made by `spec_of(n)`, task n through instance
+// n % 3; returns id -> the instance it was submitted through, for every 201.
+std::map<std::string, std::size_t> submit_round_robin(const Cluster& cluster, int threads,
+                                                      int total,
+                                                      const std::function<json(int)>& spec_of,
+                                                      std::atomic<int>* answered = nullptr,
+                                                      std::atomic<int>* refused = nullptr) {
+  std::mutex mu;
+  std::map<std::string, std::size_t> acked;
+  std::vector<std::thread> clients;
+  for (int t = 0; t < threads; ++t) {
+    clients.emplace_back([&, t] {
+      std::vector<std::unique_ptr<httplib::Client>> to;
+      for (std::size_t i = 0; i < 3; ++i) {
+        to.push_back(std::make_unique<httplib::Client>("127.0.0.1", cluster.port(i)));
+        to.back()->set_read_timeout(30);
+      }
+      for (int n = t; n < total; n += threads) {
+        const std::size_t i = static_cast<std::size_t>(n % 3);
+        auto r = to[i]->Post("/api/tasks", spec_of(n).dump(), "application/json");
+        if (answered != nullptr) ++*answered;
+        if (r && r->status == 201) {
+          std::lock_guard lock(mu);
+          acked[json::parse(r->body)["id"].get<std::string>()] = i;
+        } else if (refused != nullptr) {
+          ++*refused;
+        }
+      }
+    });
+  }
+  for (std::thread& t : clients)
+    t.join();
+  return acked;
+}
+
+// Waits until every row of `ids` is in a final state; the rows then.
+std::map<std::int64_t, Row> await_final(Db& db, const std::map<std::string, std::size_t>& ids,
+                                        std::chrono::milliseconds limit) {
+  std::map<std::int64_t, Row> rows;
+  eventually(
+      [&] {
+        rows = db.tasks();
+        for (const auto& [id, instance] : ids) {
+          auto it = rows.find(seq_of(id));
+          if (it == rows.end() || !final_state(it->second.state)) return false;
+        }
+        return true;
+      },
+      limit, 50ms);
+  return rows;
+}
+
+// 600 short tasks submitted round-robin through the three; "a" runs at most 2 at once, so it
+// releases most of those submitted through it and the others claim them. Every task runs once:
+// done, one attempt, no owner left, and none was ever seen running on two instances.
+TEST(Cluster, SubmitsSpreadOverThreeInstancesRunEachTaskOnce) {
+  Cluster cluster({{"--max-running", "2"}, {}, {}});
+  Db db(cluster.url());
+  constexpr int kTasks = 600;
+  static constexpr int kSleepMs = 150;  // "a" alone, 2 at a time: 200 x 150 ms / 2 = 15 s
+
+  // Samples the running rows' owners while the tasks run.
+  std::atomic<bool> sampling{true};
+  std::map<std::int64_t, std::set<std::int64_t>> ran_on;  // seq -> owners seen running it
+  std::size_t most_running_on_a = 0;
+  std::thread sampler([&] {
+    Db own(cluster.url());
+    while (sampling) {
+      std::size_t on_a = 0;
+      for (const auto& [seq, row] : own.tasks("state = 'running' AND owner IS NOT NULL")) {
+        ran_on[seq].insert(*row.owner);
+        on_a += *row.owner == cluster.id(0) ? 1 : 0;
+      }
+      most_running_on_a = std::max(most_running_on_a, on_a);
+      std::this_thread::sleep_for(15ms);
+    }
+  });
+
+  const auto start = Clock::now();
+  const std::map<std::string, std::size_t> acked =
+      submit_round_robin(cluster, 6, kTasks, [](int n) {
+        std::string name = "s";
+        name += std::to_string(n);
+        return json{{"name", name}, {"sleep_ms", kSleepMs}};
+      });
+  const double submitted_s = seconds_since(start);
+  const std::map<std::int64_t, Row> rows = await_final(db, acked, 12s);
+  const double finished_s = seconds_since(start);
+  sampling = false;
+  sampler.join();
+  std::printf("%zu tasks submitted in %.2f s, all final after %.2f s\n", acked.size(), submitted_s,
+              finished_s);
+
+  ASSERT_EQ(acked.size(), static_cast<std::size_t>(kTasks));
+  EXPECT_EQ(rows.size(), acked.size()) << "rows nobody submitted";
+  std::size_t bad = 0;
+  for (const auto& [id, instance] : acked) {
+    auto it = rows.find(seq_of(id));
+    ASSERT_NE(it, rows.end()) << id << " was answered 201 but has no row";
+    const Row& r = it->second;
+    const bool ok = r.state == "done" && r.attempts == 1 && !r.owner;
+    if (!ok && ++bad <= 10)
+      ADD_FAILURE() << describe(r) << " (submitted through " << instance << ")";
+  }
+  if (bad > 0) {
+    const Reply instances = call(cluster.port(1), "GET", "/api/instances");
+    ADD_FAILURE() << bad << " tasks not done once; the instances then (" << instances.status
+                  << "): " << instances.text;
+  }
+
+  // The tasks submitted through the busy instance ran elsewhere, and none ran on two.
+  std::size_t a_submitted_run_elsewhere = 0;
+  std::size_t seen_on_two = 0;
+  for (const auto& [id, instance] : acked) {
+    auto it = ran_on.find(seq_of(id));
+    if (it == ran_on.end()) continue;
+    if (it->second.size() > 1) {
+      ++seen_on_two;
+      ADD_FAILURE() << id << " was seen running on " << it->second.size() << " instances";
+    }
+    if (instance == 0 && !it->second.contains(cluster.id(0))) ++a_submitted_run_elsewhere;
+  }
+  std::printf(
+      "seen running: %zu tasks; submitted through a and run on b or c: %zu; most running on a at "
+      "once: %zu\n",
+      ran_on.size(), a_submitted_run_elsewhere, most_running_on_a);
+  EXPECT_EQ(seen_on_two, 0u);
+  EXPECT_GT(a_submitted_run_elsewhere, 50u) << "the busy instance kept its tasks";
+  // Run by "a" alone, its 200 would have taken 15 s.
+  EXPECT_LT(finished_s, 12.0);
+
+  // Each instance lists the three, itself once.
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Reply r = call(cluster.port(i), "GET", "/api/instances");
+    ASSERT_EQ(r.status, 200) << r.text;
+    EXPECT_EQ(r.body["cluster"], true) << r.text;
+    ASSERT_EQ(r.body["instances"].size(), 3u) << r.text;
+    std::set<std::int64_t> ids;
+    std::set<std::string> names;
+    int selves = 0;
+    for (const json& inst : r.body["instances"]) {
+      ids.insert(inst["id"].get<std::int64_t>());
+      names.insert(inst["name"].get<std::string>());
+      if (inst["self"].get<bool>()) {
+        ++selves;
+        EXPECT_EQ(inst["id"], cluster.id(i)) << r.text;
+      }
+    }
+    EXPECT_EQ(selves, 1) << r.text;
+    EXPECT_EQ(ids, (std::set<std::int64_t>{cluster.id(0), cluster.id(1), cluster.id(2)})) << r.text;
+    EXPECT_EQ(names, (std::set<std::string>{"a", "b", "c"})) << r.text;
+  }
+}
+
+// kill -9 of "a" while it runs exec trees: within the lease (+2 s) its tasks with a retry run
+// again on "b" or "c" (attempt 2), those without are interrupted, and its exec processes die
+// with it (the exec supervisor kills them).
+TEST(Cluster, Kill9OfAnInstanceMovesItsTasksOn) {
+  Cluster cluster({{"--allow-exec"}, {"--allow-exec"}, {"--allow-exec"}});
+  Db db(cluster.url());
+  const std::string marker = unique_marker();
+  std::vector<std::int64_t> retried;
+  std::vector<std::int64_t> once;
+  for (int i = 0; i < 2; ++i) {
+    retried.push_back(seq_of(submit(cluster.port(0), sleepers(marker, 1))));
+    once.push_back(seq_of(submit(cluster.port(0), sleepers(marker, 0))));
+  }
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const auto rows = db.tasks();
+        for (const auto& [seq, r] : rows)
+          if (r.state != "running" || r.owner != cluster.id(0)) return false;
+        return rows.size() == 4 && processes_with(marker).size() >= 12;
+      },
+      10s))
+      << processes_with(marker).size() << " processes\n"
+      << cluster.logs();
+  const std::set<pid_t> before = processes_with(marker);
+
+  cluster.daemon(0).signal(SIGKILL);
+  const auto killed = Clock::now();
+  ASSERT_TRUE(cluster.daemon(0).await_exit(5s));
+  std::optional<double> processes_gone_s;
+  std::optional<double> moved_s;
+  std::map<std::int64_t, Row> rows;
+  eventually(
+      [&] {
+        if (!processes_gone_s &&
+            std::none_of(before.begin(), before.end(), [](pid_t p) { return alive(p); })) {
+          processes_gone_s = seconds_since(killed);
+        }
+        if (!moved_s) {
+          rows = db.tasks();
+          bool moved = true;
+          for (std::int64_t seq : retried) {
+            const Row& r = rows[seq];
+            moved = moved && r.state == "running" && r.attempts == 2 &&
+                    (r.owner == cluster.id(1) || r.owner == cluster.id(2));
+          }
+          for (std::int64_t seq : once)
+            moved = moved && rows[seq].state == "interrupted";
+          if (moved) moved_s = seconds_since(killed);
+        }
+        return processes_gone_s && moved_s;
+      },
+      12s, 25ms);
+  std::printf("after kill -9: a's %zu exec processes gone in %.2f s; tasks moved on in %.2f s\n",
+              before.size(), processes_gone_s.value_or(-1), moved_s.value_or(-1));
+  std::string seen;
+  for (const auto& [seq, r] : rows) {
+    seen += describe(r);
+    seen += '\n';
+  }
+  ASSERT_TRUE(moved_s) << "not moved on within 12 s:\n" << seen << cluster.logs();
+  EXPECT_LE(*moved_s, kLeaseTtlS + 4.0) << seen;
+  ASSERT_TRUE(processes_gone_s) << "exec processes of the killed instance left running";
+  EXPECT_LE(*processes_gone_s, 2.0);
+  for (std::int64_t seq : once) {
+    const Row r = *db.task(seq);
+    EXPECT_EQ(r.attempts, 1) << describe(r);
+    EXPECT_FALSE(r.owner) << describe(r);
+  }
+  // The retried ones really run again: new processes, none of the old.
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::set<pid_t> now = processes_with(marker);
+        return now.size() >= 6 &&
+               std::none_of(now.begin(), now.end(), [&](pid_t p) { return before.contains(p); });
+      },
+      5s))
+      << processes_with(marker).size();
+  // The killed instance is gone from the list.
+  std::string listed;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const Reply r = call(cluster.port(1), "GET", "/api/instances");
+        listed = r.text;
+        if (r.status != 200 || r.body["instances"].size() != 2) return false;
+        for (const json& i : r.body["instances"])
+          if (i["id"] == cluster.id(0)) return false;
+        return true;
+      },
+      3s))
+      << listed;
+  // The interrupted ones read the same through the survivors.
+  for (std::int64_t seq : once) {
+    const Reply r = call(cluster.port(2), "GET", "/api/tasks/" + id_of(seq));
+    EXPECT_EQ(r.body["state"], "interrupted") << r.text;
+  }
+}
+
+// SIGSTOP of "a" past its lease while it runs an exec task (a retry allowed) that appends its
+// shell's pid to a file 5 times a second: "b" or "c" takes it over (attempt 2); after SIGCONT
+// "a" finds its lease lost and kills its copy (the old writer stops), writes nothing over the new
+// owner's row, and comes back as a new instance.
+TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
+  Cluster cluster({{"--allow-exec"}, {"--allow-exec"}, {"--allow-exec"}});
+  Db db(cluster.url());
+  const std::string file = cluster.dir() / "writes";
+  const std::string stop_file = cluster.dir() / "stop";
+  std::string script = "while [ ! -e ";
+  script += stop_file;
+  script += " ]; do echo $$ >> ";
+  script += file;
+  script += "; sleep 0.2; done";
+  const json spec = {{"exec", {"sh", "-c", script}}, {"retries", 1}};
+  const std::int64_t seq = seq_of(submit(cluster.port(0), spec));
+  ASSERT_FALSE(HasFailure());
+  const std::int64_t old_a = cluster.id(0);
+  std::vector<std::string> lines;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::optional<Row> r = db.task(seq);
+        lines = lines_of(read_file(file));
+        return r && r->state == "running" && r->owner == old_a && lines.size() >= 2;
+      },
+      10s))
+      << cluster.logs();
+  const pid_t first_writer = static_cast<pid_t>(std::stol(lines.front()));
+
+  cluster.daemon(0).signal(SIGSTOP);
+  const auto stopped = Clock::now();
+  std::optional<double> taken_over_s;
+  std::optional<Row> row;
+  // Stopped for ttl + 3 s: the others take the task over meanwhile.
+  while (Clock::now() < stopped + std::chrono::seconds(kLeaseTtlS + 3)) {
+    if (!taken_over_s) {
+      row = db.task(seq);
+      if (row && row->state == "running" && row->attempts == 2 &&
+          (row->owner == cluster.id(1) || row->owner == cluster.id(2))) {
+        taken_over_s = seconds_since(stopped);
+      }
+    }
+    std::this_thread::sleep_for(25ms);
+  }
+  std::printf("a stopped: task taken over after %.2f s\n", taken_over_s.value_or(-1));
+  ASSERT_TRUE(taken_over_s) << (row ? describe(*row) : "no row") << '\n' << cluster.logs();
+  const std::int64_t new_owner = *row->owner;
+  // Both copies write meanwhile: a's exec process is not stopped with it.
+  pid_t second_writer = 0;
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const std::string& l : lines_of(read_file(file)))
+          if (std::stol(l) != first_writer) second_writer = static_cast<pid_t>(std::stol(l));
+        return second_writer != 0;
+      },
+      3s))
+      << "the new owner's copy never wrote";
+
+  cluster.daemon(0).signal(SIGCONT);
+  const auto resumed = Clock::now();
+  // Within ~3 s a's copy is gone; meanwhile the row stays the new owner's, attempt 2.
+  std::optional<double> old_copy_gone_s;
+  std::size_t fenced_violations = 0;
+  std::string violation;
+  eventually(
+      [&] {
+        const std::optional<Row> r = db.task(seq);
+        if (!r || r->state != "running" || r->attempts != 2 || r->owner != new_owner) {
+          if (++fenced_violations == 1) violation = r ? describe(*r) : "no row";
+        }
+        if (!old_copy_gone_s && !alive(first_writer)) old_copy_gone_s = seconds_since(resumed);
+        return old_copy_gone_s.has_value();
+      },
+      5s, 25ms);
+  std::printf("a resumed: its copy of the task gone after %.2f s\n", old_copy_gone_s.value_or(-1));
+  ASSERT_TRUE(old_copy_gone_s) << "a's copy still runs 5 s after SIGCONT\n" << cluster.logs();
+  EXPECT_LE(*old_copy_gone_s, 3.0);
+  EXPECT_EQ(fenced_violations, 0u) << "the row changed under its new owner: " << violation;
+
+  // One writer left: the new owner's.
+  const std::size_t written = lines_of(read_file(file)).size();
+  std::vector<std::string> later;
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::vector<std::string> all = lines_of(read_file(file));
+        later.assign(all.begin() + static_cast<std::ptrdiff_t>(written), all.end());
+        return later.size() >= 4;
+      },
+      3s))
+      << "the new owner's copy stopped writing";
+  for (const std::string& l : later)
+    EXPECT_EQ(std::stol(l), second_writer) << "a writer other than the new owner's";
+
+  // "a" serves again, as a new instance, and "a"'s old instance is gone from the list.
+  EXPECT_TRUE(eventually([&] { return call(cluster.port(0), "GET", "/healthz").status == 200; },
+                         10s, 100ms));
+  json listed;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const Reply r = call(cluster.port(0), "GET", "/api/instances");
+        if (r.status != 200) return false;
+        listed = r.body;
+        bool new_self = false;
+        for (const json& i : r.body["instances"]) {
+          if (i["id"] == old_a) return false;
+          new_self = new_self || (i["self"] == true && i["name"] == "a");
+        }
+        return new_self && r.body["instances"].size() == 3;
+      },
+      10s, 100ms))
+      << listed.dump() << '\n'
+      << cluster.logs();
+  const std::int64_t new_a = Cluster::self_id(cluster.port(0));
+  EXPECT_NE(new_a, old_a);
+  std::printf("a's instance id: %lld, then %lld\n", static_cast<long long>(old_a),
+              static_cast<long long>(new_a));
+
+  // The new owner writes the final outcome: done, at attempt 2.
+  std::ofstream(stop_file) << "stop\n";
+  ASSERT_TRUE(eventually(
+      [&] {
+        row = db.task(seq);
+        return row && final_state(row->state);
+      },
+      10s))
+      << (row ? describe(*row) : "no row");
+  EXPECT_EQ(row->state, "done") << describe(*row);
+  EXPECT_EQ(row->attempts, 2) << describe(*row);
+  EXPECT_FALSE(row->owner) << describe(*row);
+  const Reply through_c = call(cluster.port(2), "GET", "/api/tasks/" + id_of(seq));
+  EXPECT_EQ(through_c.body["state"], "done") << through_c.text;
+  EXPECT_EQ(through_c.body["attempts"], 2) << through_c.text;
+}
+
+// A cancel sent to "b" of a task running on "a": 202, "a" kills its processes, and the task
+// reads cancelled through "c".
+TEST(Cluster, CancelOnBReachesATaskRunningOnA) {
+  Cluster cluster({{"--allow-exec"}, {"--allow-exec"}, {"--allow-exec"}});
+  Db db(cluster.url());
+  const std::string marker = unique_marker();
+  const std::string id = submit(cluster.port(0), sleepers(marker, 0));
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::optional<Row> r = db.task(seq_of(id));
+        return r && r->state == "running" && r->owner == cluster.id(0) &&
+               processes_with(marker).size() >= 3;
+      },
+      10s))
+      << cluster.logs();
+
+  const auto sent = Clock::now();
+  const Reply cancel = call(cluster.port(1), "POST", "/api/tasks/" + id + "/cancel");
+  EXPECT_EQ(cancel.status, 202) << cancel.text;
+  std::optional<double> processes_gone_s;
+  std::optional<double> cancelled_s;
+  std::string state;
+  eventually(
+      [&] {
+        if (!processes_gone_s && processes_with(marker).empty())
+          processes_gone_s = seconds_since(sent);
+        if (!cancelled_s) {
+          const Reply r = call(cluster.port(2), "GET", "/api/tasks/" + id);
+          state = r.status == 200 ? r.body["state"].get<std::string>() : r.text;
+          if (state == "cancelled") cancelled_s = seconds_since(sent);
+        }
+        return processes_gone_s && cancelled_s;
+      },
+      8s);
+  std::printf(
+      "cancel through b: a's processes gone after %.3f s, cancelled (read on c) after %.3f s\n",
+      processes_gone_s.value_or(-1), cancelled_s.value_or(-1));
+  ASSERT_TRUE(processes_gone_s) << cluster.logs();
+  ASSERT_TRUE(cancelled_s) << "state " << state << '\n' << cluster.logs();
+  // NOTIFY reaches the owner at once; the stored request at its next heartbeat (ttl / 5).
+  EXPECT_LE(*cancelled_s, 2.0);
+  const Row r = *db.task(seq_of(id));
+  EXPECT_EQ(r.state, "cancelled") << describe(r);
+  EXPECT_EQ(r.attempts, 1) << describe(r);
+  EXPECT_FALSE(r.owner) << describe(r);
+}
+
+// Every instance runs 1 task at a time and is busy: a second task submitted to "a" is released
+// (no owner) and stays pending; cancelled through "b", it ends cancelled at once and never runs,
+// not even once slots are free again.
+TEST(Cluster, PendingTaskReleasedToTheClusterIsCancelledFromAnotherInstance) {
+  const std::vector<std::string> flags{"--allow-exec", "--max-running", "1"};
+  Cluster cluster({flags, flags, flags});
+  Db db(cluster.url());
+  std::vector<std::string> busy;
+  for (std::size_t i = 0; i < 3; ++i) {
+    busy.push_back(submit(cluster.port(i), json{{"sleep", 60}}));
+    ASSERT_FALSE(busy.back().empty());
+    ASSERT_TRUE(eventually(
+        [&] {
+          const std::optional<Row> r = db.task(seq_of(busy.back()));
+          return r && r->state == "running" && r->owner == cluster.id(i);
+        },
+        5s))
+        << cluster.logs();
+  }
+  const std::string ran = cluster.dir() / "ran";
+  std::string script = "touch ";
+  script += ran;
+  const std::string id = submit(cluster.port(0), json{{"exec", {"sh", "-c", script}}});
+  ASSERT_FALSE(id.empty());
+  std::optional<Row> row;
+  ASSERT_TRUE(eventually(
+      [&] {
+        row = db.task(seq_of(id));
+        return row && row->state == "pending" && !row->owner;
+      },
+      5s))
+      << (row ? describe(*row) : "no row") << '\n'
+      << cluster.logs();
+  // Nobody has room: it stays unowned (claims come at least once a second), never claimed by a
+  // full instance (which would only release it again).
+  const auto released = Clock::now();
+  std::vector<std::string> claimed_while_full;
+  while (Clock::now() < released + 1200ms) {
+    row = db.task(seq_of(id));
+    ASSERT_TRUE(row && row->state == "pending") << (row ? describe(*row) : "no row");
+    if (row->owner) {
+      std::string seen = describe(*row);
+      seen += " after ";
+      seen += std::to_string(seconds_since(released));
+      seen += " s";
+      claimed_while_full.push_back(seen);
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(claimed_while_full.empty())
+      << "claimed by an instance without room " << claimed_while_full.size() << " times, e.g. "
+      << claimed_while_full.front();
+  // The cancel below is of an unowned row.
+  ASSERT_TRUE(eventually(
+      [&] {
+        row = db.task(seq_of(id));
+        return row && row->state == "pending" && !row->owner;
+      },
+      5s))
+      << (row ? describe(*row) : "no row");
+
+  const auto sent = Clock::now();
+  const Reply cancel = call(cluster.port(1), "POST", "/api/tasks/" + id + "/cancel");
+  EXPECT_EQ(cancel.status, 202) << cancel.text;
+  ASSERT_TRUE(eventually(
+      [&] {
+        row = db.task(seq_of(id));
+        return row && final_state(row->state);
+      },
+      3s))
+      << (row ? describe(*row) : "no row");
+  std::printf("released pending task cancelled through b after %.3f s\n", seconds_since(sent));
+  EXPECT_EQ(row->state, "cancelled") << describe(*row);
+  EXPECT_EQ(row->attempts, 0) << describe(*row);
+  const Reply through_c = call(cluster.port(2), "GET", "/api/tasks/" + id);
+  EXPECT_EQ(through_c.body["state"], "cancelled") << through_c.text;
+
+  // Free every slot: the cancelled task still never runs.
+  for (const std::string& b : busy)
+    EXPECT_EQ(call(cluster.port(2), "POST", "/api/tasks/" + b + "/cancel").status, 202);
+  ASSERT_TRUE(eventually(
+      [&] {
+        for (const std::string& b : busy)
+          if (db.task(seq_of(b)).value_or(Row{}).state != "cancelled") return false;
+        return true;
+      },
+      5s))
+      << cluster.logs();
+  std::this_thread::sleep_for(1200ms);  // past the next claim of every instance
+  row = db.task(seq_of(id));
+  EXPECT_EQ(row->state, "cancelled") << describe(*row);
+  EXPECT_EQ(row->attempts, 0) << describe(*row);
+  EXPECT_FALSE(std::filesystem::exists(ran)) << "the cancelled task ran";
+}
+
+// Postgres drops every connection of the database twice while clients submit through the three
+// instances (a third of the tasks sleep 400 ms, so some run across each cut): every task answered
+// 201 ends done, once.
+TEST(Cluster, PostgresConnectionsCutUnderLoad) {
+  Cluster cluster({{}, {}, {}});
+  Db db(cluster.url());
+  constexpr int kTasks = 900;
+  std::atomic<int> answered{0};
+  std::atomic<int> refused{0};
+  std::map<std::string, std::size_t> acked;
+  std::thread clients([&] {
+    acked = submit_round_robin(
+        cluster, 4, kTasks,
+        [](int n) {
+          std::string name = "p";
+          name += std::to_string(n);
+          return n % 3 == 0 ? json{{"name", name}, {"sleep_ms", 400}}
+                            : json{{"name", name}, {"value", n}};
+        },
+        &answered, &refused);
+  });
+  for (int cut : {kTasks / 3, 2 * kTasks / 3}) {
+    const auto deadline = Clock::now() + 30s;
+    while (answered < cut && Clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    uasyncd::test::pg_test_cut_connections(cluster.db_name());
+  }
+  clients.join();
+  std::printf("%zu of %d submits answered 201, %d refused or unanswered\n", acked.size(), kTasks,
+              refused.load());
+  EXPECT_GT(acked.size(), static_cast<std::size_t>(kTasks) * 9 / 10);
+
+  const std::map<std::int64_t, Row> rows = await_final(db, acked, 20s);
+  std::size_t bad = 0;
+  for (const auto& [id, instance] : acked) {
+    auto it = rows.find(seq_of(id));
+    if (it == rows.end()) {
+      if (++bad <= 10) ADD_FAILURE() << id << " was answered 201 but has no row";
+      continue;
+    }
+    const Row& r = it->second;
+    if (!(r.state == "done" && r.attempts == 1 && !r.owner) && ++bad <= 10) {
+      ADD_FAILURE() << describe(r) << " (submitted through " << instance << ")";
+    }
+  }
+  EXPECT_EQ(bad, 0u) << cluster.logs();
+  // A submit that was stored without its 201 ran once too.
+  std::size_t unacked_bad = 0;
+  for (const auto& [seq, r] : rows) {
+    if (!(r.state == "done" && r.attempts == 1) && ++unacked_bad <= 10)
+      ADD_FAILURE() << describe(r);
+  }
+  EXPECT_EQ(unacked_bad, 0u);
+  // All three are still members.
+  const Reply r = call(cluster.port(1), "GET", "/api/instances");
+  EXPECT_EQ(r.body["instances"].size(), 3u) << r.text;
+}
+
+}  // namespace
