@@ -26,6 +26,9 @@ if ! $build_only; then
   packages+=(python3-croniter)
   # The libFuzzer targets (scripts/fuzz.sh): clang 14 and its fuzzer and sanitizer runtimes.
   packages+=(clang libclang-rt-14-dev)
+  # The docker-compose.yml check (scripts/test.sh): Compose v1 validates a file with no engine;
+  # --no-install-recommends keeps docker.io out.
+  packages+=(docker-compose)
 fi
 
 missing=()

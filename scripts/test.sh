@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the project needs, lints the Dockerfile, then builds and runs every test: a normal
-# build with -Werror, the whole suite again under AddressSanitizer+UndefinedBehaviorSanitizer, and
-# the threaded tests under ThreadSanitizer.
+# Installs what the project needs, lints the Dockerfile and docker-compose.yml, then builds and
+# runs every test: a normal build with -Werror, the whole suite again under
+# AddressSanitizer+UndefinedBehaviorSanitizer, and the threaded tests under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,11 @@ bash scripts/install-deps.sh
 # npx keeps the linter in its own cache (~/.npm), never in the repository.
 stage "dockerfilelint Dockerfile"
 npx --yes dockerfilelint Dockerfile
+
+# The cluster's compose file (docs/cluster.md): its schema, anchors, depends_on and volume
+# references, checked by Compose v1 itself; `config` reads the file only, no engine needed.
+stage "docker-compose config -q: docker-compose.yml"
+docker-compose -f docker-compose.yml config -q
 
 jobs=$(nproc)
 configure() {

@@ -811,6 +811,17 @@ TEST(Cluster, CancelOnBReachesATaskRunningOnA) {
       },
       10s))
       << cluster.logs();
+  // Every instance tells who holds it; a timeout does not reach another instance (yet): refused
+  // with a reason, not taken as "finished".
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Reply got = call(cluster.port(i), "GET", "/api/tasks/" + id);
+    ASSERT_EQ(got.status, 200) << got.text;
+    EXPECT_EQ(got.body["instance"], cluster.id(0)) << got.text;
+  }
+  const Reply timeout =
+      call(cluster.port(1), "POST", "/api/tasks/" + id + "/timeout", R"({"timeout": 1})");
+  EXPECT_EQ(timeout.status, 409) << timeout.text;
+  EXPECT_NE(timeout.text.find("another instance"), std::string::npos) << timeout.text;
 
   const auto sent = Clock::now();
   const Reply cancel = call(cluster.port(1), "POST", "/api/tasks/" + id + "/cancel");

@@ -173,12 +173,18 @@ inline void crash_storm(unsigned seed, std::vector<std::string> flags = {}) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the killed instance stays listed";
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    // Then claims it (in batches): no task waits unclaimed.
+    // Then claims its tasks (in batches): wait until the instant ones (values, failures) have
+    // all ended, as a single daemon's restart ends them at once.
     for (;;) {
-      auto r = c.Get("/api/stats");
-      if (r && r->status == 200 && nlohmann::json::parse(r->body)["tasks"]["pending"] == 0) break;
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "tasks stay pending";
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const std::map<std::string, nlohmann::json> now = all_tasks(*port);
+      const bool settled = std::all_of(acked.begin(), acked.end(), [&](const auto& a) {
+        if (!a.second.contains("value") && !a.second.contains("fail")) return true;
+        auto it = now.find(a.first);
+        return it != now.end() && it->second["finished"].is_number();
+      });
+      if (settled) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "tasks stay unclaimed";
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
   // Restored pending and retried tasks start at once; give the instant ones time to end.

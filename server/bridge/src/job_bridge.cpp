@@ -363,8 +363,15 @@ std::optional<Result<JsonDoc>> JobBridge::from_store(const JobRef& ref, bool fin
     if (!error) return std::nullopt;
     return Result<JsonDoc>(*error);
   }
-  if (!is_final(job->state()) || ref.step)
-    return Result<JsonDoc>(JsonDoc{full_json(*job), nullptr});
+  if (!is_final(job->state()) || ref.step) {
+    JsonDoc live{full_json(*job), nullptr};
+    if (!is_final(job->state()) && options_.instance_id) {
+      // Cluster mode: held by another instance (or by none, waiting for a claim).
+      std::optional<JobRow> row = backend_.get(ref.id);
+      live.json["instance"] = row && row->owner != 0 ? json(row->owner) : json(nullptr);
+    }
+    return Result<JsonDoc>(std::move(live));
+  }
   JsonDoc doc = serialized(full_json(*job));
   cache_.put(ref.id, doc.text, generation);
   return Result<JsonDoc>(std::move(doc));
@@ -378,7 +385,10 @@ Result<JsonDoc> JobBridge::get(const JobRef& ref) {
   // has just let go of was committed first: the second read of the store finds it.
   if (std::optional<Result<JsonDoc>> stored = from_store(ref, true)) return std::move(*stored);
   Result<json> live = on_loop<json>([ref](JobService& s) { return s.get(ref); });
-  if (live) return JsonDoc{std::move(live.value()), nullptr};
+  if (live) {
+    if (options_.instance_id && !ref.step) live.value()["instance"] = options_.instance_id();
+    return JsonDoc{std::move(live.value()), nullptr};
+  }
   if (!live.is(JobErrorCode::not_live)) return live.error();
   return std::move(*from_store(ref, false));
 }
@@ -489,7 +499,18 @@ Result<json> JobBridge::cancel(const JobRef& ref) {
 Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
   Result<json> r =
       on_loop<json>([ref, timeout_s](JobService& s) { return s.set_timeout(ref, timeout_s); });
-  return r.is(JobErrorCode::not_live) ? stored_.set_timeout(ref) : r;
+  if (!r.is(JobErrorCode::not_live)) return r;
+  if (options_.cancel_elsewhere) {
+    // Cluster mode: a live task another instance holds is stored unfinished.
+    std::optional<Result<JsonDoc>> stored = from_store(ref, false);
+    if (stored && *stored && !is_final_doc(stored->value())) {
+      return JobError{JobErrorCode::not_running,
+                      ref_text(ref) +
+                          " is held by another instance of the cluster: a timeout reaches only "
+                          "the instance running a task (send it there, or cancel it)"};
+    }
+  }
+  return stored_.set_timeout(ref);
 }
 
 Result<json> JobBridge::remove(const JobRef& ref) {

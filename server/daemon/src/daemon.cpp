@@ -172,6 +172,7 @@ void Daemon::start() {
     };
     bridge.remote_watchers = [cluster] { return cluster->others_watch(); };
     bridge.lease_age = [cluster] { return cluster->lease_age(); };
+    bridge.instance_id = [cluster] { return cluster->instance_id(); };
     bridge.forward_event = [cluster](std::string event) {
       cluster->forward_event(std::move(event));
     };

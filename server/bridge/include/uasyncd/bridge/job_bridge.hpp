@@ -138,6 +138,9 @@ struct BridgeOptions {
   // Cluster mode: the instances sharing the database, as GET /api/instances lists them (an
   // "instances" array). HTTP threads; may throw StoreError. Unset: this daemon alone.
   std::function<nlohmann::json()> instances;
+  // Cluster mode: this instance's id, shown as "instance" in the records of the live tasks it
+  // holds (another's id for theirs). Any thread.
+  std::function<std::int64_t()> instance_id;
   // Cluster mode: the lease's age (since its last renewal), for /metrics. Any thread.
   std::function<std::chrono::milliseconds()> lease_age;
   // Cluster mode: whether another instance has an event stream open; where this instance's
