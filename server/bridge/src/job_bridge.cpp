@@ -243,6 +243,11 @@ Result<Submission> JobBridge::submit(JobSpec spec, json spec_json, std::string k
   }
   settle_key(key, 0);
   submitted_.fetch_add(1, std::memory_order_relaxed);
+  const std::optional<JobState> state = parse_state(r->job.value("state", ""));
+  if (options_.instance_id && state && !is_final(*state)) {
+    // Cluster mode: as a GET would show it (null: released, waiting for a claim).
+    r->job["instance"] = r->held ? json(options_.instance_id()) : json(nullptr);
+  }
   return Submission{std::move(r->job), false};
 }
 

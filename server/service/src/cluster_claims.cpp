@@ -17,6 +17,7 @@ constexpr std::size_t kUnlimitedClaim = 1000;
 void JobService::release_waiting() {
   if (!backend_.shared()) return;
   const std::int64_t now = uasyncio::ticks_ms();
+  bool any = false;
   for (auto& [name, q] : queues_) {
     for (auto it = q.pending.begin(); it != q.pending.end();) {
       // A retry waiting out its backoff stays: its time is kept on this loop's clock only.
@@ -29,8 +30,15 @@ void JobService::release_waiting() {
       backend_.release(*job);
       live_.erase(job->id());
       ++released_;
+      any = true;
     }
   }
+  // The queue may be new here: the cluster learns its room, or it would not claim for it.
+  if (any) offer_room();
+}
+
+bool JobService::claim_first(const Job& job) const {
+  return backend_.shared() && job.spec().queue != kDefaultQueue;
 }
 
 void JobService::offer_room() {

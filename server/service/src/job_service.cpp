@@ -73,6 +73,7 @@ Result<Submitted> JobService::submit(JobSpec spec, json spec_json, std::string i
   out.ticket = backend_.insert(*job);
   admit(job, out.ticket);
   out.job = full_json(*job);
+  out.held = live_.contains(out.id);
   return out;
 }
 
@@ -150,7 +151,7 @@ void JobService::admit(std::shared_ptr<Job> job, WriteTicket insert) {
   transition(*job, "submitted");
   if (job->state() == JobState::scheduled) {
     sleep_until_due(*job, insert);
-  } else if (queues_.may_start(queue_of(*job))) {
+  } else if (queues_.may_start(queue_of(*job)) && !claim_first(*job)) {
     start_now(job);
   } else {
     enqueue(std::move(job));

@@ -100,6 +100,8 @@ void JobService::due(std::uint64_t id) {
   write_now(*job, JobState::scheduled);
   transition(*job, "due");
   enqueue(job);
+  // A named queue's limit holds for the whole cluster: its task starts where a claim allows.
+  if (claim_first(*job)) release_waiting();
   start_pending();
 }
 

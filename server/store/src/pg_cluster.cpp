@@ -61,15 +61,26 @@ constexpr std::int64_t kClaimLimit = 1000;
 // The statement a claim of one kind of row runs: $1 the instance, $2 the limit. The rows are
 // locked with SKIP LOCKED, so claims of several instances never wait for each other or take a
 // row twice; the instance's row must still exist (a reaped instance claims nothing).
-std::string claim_sql(const char* which, const char* order) {
+std::string claim_sql(const char* which, const char* order, const char* limit = "$2") {
   return std::string(
              "UPDATE uasyncd_tasks SET owner = $1 WHERE seq IN (SELECT seq FROM uasyncd_tasks "
              "WHERE ") +
-         which + " AND owner IS NULL ORDER BY " + order +
-         " LIMIT $2 FOR UPDATE SKIP LOCKED) "
+         which + " AND owner IS NULL ORDER BY " + order + " LIMIT " + limit +
+         " FOR UPDATE SKIP LOCKED) "
          "AND EXISTS (SELECT 1 FROM uasyncd_instances WHERE id = $1) RETURNING " +
          kPgRowColumns + ", queue, priority, cancel_requested_ms IS NOT NULL";
 }
+
+// The room a named queue ($3) has in the whole cluster, at most $2: its stored limit (a PUT
+// /api/queues, or a --queue flag at some instance's start) less the rows of it that instances
+// hold (claimed or running); none while it is stored paused; $2 when it has no limit.
+constexpr const char* kClusterRoomSql =
+    "greatest(0, least($2, coalesce((SELECT CASE WHEN (q.b->>'paused')::boolean THEN 0 "
+    "WHEN coalesce((q.b->>'max_running')::bigint, 0) = 0 THEN $2 "
+    "ELSE (q.b->>'max_running')::bigint - (SELECT count(*) FROM uasyncd_tasks h WHERE "
+    "h.queue = $3 AND h.owner IS NOT NULL AND h.state IN ('pending', 'running')) END "
+    "FROM (SELECT convert_from(body, 'UTF8')::jsonb AS b FROM uasyncd_settings "
+    "WHERE kind = 'queue' AND name = convert_to($3, 'UTF8')) q), $2)))";
 
 // Deletes the dead instances and frees their live rows, in one statement: $1 me, $2 the
 // heartbeat age beyond which an unlocked instance is dead (ms), $3 the lock space. Dead: its
@@ -431,9 +442,19 @@ void PgCluster::State::recover() {
 // Self-fencing: past trusted_until the database may have given this instance's tasks to another
 // already (it expires the lease on its own clock, a second after this one stops trusting it).
 void PgCluster::State::check_trust() {
-  if (id.load(std::memory_order_acquire) != 0 && Clock::now() > trusted_until_) {
-    lose_lease("not renewed in time");
+  if (id.load(std::memory_order_acquire) == 0 || Clock::now() <= trusted_until_) return;
+  // Late (this thread was slow: a long claim, a loaded machine), but the database may still
+  // answer: a renewal that finds the instance's row proves no one freed its tasks (a reaper
+  // deletes the row and frees them in one statement). Only a failed one fences.
+  if (conn.ok()) {
+    try {
+      heartbeat();
+      if (Clock::now() <= trusted_until_) return;
+    } catch (const StoreError& e) {
+      spdlog::warn("cluster: {}", e.what());
+    }
   }
+  if (id.load(std::memory_order_acquire) != 0) lose_lease("not renewed in time");
 }
 
 // The lock of the lost instance stays held by this session until it ends: released now, it
@@ -496,10 +517,20 @@ std::vector<pg::Statement> PgCluster::State::claim_statements(
                pg::Params().int8(me).int8(kClaimLimit)});
   // The words of the uasyncd_tasks_claim index, so that the planner uses it.
   const std::string pending = claim_sql("state = 'pending' AND queue = $3", "priority DESC, seq");
+  const std::string named =
+      claim_sql("state = 'pending' AND queue = $3", "priority DESC, seq", kClusterRoomSql);
   for (const auto& [queue, n] : free) {
     if (n == 0) continue;
     const auto limit = static_cast<std::int64_t>(std::min<std::size_t>(n, kClaimLimit));
-    s.push_back({pending, pg::Params().int8(me).int8(limit).text(queue)});
+    if (queue == "default") {  // --max-running: a limit per instance
+      s.push_back({pending, pg::Params().int8(me).int8(limit).text(queue)});
+      continue;
+    }
+    // A named queue's stored limit holds for the whole cluster: claimers of one queue take
+    // turns (a lock until the claim's commit), each counting what the others hold.
+    s.push_back({"SELECT pg_advisory_xact_lock($1::int4, hashtext($2))",
+                 pg::Params().int8(kPgQueueLockSpace).text(queue)});
+    s.push_back({named, pg::Params().int8(me).int8(limit).text(queue)});
   }
   return s;
 }
@@ -525,6 +556,7 @@ void PgCluster::State::claim() {
   std::map<std::string, std::size_t> taken;
   for (std::size_t k = 0; k < results.size(); ++k) {
     const pg::Result& r = results[k];
+    if (PQnfields(r.get()) < 4) continue;  // a queue's lock, not a claim
     // Orphans and due rows beyond one claim's limit: the next claim follows at once.
     if (k < 2 && r.rows() >= kClaimLimit) claim_due_ = true;
     const int columns = PQnfields(r.get());  // kPgRowColumns, then queue, priority, cancel

@@ -82,6 +82,7 @@ struct Submitted {
   std::uint64_t id = 0;
   WriteTicket ticket = 0;  // the insert: committed before the job may be called accepted
   nlohmann::json job;      // its full record
+  bool held = true;        // still live here (cluster mode: not released to the others)
 };
 
 // One task of a batch submit.
@@ -206,6 +207,9 @@ class JobService {
   void release_waiting();
   // Cluster mode: tells the cluster the room there is now (ServiceOptions::want_claim).
   void offer_room();
+  // Cluster mode: a task of a named queue (whose limit holds for the whole cluster) starts only
+  // once claimed, never straight from its submit or its due time.
+  bool claim_first(const Job& job) const;
   // A scheduled or pending job ends without having run (cancelled, timed out).
   void finish_pending(Job& job, JobState state, ErrorInfo error);
   // schedule.cpp: a scheduled job waits until its run_at (wall clock, read as a delay from now

@@ -31,6 +31,9 @@ namespace uasyncd::server {
 // The advisory lock space of instance locks: pg_advisory_lock(kPgInstanceLockSpace, id) is held
 // by a live instance's cluster connection, so the others see at once that a killed one is gone.
 inline constexpr std::int32_t kPgInstanceLockSpace = 0x75617379;  // "uasy"
+// The space of the transaction locks claims of one named queue take (its limit holds for the
+// whole cluster): pg_advisory_xact_lock(kPgQueueLockSpace, hashtext(queue)).
+inline constexpr std::int32_t kPgQueueLockSpace = 0x75617371;  // "uasq"
 
 struct ClusterOptions {
   std::string url;   // libpq connection string or URI
