@@ -9,6 +9,7 @@ import { ThroughputChart } from './chart.js';
 import { Detail } from './detail.js';
 import { el, setText } from './dom.js';
 import { HealthPanel } from './health.js';
+import { InstancesPanel } from './instances.js';
 import { Pager } from './pager.js';
 import { QueuesPanel } from './queues.js';
 import { SchedulesPanel } from './schedules.js';
@@ -202,6 +203,7 @@ function showStats(data) {
   setFeatures(data.features);
   if (hasFeature('tasks.search') !== hadSearch) searchChanged();
   if (hasFeature('stats.history') && !historyLoaded) loadHistory();
+  instances.setAvailable(hasFeature('instances'));
   for (const [state, n] of countCells) setText(n, (data.tasks?.[state] ?? 0).toLocaleString('en'));
   health.show(data);
   const { state, q } = table.filter;
@@ -432,6 +434,7 @@ const schedules = new SchedulesPanel({
   },
 });
 const queues = new QueuesPanel({ root: $('queues-panel') });
+const instances = new InstancesPanel({ root: $('instances-panel') });
 
 // ---- live updates, batched per frame -------------------------------------------------------
 let queue = new Map();
@@ -534,6 +537,7 @@ function flush(frameStart) {
   if (items.length) {
     schedules.noticeTasks(items);
     queues.noticeTasks(items);
+    instances.noticeTasks(items);
   }
   const spent = performance.now() - t0;
   metrics.flushMs += spent;
@@ -566,6 +570,7 @@ function refetchAll() {
   detail.output.refetch();
   schedules.refresh();
   queues.refresh();
+  instances.refresh();
   if (hasFeature('stats.history')) {
     loadHistory();
     // The history ends with the last complete second: tasks that finished in this one before

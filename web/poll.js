@@ -5,15 +5,15 @@
 import { api, isUnreachable } from './api.js';
 import { setText } from './dom.js';
 
-// One fetch of a panel's list: GET `path`, whose `key` holds the array `panel.show` takes. A
-// failure is said in `panel.error` (and thrown, for the Poller to retry), cleared by the next
+// One fetch of a panel's list: GET `path`, whose `key` holds the array `panel.show` takes (with
+// the whole answer as its second argument, for fields beside the list). A failure is said in `panel.error` (and thrown, for the Poller to retry), cleared by the next
 // success. `what` names the list in the message ("schedules").
 export async function loadList(panel, path, key, what) {
   try {
     const { data } = await api('GET', path);
     if (panel.loadFailed) setText(panel.error, '');
     panel.loadFailed = false;
-    panel.show(Array.isArray(data?.[key]) ? data[key] : []);
+    panel.show(Array.isArray(data?.[key]) ? data[key] : [], data);
   } catch (e) {
     panel.loadFailed = true;
     setText(panel.error, isUnreachable(e) ? `Could not reach the daemon (${e.message}).`

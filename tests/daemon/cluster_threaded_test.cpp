@@ -1,8 +1,10 @@
 // Cluster mode (docs/cluster.md) with the real binary: three daemons on one PostgreSQL database
 // (the tests' own server, tests/support/pg-test-server.sh), a lease of 2 s. Tasks spread over the
 // instances run once each; kill -9 and SIGSTOP of an instance move its tasks to the others and
-// fence it; cancels cross instances; a cut of every database connection loses nothing. The task
-// rows are read straight from the database (libpq) to see owners and attempts.
+// fence it; cancels cross instances; a cut of every database connection, or a restart of the
+// server (one of the test's own), loses nothing. Event streams, waits and periodic schedules work
+// across instances. The task rows are read straight from the database (libpq) to see owners and
+// attempts.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <libpq-fe.h>
@@ -30,6 +32,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -285,26 +288,55 @@ std::string submit(int port, const json& spec) {
   return r.status == 201 ? r.body["id"].get<std::string>() : std::string();
 }
 
+// Runs `sql` on the maintenance database of the PostgreSQL server whose socket is in `socket_dir`;
+// throws with the server's message.
+void pg_admin_at(const std::string& socket_dir, const std::string& sql) {
+  PGconn* c = PQconnectdb(("host=" + socket_dir + " user=uasyncd dbname=postgres").c_str());
+  std::string error;
+  if (PQstatus(c) != CONNECTION_OK) {
+    error = PQerrorMessage(c);
+  } else {
+    PGresult* r = PQexec(c, sql.c_str());
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+      error = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  PQfinish(c);
+  if (!error.empty()) throw std::runtime_error("postgres at " + socket_dir + ": " + error);
+}
+
+// Where a cluster's database is and how long its lease lasts.
+struct ClusterSetup {
+  std::string pg_socket;  // a server of the test's own (its socket directory); "": the shared one
+  int lease_ttl_s = kLeaseTtlS;
+};
+
 // Three daemons (instances "a", "b", "c") on one new database, each with its own data dir and
-// log, `--lease-ttl 2` and its own extra flags. Stopped by SIGTERM at the end of the test.
+// log, `--lease-ttl 2` (or the setup's) and its own extra flags. Stopped by SIGTERM at the end of
+// the test.
 class Cluster {
  public:
-  explicit Cluster(const std::vector<std::vector<std::string>>& extra) {
+  explicit Cluster(const std::vector<std::vector<std::string>>& extra, ClusterSetup setup = {}) {
     db_name_ = test_database_name();
-    url_ = uasyncd::test::pg_test_database(db_name_);
+    if (setup.pg_socket.empty()) {
+      url_ = uasyncd::test::pg_test_database(db_name_);
+    } else {
+      pg_admin_at(setup.pg_socket, "CREATE DATABASE " + db_name_);
+      url_ = "host=" + setup.pg_socket + " user=uasyncd dbname=" + db_name_;
+    }
     const char* names[] = {"a", "b", "c"};
     for (std::size_t i = 0; i < extra.size(); ++i) {
-      std::vector<std::string> flags{"--database-url",  url_,     "--lease-ttl",      "2",
-                                     "--instance-name", names[i], "--shutdown-grace", "3"};
+      std::vector<std::string> flags{
+          "--database-url",  url_,     "--lease-ttl",      std::to_string(setup.lease_ttl_s),
+          "--instance-name", names[i], "--shutdown-grace", "3"};
       flags.insert(flags.end(), extra[i].begin(), extra[i].end());
-      std::string log = names[i];
-      log += ".log";
       std::vector<std::string> args = daemon_args(dir_ / names[i], flags);
       if (const char* level = std::getenv("UASYNCD_TEST_LOG_LEVEL")) {
         // More of the daemons' logs, for a failure: kept when a test fails (below).
         *(std::find(args.begin(), args.end(), "--log-level") + 1) = level;
       }
-      daemons_.push_back(std::make_unique<DaemonProcess>(args, dir_ / log));
+      args_.push_back(args);
+      daemons_.push_back(std::make_unique<DaemonProcess>(args, log_of(i)));
     }
     for (auto& d : daemons_) {
       const std::optional<int> port = d->await_port();
@@ -319,15 +351,40 @@ class Cluster {
   ~Cluster() {
     stop();
     if (!::testing::Test::HasFailure()) return;
-    // The logs outlive a failed test's directory.
+    // The logs (those of earlier runs of a restarted instance too) outlive a failed test's
+    // directory.
     std::error_code ec;
     const std::filesystem::path kept =
         std::filesystem::temp_directory_path() / "uasyncd-cluster-test-logs" / db_name_;
     std::filesystem::create_directories(kept, ec);
-    for (const char* name : {"a.log", "b.log", "c.log"})
-      std::filesystem::copy_file(dir_ / name, kept / name,
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path(), ec)) {
+      if (e.path().extension() != ".log") continue;
+      std::filesystem::copy_file(e.path(), kept / e.path().filename(),
                                  std::filesystem::copy_options::overwrite_existing, ec);
+    }
     std::fprintf(stderr, "the daemons' logs are kept in %s\n", kept.c_str());
+  }
+
+  // Stops instance `i` (SIGTERM; it should exit 0) and starts it again with the same flags and
+  // data dir: a new instance (a new id), which loads what the database holds (the schedules).
+  // Its earlier log is kept beside the new one ("b.1.log").
+  void restart(std::size_t i) {
+    daemons_[i]->signal(SIGTERM);
+    const std::optional<int> status = daemons_[i]->await_exit(20s);
+    ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "instance " << i << " did not stop cleanly:\n"
+        << tail(i);
+    std::string old = dir_ / std::string(1, static_cast<char>('a' + i));
+    old += '.';
+    old += std::to_string(++restarts_[i]);
+    old += ".log";
+    std::filesystem::rename(log_of(i), old);
+    daemons_[i] = std::make_unique<DaemonProcess>(args_[i], log_of(i));
+    const std::optional<int> port = daemons_[i]->await_port();
+    ASSERT_TRUE(port) << "instance " << i << " did not start again:\n" << daemons_[i]->output();
+    ports_[i] = *port;
+    ids_[i] = self_id(*port);
+    ASSERT_NE(ids_[i], 0) << tail(i);
   }
 
   // SIGTERM to every daemon still running; each should exit 0.
@@ -388,12 +445,20 @@ class Cluster {
   const TempDir& dir() const { return dir_; }
 
  private:
+  std::string log_of(std::size_t i) const {
+    std::string log = dir_ / std::string(1, static_cast<char>('a' + i));
+    log += ".log";
+    return log;
+  }
+
   TempDir dir_;
   std::string db_name_;
   std::string url_;
+  std::vector<std::vector<std::string>> args_;
   std::vector<std::unique_ptr<DaemonProcess>> daemons_;
   std::vector<int> ports_;
   std::vector<std::int64_t> ids_;
+  std::map<std::size_t, int> restarts_;
 };
 
 // An exec spec whose shell keeps two `sleep MARKER` children: three processes that carry the
@@ -1005,6 +1070,567 @@ TEST(Cluster, PostgresConnectionsCutUnderLoad) {
   // All three are still members.
   const Reply r = call(cluster.port(1), "GET", "/api/instances");
   EXPECT_EQ(r.body["instances"].size(), 3u) << r.text;
+}
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// GET /api/events on one daemon, read on a thread of its own: every frame (`event:` name and
+// the `data:` line, parsed) with the wall time its data line arrived.
+class EventStream {
+ public:
+  struct Frame {
+    std::string event;  // "message" unless named
+    json data;
+    double arrived = 0;  // seconds since the epoch
+  };
+
+  explicit EventStream(int port) : client_("127.0.0.1", port) {
+    client_.set_read_timeout(30);
+    thread_ = std::thread([this] {
+      auto r = client_.Get(
+          "/api/events",
+          [this](const httplib::Response& res) {
+            status_ = res.status;
+            return true;
+          },
+          [this](const char* data, std::size_t n) {
+            take(std::string_view(data, n));
+            return !stopping_.load();
+          });
+      (void)r;
+    });
+  }
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
+  ~EventStream() {
+    stopping_ = true;
+    client_.stop();  // ends the Get under way (a quiet stream would block in its read)
+    thread_.join();
+  }
+
+  std::vector<Frame> frames() {
+    std::lock_guard lock(mu_);
+    return frames_;
+  }
+  int status() const { return status_; }
+
+ private:
+  void take(std::string_view bytes) {
+    const double now = wall_seconds();
+    std::lock_guard lock(mu_);
+    partial_.append(bytes);
+    std::size_t pos = 0;
+    for (std::size_t end; (end = partial_.find('\n', pos)) != std::string::npos; pos = end + 1) {
+      const std::string line = partial_.substr(pos, end - pos);
+      if (line.rfind("event: ", 0) == 0) {
+        event_ = line.substr(7);
+      } else if (line.rfind("data: ", 0) == 0) {
+        frames_.push_back({event_, json::parse(line.substr(6), nullptr, false), now});
+      } else if (line.empty()) {
+        event_ = "message";
+      }
+    }
+    partial_.erase(0, pos);
+  }
+
+  httplib::Client client_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> status_{0};
+  std::mutex mu_;
+  std::string partial_;
+  std::string event_ = "message";
+  std::vector<Frame> frames_;
+  std::thread thread_;
+};
+
+// A stream open on "c" carries the transitions of tasks submitted to and run by "a" (forwarded
+// through Postgres), each well within 2 s of the event's own time.
+TEST(Cluster, EventStreamOnCSeesTransitionsOfA) {
+  Cluster cluster({{}, {}, {}});
+  EventStream stream(cluster.port(2));
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::vector<EventStream::Frame> f = stream.frames();
+        return !f.empty() && f.front().event == "hello";
+      },
+      5s))
+      << "no hello on c's stream (status " << stream.status() << ")";
+  const double hello_at = wall_seconds();
+
+  // Tasks submitted to "a" one after another, some of them running a while.
+  std::vector<std::string> ids;
+  std::map<std::string, double> submitted_at;
+  for (int n = 0; n < 6; ++n) {
+    const json spec = n % 2 == 0 ? json{{"value", n}} : json{{"sleep_ms", 400}};
+    const Reply r = call(cluster.port(0), "POST", "/api/tasks", spec.dump());
+    ASSERT_EQ(r.status, 201) << r.text;
+    ids.push_back(r.body["id"].get<std::string>());
+    submitted_at[ids.back()] = wall_seconds();
+    if (n % 2 == 1) {
+      // "a" has room: it runs what it was given (read through "c" while it runs).
+      const Reply got = call(cluster.port(2), "GET", "/api/tasks/" + ids.back());
+      EXPECT_EQ(got.body.value("instance", json()), cluster.id(0)) << got.text;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+
+  // (type, id) -> the event's time and when it arrived on c.
+  struct Seen {
+    double time = 0;
+    double arrived = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Seen> seen;
+  const std::set<std::string> wanted_ids(ids.begin(), ids.end());
+  const auto collect = [&] {
+    seen.clear();
+    for (const EventStream::Frame& f : stream.frames()) {
+      if (f.event != "message" || !f.data.is_array()) continue;
+      for (const json& e : f.data) {
+        if (!e.is_object() || !e.contains("id") || !e["id"].is_string()) continue;
+        const std::string id = e["id"].get<std::string>();
+        const std::string type = e.value("type", "");
+        if (!wanted_ids.contains(id) || e.contains("step")) continue;
+        seen.try_emplace({type, id}, Seen{e.value("time", 0.0), f.arrived});
+      }
+    }
+    for (const std::string& id : ids)
+      for (const char* type : {"submitted", "started", "finished"})
+        if (!seen.contains({type, id})) return false;
+    return true;
+  };
+  // The last task is submitted at most ~0.5 s ago and runs 400 ms: all arrive within 2 s of it.
+  const bool all = eventually(collect, 4s, 20ms);
+  std::string missing;
+  for (const std::string& id : ids) {
+    for (const char* type : {"submitted", "started", "finished"}) {
+      if (seen.contains({type, id})) continue;
+      missing += ' ';
+      missing += type;
+      missing += ':';
+      missing += id;
+    }
+  }
+  std::string frames_text;
+  for (const EventStream::Frame& f : stream.frames()) {
+    frames_text += f.event;
+    frames_text += ' ';
+    frames_text += f.data.dump();
+    frames_text += '\n';
+  }
+  EXPECT_TRUE(all) << "c's stream lacks" << missing << " (first submit "
+                   << submitted_at[ids.front()] - hello_at << " s after hello)\nframes:\n"
+                   << frames_text << cluster.logs();
+
+  std::vector<double> latencies;
+  for (const auto& [key, s] : seen) {
+    ASSERT_GT(s.time, 1.0e9) << key.first << ' ' << key.second << ": no \"time\"";
+    const double latency = s.arrived - s.time;
+    latencies.push_back(latency);
+    EXPECT_LE(latency, 2.0) << key.first << ' ' << key.second;
+    EXPECT_GE(latency, -0.05) << key.first << ' ' << key.second << ": arrived before its time";
+  }
+  std::sort(latencies.begin(), latencies.end());
+  if (!latencies.empty()) {
+    std::printf("a -> c event latency over %zu events: min %.3f s, median %.3f s, max %.3f s\n",
+                latencies.size(), latencies.front(), latencies[latencies.size() / 2],
+                latencies.back());
+  }
+}
+
+// A wait through "b" for a task "a" runs is answered when it ends (not at once, with the task
+// still running), and a wait whose timeout passes first is answered 202 with the task running.
+TEST(Cluster, WaitOnBForATaskRunningOnA) {
+  Cluster cluster({{}, {}, {}});
+  Db db(cluster.url());
+
+  const auto submitted = Clock::now();
+  const std::string id = submit(cluster.port(0), json{{"sleep", 1.5}});
+  ASSERT_FALSE(id.empty());
+  const std::optional<Row> row = db.task(seq_of(id));
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->owner, cluster.id(0)) << describe(*row);
+  const Reply waited = call(cluster.port(1), "GET", "/api/tasks/" + id + "/wait?timeout=10");
+  const double waited_s = seconds_since(submitted);
+  std::printf("wait through b for a 1.5 s task on a: answered %d after %.3f s\n", waited.status,
+              waited_s);
+  EXPECT_EQ(waited.status, 200) << waited.text;
+  EXPECT_EQ(waited.body.value("state", ""), "done") << waited.text;
+  EXPECT_GE(waited_s, 1.2) << "answered before the task ended: " << waited.text;
+  // The finished event, or the database read every 0.5 s.
+  EXPECT_LE(waited_s, 3.0) << waited.text;
+
+  const std::string longer = submit(cluster.port(0), json{{"sleep", 30}});
+  ASSERT_FALSE(longer.empty());
+  ASSERT_TRUE(eventually(
+      [&] {
+        const std::optional<Row> r = db.task(seq_of(longer));
+        return r && r->state == "running" && r->owner == cluster.id(0);
+      },
+      5s))
+      << cluster.logs();
+  const auto asked = Clock::now();
+  const Reply timed_out =
+      call(cluster.port(1), "GET", "/api/tasks/" + longer + "/wait?timeout=0.3");
+  const double timed_out_s = seconds_since(asked);
+  std::printf("wait?timeout=0.3 through b for a task running on a: answered %d after %.3f s\n",
+              timed_out.status, timed_out_s);
+  EXPECT_EQ(timed_out.status, 202) << timed_out.text;
+  EXPECT_EQ(timed_out.body.value("state", ""), "running") << timed_out.text;
+  EXPECT_GE(timed_out_s, 0.28) << timed_out.text;
+  EXPECT_LE(timed_out_s, 1.3) << timed_out.text;
+  EXPECT_EQ(call(cluster.port(1), "POST", "/api/tasks/" + longer + "/cancel").status, 202);
+}
+
+// One run of a schedule as the database has it.
+struct ScheduleRun {
+  std::int64_t seq = 0;
+  std::int64_t created_ms = 0;
+  std::string state;
+  std::int64_t attempts = 0;
+};
+
+// The stored fired_ms of schedule `name` and its runs (by created_ms), read in one statement (one
+// snapshot); nullopt if the read failed.
+std::optional<std::pair<std::int64_t, std::vector<ScheduleRun>>> schedule_runs(
+    Db& db, const std::string& name) {
+  const std::optional<std::vector<Db::Cells>> rows = db.query(
+      "SELECT (SELECT fired_ms FROM uasyncd_settings WHERE kind = 'schedule' AND "
+      "convert_from(name, 'UTF8') = '" +
+      name +
+      "'), t.seq, t.created_ms, t.state, t.attempts FROM (SELECT 1) one LEFT JOIN uasyncd_tasks t "
+      "ON convert_from(t.spec, 'UTF8')::jsonb->>'schedule' = '" +
+      name + "' ORDER BY t.created_ms");
+  if (!rows) return std::nullopt;
+  std::pair<std::int64_t, std::vector<ScheduleRun>> out{0, {}};
+  for (const Db::Cells& c : *rows) {
+    if (c[0]) out.first = std::stoll(*c[0]);
+    if (!c[1]) continue;
+    out.second.push_back({std::stoll(*c[1]), std::stoll(*c[2]), *c[3], std::stoll(*c[4])});
+  }
+  return out;
+}
+
+// A schedule every 0.5 s made through "a", known to "b" and "c" too (they load it at their
+// restart): each of the three fires every occurrence, and the guarded write of the schedule's row
+// keeps one run of each. Then deleted, it makes no more runs anywhere.
+TEST(Cluster, EachScheduleOccurrenceFiresOnceInTheCluster) {
+  Cluster cluster({{}, {}, {}});
+  Db db(cluster.url());
+  constexpr std::int64_t kPeriodMs = 500;
+  const Reply made = call(cluster.port(0), "POST", "/api/schedules",
+                          R"({"name": "tick", "every": 0.5, "spec": {"value": 1}})");
+  ASSERT_EQ(made.status, 201) << made.text;
+  const auto restarting = Clock::now();
+  cluster.restart(1);
+  ASSERT_FALSE(HasFatalFailure());
+  cluster.restart(2);
+  ASSERT_FALSE(HasFatalFailure());
+  std::printf("b and c restarted in %.2f s\n", seconds_since(restarting));
+  for (std::size_t i = 1; i < 3; ++i) {
+    const Reply listed = call(cluster.port(i), "GET", "/api/schedules");
+    ASSERT_EQ(listed.status, 200) << listed.text;
+    ASSERT_EQ(listed.body["schedules"].size(), 1u) << listed.text;
+    EXPECT_EQ(listed.body["schedules"][0]["name"], "tick") << listed.text;
+  }
+  // From here on all three know it.
+  const std::int64_t all_know_ms = static_cast<std::int64_t>(wall_seconds() * 1000);
+  std::optional<std::pair<std::int64_t, std::vector<ScheduleRun>>> snap;
+  ASSERT_TRUE(eventually(
+      [&] {
+        snap = schedule_runs(db, "tick");
+        return snap && snap->first >= all_know_ms + 3000;
+      },
+      6s, 50ms))
+      << "the schedule did not fire on for 3 s: fired_ms " << (snap ? snap->first : -1) << " vs "
+      << all_know_ms << '\n'
+      << db.error() << cluster.logs();
+  const std::int64_t fired_ms = snap->first;
+  const std::int64_t phase = fired_ms % kPeriodMs;  // occurrences are at phase + k * period
+  std::map<std::int64_t, std::vector<ScheduleRun>> by_occurrence;
+  std::int64_t latest_lateness = 0;
+  for (const ScheduleRun& r : snap->second) {
+    const std::int64_t k = (r.created_ms - phase) / kPeriodMs;
+    by_occurrence[k].push_back(r);
+    latest_lateness = std::max(latest_lateness, r.created_ms - (phase + k * kPeriodMs));
+  }
+  // No two runs of one occurrence, nor within 400 ms of each other.
+  for (std::size_t i = 1; i < snap->second.size(); ++i) {
+    const ScheduleRun& before = snap->second[i - 1];
+    const ScheduleRun& after = snap->second[i];
+    EXPECT_GE(after.created_ms - before.created_ms, 400)
+        << id_of(before.seq) << " at " << before.created_ms << " and " << id_of(after.seq) << " at "
+        << after.created_ms;
+  }
+  // Every occurrence since all three know it has exactly one run.
+  const std::int64_t first_k = (all_know_ms - phase) / kPeriodMs + 1;
+  const std::int64_t last_k = (fired_ms - phase) / kPeriodMs;
+  std::size_t in_window = 0;
+  for (std::int64_t k = first_k; k <= last_k; ++k) {
+    const auto it = by_occurrence.find(k);
+    const std::size_t runs = it == by_occurrence.end() ? 0 : it->second.size();
+    in_window += runs;
+    EXPECT_EQ(runs, 1u) << "occurrence at " << phase + k * kPeriodMs << " ms";
+  }
+  for (const auto& [k, runs] : by_occurrence)
+    EXPECT_LE(k, last_k) << "a run of an occurrence after the stored fired_ms " << fired_ms;
+  std::printf(
+      "schedule tick: %zu runs in all (%zu occurrences held them), %zu in the %lld occurrences "
+      "since all three knew it; latest run made %lld ms after its occurrence\n",
+      snap->second.size(), by_occurrence.size(), in_window,
+      static_cast<long long>(last_k - first_k + 1), static_cast<long long>(latest_lateness));
+  EXPECT_GE(last_k - first_k + 1, 5);
+  // Which instance made each kept run shows in its id (ids come from each instance's block).
+  std::string run_ids;
+  for (const ScheduleRun& r : snap->second) {
+    run_ids += ' ';
+    run_ids += id_of(r.seq);
+  }
+  std::printf("runs:%s\n", run_ids.c_str());
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Reply got = call(cluster.port(i), "GET", "/api/schedules/tick");
+    std::printf("tick as %c sees it: runs %s, skipped %s, last_run %s\n",
+                static_cast<char>('a' + i), got.body.value("runs", json()).dump().c_str(),
+                got.body.value("skipped", json()).dump().c_str(),
+                got.body.value("last_run", json()).dump().c_str());
+  }
+
+  // Deleted through "a": the others' fires (they still know it) are refused, no more runs.
+  const Reply deleted = [&] {
+    httplib::Client c("127.0.0.1", cluster.port(0));
+    auto r = c.Delete("/api/schedules/tick");
+    Reply out;
+    if (r) {
+      out.status = r->status;
+      out.text = r->body;
+    }
+    return out;
+  }();
+  EXPECT_TRUE(deleted.status == 200 || deleted.status == 204) << deleted.text;
+  const std::optional<std::pair<std::int64_t, std::vector<ScheduleRun>>> at_delete =
+      schedule_runs(db, "tick");
+  ASSERT_TRUE(at_delete) << db.error();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3 * kPeriodMs));  // three periods
+  std::optional<std::pair<std::int64_t, std::vector<ScheduleRun>>> last;
+  // Every run ends done, once.
+  ASSERT_TRUE(eventually(
+      [&] {
+        last = schedule_runs(db, "tick");
+        if (!last) return false;
+        for (const ScheduleRun& r : last->second)
+          if (!final_state(r.state)) return false;
+        return true;
+      },
+      5s))
+      << cluster.logs();
+  EXPECT_EQ(last->second.size(), at_delete->second.size())
+      << "runs made after the schedule was deleted";
+  for (const ScheduleRun& r : last->second) {
+    EXPECT_EQ(r.state, "done") << id_of(r.seq);
+    EXPECT_EQ(r.attempts, 1) << id_of(r.seq);
+  }
+}
+
+// A PostgreSQL server of the test's own (tests/support/pg-test-server.sh), stopped and deleted
+// when the object goes.
+class OwnPostgres {
+ public:
+  OwnPostgres() {
+    dir_ = "/tmp/uasyncd-pgr-";  // short: the socket's path must fit sockaddr_un
+    dir_ += std::to_string(::getpid());
+    dir_ += '-';
+    static std::atomic<int> made{0};
+    dir_ += std::to_string(made++);
+    started_ = run(std::string(kScript) + " start " + dir_) == 0;
+  }
+  ~OwnPostgres() { run(std::string(kScript) + " stop " + dir_); }
+  OwnPostgres(const OwnPostgres&) = delete;
+  OwnPostgres& operator=(const OwnPostgres&) = delete;
+
+  bool started() const { return started_; }
+  const std::string& socket_dir() const { return dir_; }
+
+  // `pg_ctl restart -m fast` as the script runs pg_ctl (as the user postgres when root); true
+  // once the server is up again.
+  bool restart() const {
+    std::string cmd = "bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1) && ";
+    cmd += "as_owner= && [ \"$(id -u)\" -eq 0 ] && as_owner='runuser -u postgres --'; ";
+    cmd += "$as_owner \"$bin/pg_ctl\" -D " + dir_ + "/data -l " + dir_ +
+           "/server.log -w -t 60 restart -m fast >/dev/null";
+    return run(cmd) == 0;
+  }
+
+ private:
+  static constexpr const char* kScript = UASYNCD_PG_TEST_SERVER;
+
+  static int run(const std::string& cmd) {
+    const int status = std::system(("/bin/sh -c '" + escaped(cmd) + "'").c_str());
+    return status == -1 || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+  }
+  // `s` inside single quotes.
+  static std::string escaped(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '\'') {
+        out += "'\\''";
+      } else {
+        out += c;
+      }
+    }
+    return out;
+  }
+
+  std::string dir_;
+  bool started_ = false;
+};
+
+// The cluster's PostgreSQL server restarts (pg_ctl restart -m fast) while three clients submit
+// through the three instances: submits during the outage are refused 503 (never 500), and every
+// task answered 201 ends done, once. The lease (10 s) outlasts the outage, so no instance fences
+// itself (with the fixture's 2 s, a task the outage caught running may end interrupted, as
+// docs/cluster.md says).
+TEST(Cluster, PostgresRestartUnderLoad) {
+  OwnPostgres server;
+  ASSERT_TRUE(server.started()) << "cannot start a PostgreSQL server with " UASYNCD_PG_TEST_SERVER;
+  std::optional<Cluster> cluster;
+  cluster.emplace(std::vector<std::vector<std::string>>{{}, {}, {}},
+                  ClusterSetup{server.socket_dir(), 10});
+  Db db(cluster->url());
+
+  struct Answer {
+    std::string id;  // "" unless 201
+    int status = 0;  // 0: no answer
+    std::size_t instance = 0;
+    double at = 0;  // seconds since the load began
+    std::string body;
+  };
+  std::mutex mu;
+  std::vector<Answer> answers;
+  std::atomic<bool> submitting{true};
+  const auto began = Clock::now();
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&, t] {
+      std::vector<std::unique_ptr<httplib::Client>> to;
+      for (std::size_t i = 0; i < 3; ++i) {
+        to.push_back(std::make_unique<httplib::Client>("127.0.0.1", cluster->port(i)));
+        to.back()->set_read_timeout(30);
+      }
+      for (int n = 0; submitting; ++n) {
+        const std::size_t i = static_cast<std::size_t>((n + t) % 3);
+        std::string name = "r";
+        name += std::to_string(t);
+        name += '-';
+        name += std::to_string(n);
+        auto r = to[i]->Post("/api/tasks", json{{"name", name}, {"value", n}}.dump(),
+                             "application/json");
+        Answer a;
+        a.instance = i;
+        a.at = seconds_since(began);
+        if (r) {
+          a.status = r->status;
+          if (r->status == 201) {
+            a.id = json::parse(r->body)["id"].get<std::string>();
+          } else {
+            a.body = r->body;
+          }
+        }
+        {
+          std::lock_guard lock(mu);
+          answers.push_back(std::move(a));
+        }
+        std::this_thread::sleep_for(5ms);
+      }
+    });
+  }
+  const auto count_201 = [&] {
+    std::lock_guard lock(mu);
+    return std::count_if(answers.begin(), answers.end(),
+                         [](const Answer& a) { return a.status == 201; });
+  };
+  EXPECT_TRUE(eventually([&] { return count_201() >= 100; }, 5s));
+
+  const double restart_began = seconds_since(began);
+  const bool restarted = server.restart();
+  const double restart_ended = seconds_since(began);
+  EXPECT_TRUE(restarted) << "pg_ctl restart failed";
+  // Every instance takes submits again.
+  std::set<std::size_t> back;
+  const bool recovered = eventually(
+      [&] {
+        std::lock_guard lock(mu);
+        for (const Answer& a : answers)
+          if (a.status == 201 && a.at > restart_ended) back.insert(a.instance);
+        return back.size() == 3;
+      },
+      10s);
+  std::this_thread::sleep_for(500ms);  // a while longer under load
+  submitting = false;
+  for (std::thread& t : clients)
+    t.join();
+  EXPECT_TRUE(recovered) << back.size() << " instances took submits after the restart\n"
+                         << cluster->logs();
+
+  std::map<std::string, std::size_t> acked;
+  std::map<int, int> by_status;
+  std::size_t refused_in_outage = 0;
+  double last_refused = -1;
+  std::size_t unexpected = 0;
+  for (const Answer& a : answers) {
+    ++by_status[a.status];
+    if (a.status == 201) {
+      acked[a.id] = a.instance;
+    } else if (a.status == 503) {
+      ++refused_in_outage;
+      last_refused = std::max(last_refused, a.at);
+      const json error = json::parse(a.body, nullptr, false);
+      EXPECT_TRUE(error.is_object() && error["error"]["code"] == "unavailable") << a.body;
+      // Answered while the server was down or reconnecting, not before nor long after.
+      EXPECT_GE(a.at, restart_began) << a.body;
+      EXPECT_LE(a.at, restart_ended + 3.0) << a.body;
+    } else if (++unexpected <= 10) {
+      ADD_FAILURE() << "a submit through instance " << a.instance << " at " << a.at
+                    << " s answered " << a.status << ": " << a.body;
+    }
+  }
+  std::string statuses;
+  for (const auto& [status, n] : by_status) {
+    statuses += ' ';
+    statuses += std::to_string(n);
+    statuses += " x ";
+    statuses += std::to_string(status);
+  }
+  std::printf(
+      "restart from %.2f s to %.2f s (pg_ctl); submits:%s; last 503 at %.2f s; all three "
+      "took submits again by %.2f s\n",
+      restart_began, restart_ended, statuses.c_str(), last_refused, seconds_since(began));
+  EXPECT_EQ(unexpected, 0u) << cluster->logs();
+
+  const std::map<std::int64_t, Row> rows = await_final(db, acked, 20s);
+  std::size_t bad = 0;
+  for (const auto& [id, instance] : acked) {
+    auto it = rows.find(seq_of(id));
+    if (it == rows.end()) {
+      if (++bad <= 10) ADD_FAILURE() << id << " was answered 201 but has no row";
+      continue;
+    }
+    const Row& r = it->second;
+    if (!(r.state == "done" && r.attempts == 1 && !r.owner) && ++bad <= 10)
+      ADD_FAILURE() << describe(r) << " (submitted through " << instance << ")";
+  }
+  EXPECT_EQ(bad, 0u) << cluster->logs();
+  // A submit stored without its 201 (a 503 whose write landed later) ran once too.
+  std::size_t unacked_bad = 0;
+  for (const auto& [seq, r] : rows) {
+    if (!(r.state == "done" && r.attempts == 1) && ++unacked_bad <= 10)
+      ADD_FAILURE() << describe(r);
+  }
+  EXPECT_EQ(unacked_bad, 0u);
+  std::printf("%zu tasks answered 201, %zu rows in all, %zu submits refused 503\n", acked.size(),
+              rows.size(), refused_in_outage);
+  // The daemons stop before their server does.
+  cluster.reset();
 }
 
 }  // namespace

@@ -13,6 +13,7 @@ import './detail.suite.mjs';
 import './screens.suite.mjs';
 import './schedules.suite.mjs';
 import './queues.suite.mjs';
+import './instances.suite.mjs';
 import './dashboard-api.suite.mjs';
 import './origin.suite.mjs';
 

@@ -188,7 +188,7 @@ describe('detail pane', () => {
       await waitForRowState(page, waiting.id, 'done');
       // The list and the open task are refreshed by separate requests: the row may say done a
       // poll before the detail pane does, so wait (bounded) for the pane to drop the figure.
-      await page.locator('#detail-body dt:text-is("Waiting")').waitFor({ state: 'detached', timeout: 5000 });
+      await page.locator('#detail-body dt:text-is("Waiting")').waitFor({ state: 'hidden', timeout: 5000 });
       assert.deepEqual(page.consoleErrors(), []);
       await page.close();
     } finally {
