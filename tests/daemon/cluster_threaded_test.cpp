@@ -379,6 +379,9 @@ class Cluster {
     old += std::to_string(++restarts_[i]);
     old += ".log";
     std::filesystem::rename(log_of(i), old);
+    // The old one goes first: it deletes files named after the log (a sanitizer's suppressions)
+    // that the new one is about to read.
+    daemons_[i].reset();
     daemons_[i] = std::make_unique<DaemonProcess>(args_[i], log_of(i));
     const std::optional<int> port = daemons_[i]->await_port();
     ASSERT_TRUE(port) << "instance " << i << " did not start again:\n" << daemons_[i]->output();
