@@ -34,12 +34,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <map>
-#include <mutex>
-#include <random>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -237,8 +237,7 @@ int failover(int a_pid, int a_port, int b_port, int tasks, bool stop_only) {
 
 // Seconds since the epoch, as the events' "time".
 double wall_s() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 // What C's stream said about one task: arrival wall times (seconds) and the events' "time".
@@ -262,9 +261,9 @@ class EventStream {
   }
   bool wait_hello(double limit_ms) {
     std::unique_lock lock(m_);
-    return cv_.wait_for(lock, std::chrono::duration<double, std::milli>(limit_ms),
-                        [this] { return hello_ || ended_; }) &&
-           hello_;
+    return cv_.wait_for(lock, std::chrono::duration<double, std::milli>(limit_ms), [this] {
+      return hello_ || ended_;
+    }) && hello_;
   }
   // The task's record once its "finished" event arrived, or nothing after limit_ms.
   std::optional<Seen> wait_finished(const std::string& id, double limit_ms) {
@@ -316,7 +315,7 @@ class EventStream {
     cv_.notify_all();
   }
   void line(const std::string& line, double at) {  // under m_
-    if (line.empty()) {  // the end of a frame
+    if (line.empty()) {                            // the end of a frame
       dispatch(at);
       event_.clear();
       data_.clear();
@@ -338,7 +337,8 @@ class EventStream {
     for (const json& e : doc) {
       if (!e.is_object() || !e.contains("id") || !e["id"].is_string()) continue;
       const std::string type = e.value("type", "");
-      const double time = e.contains("time") && e["time"].is_number() ? e["time"].get<double>() : -1;
+      const double time =
+          e.contains("time") && e["time"].is_number() ? e["time"].get<double>() : -1;
       Seen& s = seen_[e["id"].get<std::string>()];
       if (type == "submitted" && s.submitted_at < 0) {
         s.submitted_at = at;
