@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -59,7 +60,10 @@ ConnectionGate::~ConnectionGate() {
 }
 
 void ConnectionGate::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "uasyncd-gate");  // as top -H and perf show it
+    run();
+  });
 }
 
 void ConnectionGate::push(Command c) {

@@ -1,5 +1,6 @@
 #include "uasyncd/bridge/loop_thread.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <uasyncio/uasyncio.hpp>
 
@@ -11,6 +12,7 @@ namespace uasyncd::server {
 void LoopThread::start(bool virtual_clock, Command setup, Command teardown) {
   thread_ = std::thread(
       [this, virtual_clock, setup = std::move(setup), teardown = std::move(teardown)]() mutable {
+        pthread_setname_np(pthread_self(), "uasyncd-loop");  // as top -H and perf show it
         run(virtual_clock, std::move(setup), std::move(teardown));
       });
   std::unique_lock lock(mu_);

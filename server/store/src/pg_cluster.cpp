@@ -1,6 +1,7 @@
 #include "uasyncd/store/pg_cluster.hpp"
 
 #include <poll.h>
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -669,7 +670,10 @@ std::unique_ptr<PgCluster> PgCluster::start(const ClusterOptions& options, Clust
   s.listen();
   s.register_instance();
   s.reap();
-  s.thread = std::thread([&s] { s.run(); });
+  s.thread = std::thread([&s] {
+    pthread_setname_np(pthread_self(), "uasyncd-cluster");  // as top -H and perf show it
+    s.run();
+  });
   return cluster;
 }
 

@@ -7,6 +7,7 @@
 // thread. Lifetime: stop() (or the destructor) before the store goes away.
 #pragma once
 
+#include <pthread.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -37,7 +38,12 @@ class RemoteWaits {
     std::lock_guard lock(mu_);
     if (stopped_) return;
     waits_[id].push_back(wait);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "uasyncd-waits");  // as top -H and perf show it
+        run();
+      });
+    }
   }
   // The task ended somewhere: its waits are settled now, not at the next poll.
   void finished(std::uint64_t id) {
