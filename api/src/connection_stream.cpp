@@ -180,7 +180,12 @@ bool ConnectionStream::is_readable() const {
 }
 
 bool ConnectionStream::is_writable() const {
-  return !write_failed_;
+  if (write_failed_) return false;
+  if (mode_ != Output::streamed) return true;
+  // A streamed response (an event stream) may write nothing for many seconds: a client that
+  // hung up is seen on its socket at once, not at the next write (its slot would stay taken).
+  pollfd p{conn_.fd, POLLRDHUP, 0};
+  return !(::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0);
 }
 
 void ConnectionStream::get_remote_ip_and_port(std::string& ip, int& port) const {

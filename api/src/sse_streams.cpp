@@ -63,6 +63,8 @@ bool SseStreams::pump(State& st, httplib::DataSink& sink) {
     sink.done();
     return true;
   }
+  // Looked at every slice: the client left, so the stream ends and its slot is free.
+  if (!sink.is_writable()) return false;
   if (st.batched && now < st.next_batch) {
     // Between batches, frames (followed output) still go out as they come.
     server::SseChannel::Taken taken =

@@ -125,6 +125,36 @@ TEST_F(Events, AClosedStreamFreesItsSlot) {
   EXPECT_EQ(again.status(), 200) << again.body();
 }
 
+// Issue 10: 3,000 open-read-close cycles of a followed output left every slot taken until each
+// stream's next keepalive write (15 s), answering 503 meanwhile.
+TEST_F(Events, AStreamWhoseClientLeftFreesItsSlotBeforeAnyWrite) {
+  srv::DaemonOptions o;
+  o.max_sse = 2;
+  o.sse_keepalive = std::chrono::seconds(60);  // no write comes to notice the client leaving
+  start(o);
+  const std::string id = submit(R"({"sleep": 600})");
+  const auto connected = [](const std::string& t) {
+    return t.find(": connected") != std::string::npos;
+  };
+  for (int i = 0; i < 10; ++i) {  // five times the cap
+    const std::string path =
+        i % 2 == 0 ? "/api/tasks/" + id + "/output?follow=1" : std::string("/api/events");
+    int status = 0;
+    std::string body;
+    // The slot comes back within one slice of the stream's pump (200 ms); 2 s on a slow machine.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    do {
+      SseReader reader(daemon_->port(), path, connected);  // hangs up once connected
+      reader.join();
+      status = reader.status();
+      body = reader.body();
+      if (status != 503) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    } while (std::chrono::steady_clock::now() < until);
+    ASSERT_EQ(status, 200) << "cycle " << i << ": " << body;
+  }
+}
+
 TEST_F(Events, QuietStreamsGetKeepaliveComments) {
   srv::DaemonOptions o;
   o.sse_keepalive = std::chrono::milliseconds(100);
