@@ -10,7 +10,6 @@
 #include <libpq-fe.h>
 #include <nlohmann/json.hpp>
 
-#include <dirent.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +27,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
 #include <string>
@@ -39,6 +37,7 @@
 #include "crash_storm.hpp"
 #include "daemon_process.hpp"
 #include "pg_test_db.hpp"
+#include "proc_scan.hpp"
 #include "temp_dir.hpp"
 
 extern "C" const char* __tsan_default_suppressions() {
@@ -46,6 +45,11 @@ extern "C" const char* __tsan_default_suppressions() {
 }
 
 namespace {
+
+using test_support::process_alive;
+using test_support::processes_with;
+using test_support::read_file_or_empty;
+using test_support::unique_marker;
 
 using nlohmann::json;
 using namespace std::chrono_literals;
@@ -80,52 +84,6 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds lim
     if (Clock::now() >= deadline) return false;
     std::this_thread::sleep_for(poll);
   }
-}
-
-// A sleep duration no other process on the machine uses: it tags a test's exec processes.
-std::string unique_marker() {
-  std::random_device rd;
-  std::string m = "7777.";
-  m += std::to_string(rd() % 1000000 + 1000000);
-  return m;
-}
-
-// "" if it cannot be read (a /proc file of a process that exits meanwhile).
-std::string read_file(const std::string& path) {
-  try {
-    std::ifstream in(path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-// Whether `pid` is a live process (not gone, not a zombie).
-bool alive(pid_t pid) {
-  std::string dir = "/proc/";
-  dir += std::to_string(pid);
-  const std::string stat = read_file(dir + "/stat");
-  if (stat.empty()) return false;
-  const std::size_t paren = stat.rfind(')');
-  return !(paren != std::string::npos && paren + 2 < stat.size() &&
-           (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X'));
-}
-
-// Live processes whose command line mentions `marker`.
-std::set<pid_t> processes_with(const std::string& marker) {
-  std::set<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = d != nullptr ? ::readdir(d) : nullptr) {
-    char* end = nullptr;
-    const long pid = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || pid == ::getpid()) continue;
-    std::string path = "/proc/";
-    path += e->d_name;
-    if (read_file(path + "/cmdline").find(marker) == std::string::npos) continue;
-    if (alive(static_cast<pid_t>(pid))) out.insert(static_cast<pid_t>(pid));
-  }
-  if (d != nullptr) ::closedir(d);
-  return out;
 }
 
 std::vector<std::string> lines_of(const std::string& text) {
@@ -637,7 +595,7 @@ TEST(Cluster, SubmitsSpreadOverThreeInstancesRunEachTaskOnce) {
 TEST(Cluster, Kill9OfAnInstanceMovesItsTasksOn) {
   Cluster cluster({{"--allow-exec"}, {"--allow-exec"}, {"--allow-exec"}});
   Db db(cluster.url());
-  const std::string marker = unique_marker();
+  const std::string marker = unique_marker("7777.");
   std::vector<std::int64_t> retried;
   std::vector<std::int64_t> once;
   for (int i = 0; i < 2; ++i) {
@@ -666,7 +624,7 @@ TEST(Cluster, Kill9OfAnInstanceMovesItsTasksOn) {
   eventually(
       [&] {
         if (!processes_gone_s &&
-            std::none_of(before.begin(), before.end(), [](pid_t p) { return alive(p); })) {
+            std::none_of(before.begin(), before.end(), [](pid_t p) { return process_alive(p); })) {
           processes_gone_s = seconds_since(killed);
         }
         if (!moved_s) {
@@ -751,7 +709,7 @@ TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
   ASSERT_TRUE(eventually(
       [&] {
         const std::optional<Row> r = db.task(seq);
-        lines = lines_of(read_file(file));
+        lines = lines_of(read_file_or_empty(file));
         return r && r->state == "running" && r->owner == old_a && lines.size() >= 2;
       },
       10s))
@@ -780,7 +738,7 @@ TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
   pid_t second_writer = 0;
   ASSERT_TRUE(eventually(
       [&] {
-        for (const std::string& l : lines_of(read_file(file)))
+        for (const std::string& l : lines_of(read_file_or_empty(file)))
           if (std::stol(l) != first_writer) second_writer = static_cast<pid_t>(std::stol(l));
         return second_writer != 0;
       },
@@ -799,7 +757,8 @@ TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
         if (!r || r->state != "running" || r->attempts != 2 || r->owner != new_owner) {
           if (++fenced_violations == 1) violation = r ? describe(*r) : "no row";
         }
-        if (!old_copy_gone_s && !alive(first_writer)) old_copy_gone_s = seconds_since(resumed);
+        if (!old_copy_gone_s && !process_alive(first_writer))
+          old_copy_gone_s = seconds_since(resumed);
         return old_copy_gone_s.has_value();
       },
       5s, 25ms);
@@ -809,11 +768,11 @@ TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
   EXPECT_EQ(fenced_violations, 0u) << "the row changed under its new owner: " << violation;
 
   // One writer left: the new owner's.
-  const std::size_t written = lines_of(read_file(file)).size();
+  const std::size_t written = lines_of(read_file_or_empty(file)).size();
   std::vector<std::string> later;
   ASSERT_TRUE(eventually(
       [&] {
-        const std::vector<std::string> all = lines_of(read_file(file));
+        const std::vector<std::string> all = lines_of(read_file_or_empty(file));
         later.assign(all.begin() + static_cast<std::ptrdiff_t>(written), all.end());
         return later.size() >= 4;
       },
@@ -868,7 +827,7 @@ TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
 TEST(Cluster, CancelOnBReachesATaskRunningOnA) {
   Cluster cluster({{"--allow-exec"}, {"--allow-exec"}, {"--allow-exec"}});
   Db db(cluster.url());
-  const std::string marker = unique_marker();
+  const std::string marker = unique_marker("7777.");
   const std::string id = submit(cluster.port(0), sleepers(marker, 0));
   ASSERT_FALSE(id.empty());
   ASSERT_TRUE(eventually(

@@ -6,12 +6,10 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -19,53 +17,18 @@
 
 #include "daemon_fixture.hpp"
 #include "daemon_process.hpp"
+#include "proc_scan.hpp"
 #include "temp_dir.hpp"
 
 namespace {
 
+using test_support::processes_with;
+using test_support::read_file_or_empty;
+using test_support::unique_marker;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace std::chrono_literals;
-
-// A sleep duration no other process on the machine uses: it tags every process of one test.
-std::string unique_marker() {
-  std::random_device rd;
-  return "7776." + std::to_string(rd() % 1000000 + 1000000);
-}
-
-// "" if it cannot be read: a /proc file of a process that exits meanwhile fails to read (ESRCH),
-// which libstdc++ reports by throwing from the stream buffer.
-std::string read_file(const std::string& path) {
-  try {
-    std::ifstream in(path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  } catch (const std::exception&) {
-    return "";
-  }
-}
-
-// Live (not zombie) processes whose command line mentions `marker`.
-std::vector<pid_t> processes_with(const std::string& marker) {
-  std::vector<pid_t> out;
-  DIR* d = ::opendir("/proc");
-  while (dirent* e = d != nullptr ? ::readdir(d) : nullptr) {
-    char* end = nullptr;
-    const long pid = std::strtol(e->d_name, &end, 10);
-    if (end == e->d_name || *end != '\0' || pid == ::getpid()) continue;
-    const std::string dir = std::string("/proc/") + e->d_name;
-    std::string cmdline = read_file(dir + "/cmdline");
-    if (cmdline.find(marker) == std::string::npos) continue;
-    const std::string stat = read_file(dir + "/stat");
-    const std::size_t paren = stat.rfind(')');
-    if (paren != std::string::npos && paren + 2 < stat.size() &&
-        (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X')) {
-      continue;
-    }
-    out.push_back(static_cast<pid_t>(pid));
-  }
-  if (d != nullptr) ::closedir(d);
-  return out;
-}
 
 std::size_t count_lines(const std::string& text, const std::string& line) {
   std::size_t n = 0;
@@ -114,7 +77,7 @@ std::vector<std::string> daemon_args(const std::string& data_dir) {
 // once more to its end: one "done" per step, never two copies alive at once.
 TEST(ExecSupervision, Kill9LeavesNoExecProcessAndTheRetryRunsOnce) {
   TempDir dir;
-  const std::string marker = unique_marker();
+  const std::string marker = unique_marker("7776.");
   const std::string lines = dir / "lines";
   constexpr int kSteps = 3;
   constexpr std::size_t kProcessesPerStep = 4;  // sh and its three sleeps
@@ -135,7 +98,7 @@ TEST(ExecSupervision, Kill9LeavesNoExecProcessAndTheRetryRunsOnce) {
     ASSERT_TRUE(
         eventually([&] { return processes_with(marker).size() == kSteps * kProcessesPerStep; }, 5s))
         << processes_with(marker).size() << " processes";
-    ASSERT_EQ(count_lines(read_file(lines), "start"), static_cast<std::size_t>(kSteps));
+    ASSERT_EQ(count_lines(read_file_or_empty(lines), "start"), static_cast<std::size_t>(kSteps));
     // The attempt is journaled as running within 50 ms: wait for it to be in the file.
     std::this_thread::sleep_for(300ms);
     daemon.signal(SIGKILL);
@@ -163,7 +126,7 @@ TEST(ExecSupervision, Kill9LeavesNoExecProcessAndTheRetryRunsOnce) {
       << task.dump();
   EXPECT_EQ(task["state"], "done") << task.dump();
   EXPECT_EQ(task["attempts"], 2) << task.dump();
-  const std::string written = read_file(lines);
+  const std::string written = read_file_or_empty(lines);
   EXPECT_EQ(count_lines(written, "start"), 2u * kSteps) << written;
   EXPECT_EQ(count_lines(written, "done"), static_cast<std::size_t>(kSteps))
       << "the first attempt kept running next to the retry:\n"
@@ -179,7 +142,7 @@ TEST(ExecSupervision, Kill9LeavesNoExecProcessAndTheRetryRunsOnce) {
 // the retry never runs next to the first attempt.
 TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
   TempDir dir;
-  const std::string marker = unique_marker();
+  const std::string marker = unique_marker("7776.");
   const std::string lines = dir / "lines";
   // The step ends only once the test lets it (the file `go`): the first attempt, frozen before
   // that, can never finish on its own, however slow the machine.
@@ -197,15 +160,15 @@ TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
     ASSERT_TRUE(port) << daemon.output();
     id = submit(*port, spec);
     ASSERT_TRUE(eventually([&] { return processes_with(marker).size() == 2; }, 5s));
-    ASSERT_TRUE(
-        eventually([&] { return read_file(lines).find("start") != std::string::npos; }, 5s));
+    ASSERT_TRUE(eventually(
+        [&] { return read_file_or_empty(lines).find("start") != std::string::npos; }, 5s));
     // The lock file names the supervisor; its children are the keepers.
-    const pid_t supervisor = std::stoi(read_file(dir / "data/exec.lock"));
+    const pid_t supervisor = std::stoi(read_file_or_empty(dir / "data/exec.lock"));
     stopped.push_back(supervisor);
     for (const auto& entry : fs::directory_iterator("/proc")) {
       const std::string name = entry.path().filename();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      const std::string stat = read_file(entry.path().string() + "/stat");
+      const std::string stat = read_file_or_empty(entry.path().string() + "/stat");
       const std::size_t paren = stat.rfind(')');
       if (paren == std::string::npos) continue;
       std::istringstream rest(stat.substr(paren + 2));
@@ -243,7 +206,7 @@ TEST(ExecSupervision, RestartStopsAPreviousRunThatDidNotSweep) {
       20s))
       << task.dump();
   EXPECT_EQ(task["attempts"], 2);
-  const std::string written = read_file(lines);
+  const std::string written = read_file_or_empty(lines);
   EXPECT_EQ(count_lines(written, "start"), 2u) << written;
   EXPECT_EQ(count_lines(written, "done"), 1u) << written;
   EXPECT_TRUE(eventually([&] { return processes_with(marker).empty(); }, 2s));
@@ -295,7 +258,7 @@ class ExecStepEnd : public DaemonTest {
 // Issue 10: `sh -c "sleep 7776 >/dev/null 2>&1 & echo started"` ended done and left the sleep
 // running forever. A step's end takes its process group (and whatever left it) along.
 TEST_F(ExecStepEnd, ABackgroundJobDoesNotOutliveItsStep) {
-  const std::string marker = unique_marker();
+  const std::string marker = unique_marker("7776.");
   const std::string id = submit(R"({"exec": ["sh", "-c", "sleep )" + marker +
                                 R"( >/dev/null 2>&1 & echo $!; setsid sleep )" + marker +
                                 R"( >/dev/null 2>&1 & echo started"]})");
