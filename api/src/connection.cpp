@@ -23,9 +23,30 @@ ssize_t Connection::receive() {
   return n;
 }
 
+namespace {
+
+// What a connection's buffers keep between requests: a typical request or answer fits; a large
+// one's memory goes back once it is done with.
+constexpr std::size_t kKeptBufferBytes = 64 * 1024;
+
+void empty_buffer(std::string& buffer) {
+  if (buffer.capacity() > kKeptBufferBytes) {
+    std::string().swap(buffer);
+  } else {
+    buffer.clear();
+  }
+}
+
+}  // namespace
+
+void Connection::output_written() {
+  empty_buffer(out);
+  out_pos = 0;
+}
+
 void Connection::compact() {
   if (in_pos == in.size()) {
-    in.clear();
+    empty_buffer(in);
     in_pos = 0;
   } else if (in_pos > in.size() / 2) {
     in.erase(0, in_pos);

@@ -203,7 +203,11 @@ void ConnectionGate::run_commands() {
         if (c->stage != Connection::Stage::parked) break;
         c->parked.reset();
         --stats_.parked;
-        c->out += cmd.bytes;
+        if (c->out.empty()) {
+          c->out = std::move(cmd.bytes);  // a large answer is not copied again
+        } else {
+          c->out += cmd.bytes;
+        }
         c->after_write = cmd.then;
         c->stage = Connection::Stage::writing;
         set_deadline(c, Clock::now() + limits_.write_timeout);
@@ -370,8 +374,7 @@ void ConnectionGate::write_out(const ConnectionPtr& c) {
     close(c);
     return;
   }
-  c->out.clear();
-  c->out_pos = 0;
+  c->output_written();
   after_output(c);
 }
 

@@ -157,8 +157,7 @@ bool ConnectionStream::flush_without_blocking() {
     }
   }
   if (write_failed_) return false;
-  conn_.out.clear();
-  conn_.out_pos = 0;
+  conn_.output_written();
   return true;
 }
 

@@ -286,6 +286,7 @@ void Routes::dispatch(const Route& route, Call& call) {
 }
 
 void Routes::install(HttpServer& server) {
+  server_ = &server;
   server.set_pre_routing_handler([this](const Request& req, Response& res) {
     // Before authentication: a forged request must not even learn whether its token is right.
     if (std::optional<ApiError> refused = origin_.check(req)) {
@@ -870,10 +871,26 @@ std::string Routes::http_metrics() const {
   std::ostringstream out;
   out << "# HELP uasyncd_http_requests_total HTTP requests answered, by status.\n"
       << "# TYPE uasyncd_http_requests_total counter\n";
-  std::lock_guard lock(mu_);
-  for (const auto& [status, n] : by_status_) {
-    out << "uasyncd_http_requests_total{status=\"" << status << "\"} " << n << "\n";
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [status, n] : by_status_) {
+      out << "uasyncd_http_requests_total{status=\"" << status << "\"} " << n << "\n";
+    }
   }
+  if (server_ != nullptr) {
+    const HttpServer::Stats h = server_->stats();
+    out << "# HELP uasyncd_http_open_connections Client connections open now.\n"
+        << "# TYPE uasyncd_http_open_connections gauge\n"
+        << "uasyncd_http_open_connections " << h.open_connections << "\n"
+        << "# HELP uasyncd_http_waiting_requests Long-polls waiting for their answer "
+           "(--max-waiters "
+           "caps them).\n"
+        << "# TYPE uasyncd_http_waiting_requests gauge\n"
+        << "uasyncd_http_waiting_requests " << h.deferred << "\n";
+  }
+  out << "# HELP uasyncd_http_event_streams Event streams open now (--max-sse caps them).\n"
+      << "# TYPE uasyncd_http_event_streams gauge\n"
+      << "uasyncd_http_event_streams " << streams_.open_count() << "\n";
   return out.str();
 }
 

@@ -38,6 +38,10 @@ struct Connection {
   void consume(std::size_t n) { in_pos += n; }
   // Drops consumed bytes once they are the larger part of the buffer.
   void compact();
+  // `out` was written in full: empties it, and gives its memory back when a large answer grew it
+  // (a keep-alive connection would keep it until it closes: 200 waiting clients of a 1.6 MB
+  // record kept 300 MiB).
+  void output_written();
   // One recv() from the socket onto `in`: bytes read, 0 at the end of the stream, -1 with errno.
   ssize_t receive();
   // The head at in_pos was consumed: look for the next one.

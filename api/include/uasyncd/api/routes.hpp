@@ -54,8 +54,10 @@ std::span<const char* const> features();
 class Routes {
  public:
   Routes(server::JobBridge& jobs, RouteOptions options);
+  // Once; `server` must outlive every request it serves (its stats are read by /metrics).
   void install(HttpServer& server);
-  // Prometheus lines counting answered requests by status.
+  // Prometheus lines of the HTTP side: answered requests by status; open connections, waiting
+  // long-polls and event streams.
   std::string http_metrics() const;
   // Ends every open SSE stream (within a fraction of a second): call before stopping the server.
   void close_streams() { streams_.close_all(); }
@@ -131,6 +133,7 @@ class Routes {
   OriginPolicy origin_;
   std::vector<std::regex> patterns_;  // table()'s patterns, compiled once
   SseStreams streams_;
+  const HttpServer* server_ = nullptr;  // set by install()
   mutable std::mutex mu_;
   std::map<int, std::uint64_t> by_status_;
 };
