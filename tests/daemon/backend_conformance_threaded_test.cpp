@@ -364,6 +364,134 @@ TYPED_TEST(BackendConformance, AWriteOfAnEarlierAttemptIsFencedOut) {
   EXPECT_EQ(b.stats().fenced, 1u);
 }
 
+// Issue 10: each exec step's output is written once, by the write that follows the step's end
+// (not again at every later step's end, as one value holding all of them was), and reads back
+// whole, after a restart too: from load_live while the task runs, from get once it finished.
+TYPED_TEST(BackendConformance, EachExecStepsOutputIsStoredOnceAndReadBackAfterARestart) {
+  srv::JobBackend* b = &this->open();
+  constexpr std::size_t kSteps = 4;
+  json steps = json::array();
+  for (std::size_t i = 0; i < kSteps; ++i)
+    steps.push_back({{"exec", {"sh"}}});
+  auto job = make_job(b->next_id(), {{"sequence", steps}});
+  b->insert(*job);
+  job->start(1000);
+  job->start_step(0, 1000);
+  this->commit(b->update(*job, JobState::pending, false));
+  const auto out_of = [](std::size_t step) {  // any bytes, not only UTF-8
+    return std::string(20'000 * step, static_cast<char>('a' + step)) + "\xff\xfe end";
+  };
+  std::uint64_t output = 0;
+  for (std::size_t i = 1; i <= kSteps; ++i) {
+    const auto at = static_cast<std::int64_t>(1000 + i);
+    job->start_step(i, at);
+    srv::ExecOutput& e = job->start_exec(i);
+    e.pid = static_cast<int>(100 + i);
+    e.running = true;
+    e.out.append(out_of(i));
+    this->commit(b->update(*job, JobState::running, false));  // a step change while it runs
+    e.err.append("step " + std::to_string(i));
+    e.exit_code = 0;
+    e.running = false;
+    job->finish_step(i, JobState::done, json(i), std::nullopt, at);
+    output += e.out.bytes() + e.err.bytes();
+    this->commit(b->update(*job, JobState::running, true));
+    // This step's output went with this write, and none of the earlier ones again.
+    EXPECT_GE(b->stats().output_bytes, output) << i;
+    EXPECT_LT(b->stats().output_bytes, output + 64 * i) << i;
+  }
+  const auto expect_outputs = [&](const srv::Job& back) {
+    for (std::size_t i = 1; i <= kSteps; ++i) {
+      const srv::ExecOutput* e = back.step(i).exec();
+      ASSERT_TRUE(e) << i;
+      EXPECT_EQ(e->pid, static_cast<int>(100 + i));
+      EXPECT_EQ(e->exit_code, 0);
+      EXPECT_FALSE(e->running);
+      EXPECT_EQ(e->out.kept(), out_of(i));
+      EXPECT_EQ(e->err.kept(), "step " + std::to_string(i));
+    }
+  };
+  std::string why;
+  if constexpr (TypeParam::kDurable) {
+    b->close();
+    b = &this->open();
+    std::vector<srv::JobRow> live = b->load_live();
+    ASSERT_EQ(live.size(), 1u);
+    std::shared_ptr<srv::Job> back = srv::job_of(live[0], why);
+    ASSERT_TRUE(back) << why;
+    expect_outputs(*back);
+  }
+  job->finish_step(0, JobState::done, json(kSteps), std::nullopt, 2000);
+  job->finish(JobState::done, json(kSteps), std::nullopt, 2000);
+  const std::uint64_t before_end = b->stats().output_bytes;
+  this->commit(b->update(*job, JobState::running, true));
+  EXPECT_EQ(b->stats().output_bytes, before_end);  // nothing new at the end: nothing written
+  std::optional<srv::JobRow> row = b->get(job->id());
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->outputs.size(), kSteps);  // one per step
+  std::shared_ptr<srv::Job> back = srv::job_of(*row, why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->state(), JobState::done);
+  expect_outputs(*back);
+}
+
+// A new run (a retry) shows none of the last run's outputs, only its own.
+TYPED_TEST(BackendConformance, ANewRunDropsTheOutputsOfTheLastOne) {
+  srv::JobBackend& b = this->open();
+  const json spec = {{"sequence", json::array({{{"exec", {"a"}}}, {{"exec", {"b"}}}})},
+                     {"retries", 1}};
+  auto job = make_job(b.next_id(), spec);
+  b.insert(*job);
+  const auto run_exec = [&](std::size_t step, const std::string& text) {
+    job->start_step(step, 1000);
+    job->start_exec(step).out.append(text);
+    job->finish_step(step, JobState::done, json(), std::nullopt, 1001);
+  };
+  job->start(1000);
+  job->start_step(0, 1000);
+  run_exec(1, "first run, step 1");
+  run_exec(2, "first run, step 2");
+  this->commit(b.update(*job, JobState::pending, true));
+  job->finish(JobState::failed, json(), srv::ErrorInfo{"Exception", "x"}, 1002);
+  b.update(*job, JobState::running, true);
+  job->requeue(0);
+  b.update(*job, JobState::failed, false);  // no output at all: the stored ones go
+  job->start(1003);
+  job->start_step(0, 1003);
+  run_exec(1, "second run");
+  this->commit(b.update(*job, JobState::pending, true));
+  std::optional<srv::JobRow> row = b.get(job->id());
+  ASSERT_TRUE(row);
+  std::string why;
+  std::shared_ptr<srv::Job> back = srv::job_of(*row, why);
+  ASSERT_TRUE(back) << why;
+  EXPECT_EQ(back->attempts(), 2);
+  ASSERT_TRUE(back->step(1).exec());
+  EXPECT_EQ(back->step(1).exec()->out.kept(), "second run");
+  EXPECT_FALSE(back->step(2).exec());
+}
+
+// The outputs of a fenced-out write never land with it.
+TYPED_TEST(BackendConformance, AFencedOutWritesOutputsAreDropped) {
+  srv::JobBackend& b = this->open();
+  const json spec = {{"exec", {"sh"}}, {"retries", 1}};
+  const std::uint64_t id = b.next_id();
+  b.insert(*make_job(id, spec));
+  auto second = make_job(id, spec);
+  second->restore({JobState::running, 2, 3000, 0, json(), std::nullopt});
+  b.update(*second, JobState::pending, false);
+  auto first = make_job(id, spec);
+  first->start(1000);
+  first->start_step(0, 1000);
+  first->start_exec(0).out.append("late output of attempt 1");
+  this->commit(b.update(*first, JobState::pending, true));
+  std::optional<srv::JobRow> row = b.get(id);
+  ASSERT_TRUE(row);
+  EXPECT_EQ(row->attempts, 2);
+  EXPECT_TRUE(row->outputs.empty());
+  EXPECT_EQ(b.stats().fenced, 1u);
+}
+
 TYPED_TEST(BackendConformance, RetentionKeepsTheNewestFinishedRows) {
   srv::BackendOptions options;
   options.retention.keep_finished = 3;

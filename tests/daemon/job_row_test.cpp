@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "job_factory.hpp"
 #include "uasyncd/store/job_row.hpp"
 
 namespace srv = uasyncd::server;
@@ -48,13 +49,62 @@ std::string refusal(const srv::JobRow& row) {
 
 TEST(JobRow, AWellFormedRowIsRebuilt) {
   srv::JobRow row = exec_row();
-  row.output = msgpack(output(0, 1234, 0, 0, 3));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(0, 1234, 0, 0, 3))}};
   std::string why;
   const auto job = srv::job_of(row, why);
   ASSERT_NE(job, nullptr) << why;
   ASSERT_NE(job->steps()[0].exec(), nullptr);
   EXPECT_EQ(job->steps()[0].exec()->pid, 1234);
   EXPECT_EQ(job->steps()[0].started_ms(), 1);
+}
+
+// A step's own output row (written since outputs have a row per step) wins over the legacy body
+// a migration moved (every step's output in one): it is newer.
+TEST(JobRow, AStepsOwnOutputWinsOverALegacyBody) {
+  srv::JobRow row = exec_row();
+  const json own =
+      json::array({99, 0, 0, json::array({"new\n", nullptr, 4}), json::array({"", nullptr, 0})});
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(0, 1234, 0, 0, 3))}, {0, msgpack(own)}};
+  std::string why;
+  const auto job = srv::job_of(row, why);
+  ASSERT_NE(job, nullptr) << why;
+  ASSERT_NE(job->steps()[0].exec(), nullptr);
+  EXPECT_EQ(job->steps()[0].exec()->pid, 99);
+  EXPECT_EQ(job->steps()[0].exec()->out.kept(), "new\n");
+  EXPECT_TRUE(job->steps()[0].exec()->stored);
+}
+
+// Each ended step's output goes into one row write only: the job remembers it is stored. A new
+// run (no output yet) resets the stored outputs.
+TEST(JobRow, NewOutputsAreTakenOnceEach) {
+  auto job = make_job(1, {{"sequence", json::array({{{"exec", {"a"}}}, {{"exec", {"b"}}}})}});
+  job->start(1000);
+  job->start_step(0, 1000);
+  job->start_step(1, 1000);
+  srv::ExecOutput& a = job->start_exec(1);
+  a.running = true;
+  a.out.append("first");
+  srv::JobRow row = srv::row_of(*job, false);
+  EXPECT_FALSE(row.outputs_reset);
+  srv::add_new_outputs(*job, row);
+  EXPECT_TRUE(row.outputs.empty());  // still running
+  a.running = false;
+  srv::add_new_outputs(*job, row);
+  ASSERT_EQ(row.outputs.size(), 1u);
+  EXPECT_EQ(row.outputs[0].step, 1);
+  job->start_step(2, 1001);
+  job->start_exec(2).out.append("second");
+  row = srv::row_of(*job, false);
+  srv::add_new_outputs(*job, row);
+  ASSERT_EQ(row.outputs.size(), 1u);
+  EXPECT_EQ(row.outputs[0].step, 2);
+  row = srv::row_of(*job, false);
+  srv::add_new_outputs(*job, row);
+  EXPECT_TRUE(row.outputs.empty());
+  job->finish(srv::JobState::failed, json(), srv::ErrorInfo{"Exception", "x"}, 1002);
+  job->requeue(0);
+  EXPECT_TRUE(srv::row_of(*job, false).outputs_reset);
+  EXPECT_FALSE(srv::row_of(*job, true).outputs_reset);  // an insert has nothing to reset
 }
 
 TEST(JobRow, StepTimesMustBeIntegersInRange) {
@@ -69,17 +119,17 @@ TEST(JobRow, StepTimesMustBeIntegersInRange) {
 
 TEST(JobRow, OutputNumbersMustBeIntegersInRange) {
   srv::JobRow row = exec_row();
-  row.output = msgpack(output(1e300, 1234, 0, 0, 3));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(1e300, 1234, 0, 0, 3))}};
   refusal(row);
-  row.output = msgpack(output(0, 1e20, 0, 0, 3));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(0, 1e20, 0, 0, 3))}};
   refusal(row);
-  row.output = msgpack(output(0, 1234, -1e20, 0, 3));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(0, 1234, -1e20, 0, 3))}};
   refusal(row);
-  row.output = msgpack(output(0, 1234, 0, std::int64_t{1} << 40, 3));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(0, 1234, 0, std::int64_t{1} << 40, 3))}};
   refusal(row);
-  row.output = msgpack(output(0, 1234, 0, 0, -1.0));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(0, 1234, 0, 0, -1.0))}};
   refusal(row);
-  row.output = msgpack(output(-1, 1234, 0, 0, 3));
+  row.outputs = {{srv::kLegacyOutputs, msgpack(output(-1, 1234, 0, 0, 3))}};
   refusal(row);
 }
 
@@ -89,13 +139,14 @@ TEST(JobRow, OutputNumbersMustBeIntegersInRange) {
 TEST(JobRow, DeepNestingIsRefused) {
   constexpr std::size_t kLevels = 1'000'000;
   srv::JobRow row = exec_row();
-  row.output = std::string(kLevels, '\x91') + '\xc0';  // [[[...[null]...]]] as MessagePack
+  row.outputs = {{srv::kLegacyOutputs,
+                  std::string(kLevels, '\x91') + '\xc0'}};  // [[[...[null]...]]] as MessagePack
   EXPECT_NE(refusal(row).find("nested deeper"), std::string::npos);
 
   row = exec_row();
   row.result = std::string(kLevels, '[') + std::string(kLevels, ']');
   std::string why;
-  if (const auto job = srv::job_of(row, why)) (void)srv::row_of(*job, true, true);
+  if (const auto job = srv::job_of(row, why)) (void)srv::row_of(*job, true);
   EXPECT_NE(why.find("nested deeper"), std::string::npos) << why;
   EXPECT_TRUE(srv::summary_of(row).result.is_null());
 

@@ -475,3 +475,38 @@ TEST(PgCluster, StopLeavesTheInstancesTasksToOthersAtOnce) {
 }
 
 }  // namespace
+
+// Issue 10: an exec step's output is a row of its own (uasyncd_task_outputs), written in the
+// statement of the fenced update of its task: an instance that no longer holds the task (its
+// owner is another) writes neither the task nor its outputs, nor does a write of its reset
+// delete the holder's.
+TEST(PgCluster, AFencedOutWriteLandsNoOutputsAndDeletesNone) {
+  const std::string url = test_database();
+  pg::Connection sql(url);
+  insert_tasks(sql, 1, 1, "running", "default", 9);  // another instance's
+  insert_tasks(sql, 2, 2, "running", "default", 7);  // this one's
+  sql.run("INSERT INTO uasyncd_task_outputs(seq, step, body) VALUES (1, 0, 'theirs')", "output");
+  std::atomic<std::int64_t> me{7};
+  std::unique_ptr<srv::PgStore> store = srv::PgStore::open(url, false, &me);
+  srv::WriteBatch batch;
+  for (std::uint64_t seq : {1, 2}) {
+    srv::JobRow row;
+    row.id = seq;
+    row.state = srv::JobState::running;
+    row.attempts = 1;
+    row.outputs_reset = true;
+    row.outputs.push_back({1, "mine " + std::to_string(seq)});
+    batch.updates.push_back(std::move(row));
+  }
+  const srv::DurableStore::Written written = store->write(batch, {});
+  EXPECT_EQ(written.fenced, 1u);
+  const pg::Result r =
+      sql.run("SELECT seq, step, convert_from(body, 'UTF8') FROM uasyncd_task_outputs ORDER BY seq",
+              "outputs");
+  ASSERT_EQ(r.rows(), 2);
+  EXPECT_EQ(r.integer(0, 0), 1);
+  EXPECT_EQ(r.bytes(0, 2), "theirs");
+  EXPECT_EQ(r.integer(1, 0), 2);
+  EXPECT_EQ(r.integer(1, 1), 1);
+  EXPECT_EQ(r.bytes(1, 2), "mine 2");
+}

@@ -47,7 +47,7 @@ class RecordingBackend final : public ForwardingBackend {
     writes.push_back({"insert", job.id(), job.state(), job.state(), job.attempts()});
     return ForwardingBackend::insert_fired(job, schedule);
   }
-  srv::WriteTicket update(const srv::Job& job, srv::JobState was, bool with_output) override {
+  srv::WriteTicket update(srv::Job& job, srv::JobState was, bool with_output) override {
     writes.push_back({"update", job.id(), was, job.state(), job.attempts()});
     return ForwardingBackend::update(job, was, with_output);
   }

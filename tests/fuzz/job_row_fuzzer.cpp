@@ -25,11 +25,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   row.idempotency_key = in.ConsumeRandomLengthString();
   if (in.ConsumeBool())
     row.error = ErrorInfo{in.ConsumeRandomLengthString(), in.ConsumeRandomLengthString()};
-  row.output = in.ConsumeRemainingBytesAsString();
+  // One output row: a step's own, or a legacy body (every step's output, as a migration moved it).
+  const std::int64_t step =
+      in.ConsumeBool() ? kLegacyOutputs : in.ConsumeIntegralInRange<std::int64_t>(0, 16);
+  row.outputs.push_back({step, in.ConsumeRemainingBytesAsString()});
   std::string why;
   const std::shared_ptr<Job> job = job_of(row, why);
   (void)summary_of(row);
-  // A rebuilt job must be writable again, as the store does at its next change.
-  if (job) (void)row_of(*job, true, true);
+  // A rebuilt job must be writable again, as the store does at its next change (its outputs
+  // too, as if they had ended since).
+  if (job) {
+    JobRow again = row_of(*job, true);
+    for (std::size_t i = 0; i < job->steps().size(); ++i) {
+      if (ExecOutput* e = job->exec(i)) e->stored = false;
+    }
+    add_new_outputs(*job, again);
+  }
   return 0;
 }

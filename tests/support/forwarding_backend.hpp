@@ -29,7 +29,7 @@ class ForwardingBackend : public uasyncd::server::JobBackend {
   WriteTicket insert_all(std::span<const Job* const> jobs) override {
     return inner_->insert_all(jobs);
   }
-  WriteTicket update(const Job& job, JobState was, bool with_output) override {
+  WriteTicket update(Job& job, JobState was, bool with_output) override {
     return inner_->update(job, was, with_output);
   }
   WriteTicket erase(std::uint64_t id, JobState state) override { return inner_->erase(id, state); }

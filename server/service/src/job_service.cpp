@@ -532,7 +532,7 @@ void JobService::write_later(const Job& job, bool with_output) {
   spawn(flush_writes_soon(this));
 }
 
-WriteTicket JobService::write_now(const Job& job, JobState was) {
+WriteTicket JobService::write_now(Job& job, JobState was) {
   bool with_output = false;
   if (auto it = unwritten_.find(job.id()); it != unwritten_.end()) {
     with_output = it->second;

@@ -103,9 +103,11 @@ class DurableBackend final : public JobBackend {
     return ticket;
   }
 
-  WriteTicket update(const Job& job, JobState was, bool with_output) override {
+  WriteTicket update(Job& job, JobState was, bool with_output) override {
     tally_.move(was, job.state());
-    return noted(writer_->update(row_of(job, false, with_output)), was, job.state());
+    JobRow row = row_of(job, false);
+    if (with_output) add_new_outputs(job, row);
+    return noted(writer_->update(std::move(row)), was, job.state());
   }
 
   WriteTicket erase(std::uint64_t id, JobState state) override {

@@ -1,5 +1,6 @@
 #include "group_writer.hpp"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -33,7 +34,10 @@ GroupWriter::GroupWriter(std::unique_ptr<DurableStore> store, std::uint64_t max_
       tally_(tally),
       on_removed_(std::move(on_removed)),
       max_id_(max_id) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "uasyncd-writer");  // as top -H and perf show it
+    run();
+  });
 }
 
 GroupWriter::~GroupWriter() {
@@ -252,6 +256,12 @@ void GroupWriter::run() {
       stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size() +
                      batch.settings.size();
       stats_.fenced += written.fenced;
+      for (const auto* rows : {&batch.inserts, &batch.updates}) {
+        for (const JobRow& row : *rows) {
+          for (const StepOutput& o : row.outputs)
+            stats_.output_bytes += o.body.size();
+        }
+      }
       stats_.removed += removed.size();
       stats_.commit_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - commit_started).count();

@@ -114,34 +114,40 @@ void restore_capture(StreamCapture& c, const json& j) {
   c.restore(std::move(kept), std::move(tail), integer_at<std::uint64_t>(j.at(2)));
 }
 
-// The output of every exec step whose process has ended, as MessagePack: unlike JSON text it
-// keeps bytes that are not UTF-8 as they were, so byte counts and truncation still agree.
-// Per step: [index, pid, exit code or null, signal, stdout, stderr].
-std::string outputs_blob(const Job& job) {
-  json outputs = json::array();
-  for (const JobStep& s : job.steps()) {
-    const ExecOutput* e = s.exec();
-    if (e == nullptr || e->running) continue;
-    outputs.push_back(
-        json::array({s.index(), e->pid, e->exit_code ? json(*e->exit_code) : json(nullptr),
-                     e->term_signal, capture_json(e->out), capture_json(e->err)}));
-  }
-  const std::vector<std::uint8_t> bytes = json::to_msgpack(outputs);
+// One exec step's output as MessagePack: unlike JSON text it keeps bytes that are not UTF-8 as
+// they were, so byte counts and truncation still agree. [pid, exit code or null, signal, stdout,
+// stderr] (StepOutput::body).
+std::string output_body(const ExecOutput& e) {
+  const json body = json::array({e.pid, e.exit_code ? json(*e.exit_code) : json(nullptr),
+                                 e.term_signal, capture_json(e.out), capture_json(e.err)});
+  const std::vector<std::uint8_t> bytes = json::to_msgpack(body);
   return std::string(bytes.begin(), bytes.end());
 }
 
-void apply_outputs(Job& job, const std::string& blob) {
-  const json outputs = parse_msgpack_column(blob);
-  for (const json& o : outputs) {
-    const auto index = integer_at<std::size_t>(o.at(0));
-    if (index >= job.steps().size()) continue;
-    auto e = std::make_unique<ExecOutput>();
-    e->pid = integer_at<int>(o.at(1));
-    if (!o.at(2).is_null()) e->exit_code = integer_at<int>(o.at(2));
-    e->term_signal = integer_at<int>(o.at(3));
-    restore_capture(e->out, o.at(4));
-    restore_capture(e->err, o.at(5));
-    job.restore_exec(index, std::move(e));
+// Restores one step's output from `o`, whose fields start at `at` (1 in a legacy body's element,
+// which begins with the index; 0 in a step's own body).
+void restore_output(Job& job, std::size_t index, const json& o, std::size_t at) {
+  if (index >= job.steps().size()) return;
+  auto e = std::make_unique<ExecOutput>();
+  e->pid = integer_at<int>(o.at(at));
+  if (!o.at(at + 1).is_null()) e->exit_code = integer_at<int>(o.at(at + 1));
+  e->term_signal = integer_at<int>(o.at(at + 2));
+  restore_capture(e->out, o.at(at + 3));
+  restore_capture(e->err, o.at(at + 4));
+  e->stored = true;  // read from the store: never written again
+  job.restore_exec(index, std::move(e));
+}
+
+// In step order, a legacy body first: a step's own row (written after the migration) wins.
+void apply_outputs(Job& job, const std::vector<StepOutput>& outputs) {
+  for (const StepOutput& o : outputs) {
+    const json body = parse_msgpack_column(o.body);
+    if (o.step == kLegacyOutputs) {
+      for (const json& each : body)
+        restore_output(job, integer_at<std::size_t>(each.at(0)), each, 1);
+    } else if (o.step >= 0) {
+      restore_output(job, static_cast<std::size_t>(o.step), body, 0);
+    }
   }
 }
 
@@ -160,7 +166,7 @@ void apply_steps(Job& job, const std::string& text) {
 
 }  // namespace
 
-JobRow row_of(const Job& job, bool insert, bool with_output) {
+JobRow row_of(const Job& job, bool insert) {
   JobRow row;
   row.id = job.id();
   if (insert) {
@@ -190,14 +196,22 @@ JobRow row_of(const Job& job, bool insert, bool with_output) {
   } else if (!insert) {
     row.steps = "[]";
   }
-  if (job.spec().uses_exec) {
-    const bool any_output = std::any_of(job.steps().begin(), job.steps().end(),
-                                        [](const JobStep& s) { return s.exec() != nullptr; });
-    // Without new output the column is left as it is (an empty field is not written), unless
-    // the job has none at all: then a previous run's output must not show through.
-    if (with_output || !any_output) row.output = outputs_blob(job);
+  // A job with no exec output at all (not started, or a new run): a previous run's output must
+  // not show through.
+  if (!insert && job.spec().uses_exec) {
+    row.outputs_reset = std::none_of(job.steps().begin(), job.steps().end(),
+                                     [](const JobStep& s) { return s.exec() != nullptr; });
   }
   return row;
+}
+
+void add_new_outputs(Job& job, JobRow& row) {
+  for (std::size_t i = 0; i < job.steps().size(); ++i) {
+    ExecOutput* e = job.exec(i);
+    if (e == nullptr || e->running || e->stored) continue;
+    row.outputs.push_back({static_cast<std::int64_t>(i), output_body(*e)});
+    e->stored = true;
+  }
 }
 
 void apply_update(JobRow& stored, JobRow&& update) {
@@ -210,7 +224,19 @@ void apply_update(JobRow& stored, JobRow&& update) {
   stored.result = std::move(update.result);
   stored.error = std::move(update.error);
   if (!update.steps.empty()) stored.steps = std::move(update.steps);
-  if (!update.output.empty()) stored.output = std::move(update.output);
+  if (update.outputs_reset) {
+    stored.outputs.clear();
+    stored.outputs_reset = true;
+  }
+  for (StepOutput& o : update.outputs) {
+    auto same = std::find_if(stored.outputs.begin(), stored.outputs.end(),
+                             [&](const StepOutput& s) { return s.step == o.step; });
+    if (same != stored.outputs.end()) {
+      same->body = std::move(o.body);
+    } else {
+      stored.outputs.push_back(std::move(o));
+    }
+  }
   stored.released = update.released;
 }
 
@@ -236,7 +262,7 @@ std::shared_ptr<Job> job_of(const JobRow& row, std::string& why) {
     stored.error = row.error;
     job->restore(std::move(stored));
     if (!row.steps.empty()) apply_steps(*job, row.steps);
-    if (!row.output.empty()) apply_outputs(*job, row.output);
+    apply_outputs(*job, row.outputs);
     return job;
   } catch (const std::exception& e) {  // json parse or type errors in a damaged row
     why = e.what();

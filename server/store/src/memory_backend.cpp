@@ -55,8 +55,9 @@ class MemoryBackend final : public JobBackend {
     return after_write(removed);
   }
 
-  WriteTicket update(const Job& job, JobState, bool with_output) override {
-    JobRow row = row_of(job, false, with_output);
+  WriteTicket update(Job& job, JobState, bool with_output) override {
+    JobRow row = row_of(job, false);
+    if (with_output) add_new_outputs(job, row);
     std::vector<RemovedJob> removed;
     {
       std::unique_lock lock = lock_to_write();
@@ -74,6 +75,8 @@ class MemoryBackend final : public JobBackend {
       if (is_final(stored.state)) finished_.erase({stored.finished_ms, row.id});
       if (is_final(row.state)) finished_.emplace(row.finished_ms, row.id);
       tally_.move(stored.state, row.state);
+      for (const StepOutput& o : row.outputs)
+        stats_.output_bytes += o.body.size();
       apply_update(stored, std::move(row));
       removed = retain();
     }

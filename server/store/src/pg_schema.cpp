@@ -26,6 +26,10 @@ struct PgMigration {
 // rows of a database a single daemon wrote are unowned, so the first instance claims them, as a
 // restart recovered them. A cancel asked of a task another instance holds is kept in
 // cancel_requested_ms, so the request outlives a lost notification and a dead owner.
+// Version 4: each exec step's output in a row of its own, as SQLite's version 7: the output
+// column held every ended step's output in one value, written again at each step's end. The old
+// values move into uasyncd_task_outputs unchanged as step -1 (kLegacyOutputs), and the column
+// goes. The foreign key deletes a task's outputs with it, whichever statement deletes it.
 constexpr PgMigration kPgMigrations[] = {
     {1, R"sql(
 CREATE TABLE uasyncd_tasks(
@@ -86,6 +90,16 @@ ALTER TABLE uasyncd_tasks ADD COLUMN owner bigint;
 ALTER TABLE uasyncd_tasks ADD COLUMN cancel_requested_ms bigint;
 CREATE INDEX uasyncd_tasks_owner ON uasyncd_tasks(owner)
   WHERE state IN ('scheduled', 'pending', 'running');
+)sql"},
+    {4, R"sql(
+CREATE TABLE uasyncd_task_outputs(
+  seq bigint NOT NULL REFERENCES uasyncd_tasks(seq) ON DELETE CASCADE,
+  step bigint NOT NULL,
+  body bytea NOT NULL,
+  PRIMARY KEY (seq, step));
+INSERT INTO uasyncd_task_outputs(seq, step, body)
+  SELECT seq, -1, output FROM uasyncd_tasks WHERE output IS NOT NULL AND output <> '\x90'::bytea;
+ALTER TABLE uasyncd_tasks DROP COLUMN output;
 )sql"},
 };
 

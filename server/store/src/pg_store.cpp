@@ -27,13 +27,15 @@ std::string pg_trim_sql(bool before_cutoff) {
 // group commit's rows would otherwise cost a round trip each, which on a loaded machine is
 // mostly waiting to be scheduled), well under the protocol's 65,535 parameters.
 constexpr std::size_t kRowsPerStatement = 1000;
-constexpr std::size_t kInsertColumns = 21;
+constexpr std::size_t kInsertColumns = 20;
 constexpr std::size_t kUpdateColumns = 14;
+constexpr std::size_t kOutputColumns = 3;
+constexpr std::size_t kMaxParams = 65'535;
 
-// "($1, $2), ($3, $4)" for rows of `columns` parameters.
-std::string placeholders(std::size_t rows, std::size_t columns) {
+// "($1, $2), ($3, $4)" for rows of `columns` parameters, numbered from `first`.
+std::string placeholders(std::size_t rows, std::size_t columns, std::size_t first = 1) {
   std::string out;
-  std::size_t n = 0;
+  std::size_t n = first - 1;
   for (std::size_t r = 0; r < rows; ++r) {
     out += r == 0 ? "(" : ", (";
     for (std::size_t c = 0; c < columns; ++c) {
@@ -46,40 +48,104 @@ std::string placeholders(std::size_t rows, std::size_t columns) {
   return out;
 }
 
-std::string insert_sql(std::size_t rows) {
+// `returning`: the seq (and a reset of 0) of each row written, for with_outputs_sql.
+std::string insert_sql(std::size_t rows, bool returning) {
   return "INSERT INTO uasyncd_tasks(state, attempts, started_ms, finished_ms, result, "
-         "error_type, error_message, steps, output, run_at_ms, interrupted_ms, seq, spec, name, "
+         "error_type, error_message, steps, run_at_ms, interrupted_ms, seq, spec, name, "
          "name_folded, kind, created_ms, idempotency_key, queue, priority, owner) VALUES " +
          placeholders(rows, kInsertColumns) +
          " ON CONFLICT (seq) DO UPDATE SET state = EXCLUDED.state, attempts = EXCLUDED.attempts, "
          "started_ms = EXCLUDED.started_ms, finished_ms = EXCLUDED.finished_ms, "
          "result = EXCLUDED.result, error_type = EXCLUDED.error_type, "
          "error_message = EXCLUDED.error_message, steps = EXCLUDED.steps, "
-         "output = EXCLUDED.output, run_at_ms = EXCLUDED.run_at_ms, "
+         "run_at_ms = EXCLUDED.run_at_ms, "
          "interrupted_ms = EXCLUDED.interrupted_ms, spec = EXCLUDED.spec, name = EXCLUDED.name, "
          "name_folded = EXCLUDED.name_folded, kind = EXCLUDED.kind, "
          "created_ms = EXCLUDED.created_ms, idempotency_key = EXCLUDED.idempotency_key, "
          "queue = EXCLUDED.queue, priority = EXCLUDED.priority, owner = EXCLUDED.owner "
          // Only a batch written again after a lost connection meets its own rows here: never
          // over a row another instance took meanwhile.
-         "WHERE uasyncd_tasks.owner IS NOT DISTINCT FROM EXCLUDED.owner";
+         "WHERE uasyncd_tasks.owner IS NOT DISTINCT FROM EXCLUDED.owner" +
+         (returning ? " RETURNING seq, 0 AS reset" : "");
 }
 
 // Fenced: a write of an earlier attempt than the row's never applies, nor one of an instance
 // that no longer holds the row (v.fence: the writer's instance; NULL outside cluster mode).
-// Empty steps or output (NULL) leave the stored ones.
+// Empty steps (NULL) leave the stored ones. v.reset: 1 when the row's earlier outputs go.
 std::string update_sql(std::size_t rows) {
   return "UPDATE uasyncd_tasks AS t SET state = v.state, attempts = v.attempts, "
          "started_ms = v.started_ms, finished_ms = v.finished_ms, result = v.result, "
          "error_type = v.error_type, error_message = v.error_message, "
-         "steps = coalesce(v.steps, t.steps), output = coalesce(v.output, t.output), "
+         "steps = coalesce(v.steps, t.steps), "
          "run_at_ms = v.run_at_ms, interrupted_ms = v.interrupted_ms, owner = v.owner FROM "
          "(VALUES " +
          placeholders(rows, kUpdateColumns) +
          ") AS v(state, attempts, started_ms, finished_ms, result, error_type, error_message, "
-         "steps, output, run_at_ms, interrupted_ms, seq, fence, owner) "
+         "steps, run_at_ms, interrupted_ms, seq, fence, owner, reset) "
          "WHERE t.seq = v.seq AND t.attempts <= v.attempts AND t.owner IS NOT DISTINCT FROM "
-         "v.fence";
+         "v.fence RETURNING t.seq, v.reset";
+}
+
+// `rows_sql` (an INSERT or UPDATE of tasks, RETURNING the seq and reset of each row it wrote)
+// followed, in the same statement, by the exec outputs of the rows it wrote: `outputs` rows of
+// (seq, step, body) parameters from $first on. Keyed on what the row statement returned, so the
+// outputs of a fenced-out write (an earlier attempt, or another instance's row) never land. A
+// reset deletes the row's stored outputs but those it writes again (a statement may not change
+// one row twice). Answers the number of task rows written.
+std::string with_outputs_sql(const std::string& rows_sql, std::size_t first, std::size_t outputs,
+                             bool resets) {
+  std::string sql = "WITH u AS (" + rows_sql + ")";
+  if (outputs > 0) {
+    sql += ", n(seq, step, body) AS (VALUES " + placeholders(outputs, kOutputColumns, first) + ")";
+  }
+  if (resets) {
+    sql += ", d AS (DELETE FROM uasyncd_task_outputs o USING u WHERE o.seq = u.seq AND u.reset = 1";
+    if (outputs > 0) {
+      sql += " AND NOT EXISTS (SELECT 1 FROM n WHERE n.seq = o.seq AND n.step = o.step)";
+    }
+    sql += ")";
+  }
+  if (outputs > 0) {
+    sql +=
+        ", i AS (INSERT INTO uasyncd_task_outputs(seq, step, body) SELECT n.seq, n.step, n.body "
+        "FROM n WHERE n.seq IN (SELECT seq FROM u) "
+        "ON CONFLICT (seq, step) DO UPDATE SET body = EXCLUDED.body)";
+  }
+  return sql + " SELECT count(*) FROM u";
+}
+
+// Rows [begin, end) of a batch's inserts or updates, written by one statement: at most
+// kRowsPerStatement, with their outputs within the protocol's parameters.
+struct Chunk {
+  std::size_t begin = 0;
+  std::size_t end = 0;
+  std::size_t outputs = 0;
+  bool resets = false;
+};
+
+std::vector<Chunk> chunks_of(const std::vector<JobRow>& rows, std::size_t columns) {
+  std::vector<Chunk> out;
+  Chunk c;
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::size_t n = rows[i].outputs.size();
+    const std::size_t params = (i + 1 - c.begin) * columns + (c.outputs + n) * kOutputColumns;
+    if (i > c.begin && (i - c.begin == kRowsPerStatement || params > kMaxParams)) {
+      out.push_back(c);
+      c = Chunk{i, i, 0, false};
+    }
+    c.end = i + 1;
+    c.outputs += n;
+    c.resets = c.resets || rows[i].outputs_reset;
+  }
+  if (c.end > c.begin) out.push_back(c);
+  return out;
+}
+
+void add_outputs(pg::Params& p, const std::vector<JobRow>& rows, const Chunk& c) {
+  for (std::size_t i = c.begin; i < c.end; ++i) {
+    for (const StepOutput& o : rows[i].outputs)
+      p.int8(static_cast<std::int64_t>(rows[i].id)).int8(o.step).bytes(o.body);
+  }
 }
 
 // A schedule's run in a shared database (SettingRow::guard_job): the schedule's row takes the
@@ -103,7 +169,7 @@ void add_outcome(pg::Params& p, const JobRow& t) {
   } else {
     p.null_bytes().bytes("");
   }
-  p.bytes_or_null(t.steps).bytes_or_null(t.output);
+  p.bytes_or_null(t.steps);
   if (t.run_at_ms != 0) {
     p.int8(t.run_at_ms);
   } else {
@@ -136,10 +202,25 @@ JobRow pg_read_row(const pg::Result& r, int row) {
   read_common(r, row, t);
   t.spec = r.bytes(row, 12);
   t.steps = r.bytes(row, 13);
-  t.output = r.bytes(row, 14);
-  t.idempotency_key = r.bytes(row, 15);
-  t.interrupted_at_ms = r.integer(row, 16);
-  t.owner = r.integer(row, 17);
+  t.idempotency_key = r.bytes(row, 14);
+  t.interrupted_at_ms = r.integer(row, 15);
+  t.owner = r.integer(row, 16);
+  // The outputs: per output its step (8 bytes), its body's length (4) and its body.
+  const auto* p = reinterpret_cast<const unsigned char*>(PQgetvalue(r.get(), row, 17));
+  const auto size = static_cast<std::size_t>(PQgetlength(r.get(), row, 17));
+  const auto number = [&](std::size_t at, int bytes) {
+    std::uint64_t u = 0;
+    for (int i = 0; i < bytes; ++i)
+      u = (u << 8) | p[at + static_cast<std::size_t>(i)];
+    return u;
+  };
+  for (std::size_t at = 0; at + 12 <= size;) {
+    StepOutput& o = t.outputs.emplace_back();
+    o.step = static_cast<std::int64_t>(number(at, 8));
+    const std::size_t length = std::min<std::size_t>(number(at + 8, 4), size - at - 12);
+    o.body.assign(reinterpret_cast<const char*>(p + at + 12), length);
+    at += 12 + length;
+  }
   return t;
 }
 
@@ -252,27 +333,35 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
   // The whole transaction in one round trip: the statements of a pipeline up to its sync point
   // are one implicit transaction, so no BEGIN and COMMIT are sent.
   std::vector<pg::Statement> statements;
-  for (std::size_t at = 0; at < batch.inserts.size(); at += kRowsPerStatement) {
-    const std::size_t n = std::min(kRowsPerStatement, batch.inserts.size() - at);
-    pg::Statement& s = statements.emplace_back(pg::Statement{insert_sql(n), {}});
-    for (std::size_t i = at; i < at + n; ++i) {
+  // A new job has no outputs, unless it ran an exec step before its insert was committed.
+  for (const Chunk& c : chunks_of(batch.inserts, kInsertColumns)) {
+    const std::size_t n = c.end - c.begin;
+    std::string sql = insert_sql(n, c.outputs > 0);
+    if (c.outputs > 0) sql = with_outputs_sql(sql, n * kInsertColumns + 1, c.outputs, false);
+    pg::Statement& s = statements.emplace_back(pg::Statement{std::move(sql), {}});
+    for (std::size_t i = c.begin; i < c.end; ++i) {
       const JobRow& t = batch.inserts[i];
       add_outcome(s.params, t);
       s.params.bytes(t.spec).bytes(t.name).bytes(fold_ascii(t.name)).text(t.kind);
       s.params.int8(t.created_ms).bytes_or_null(t.idempotency_key).text(t.queue).int8(t.priority);
       add_owner(s.params, t);
     }
+    add_outputs(s.params, batch.inserts, c);
   }
   // A batch holds each job once (GroupWriter::coalesce), as one statement must.
+  const std::vector<Chunk> update_chunks = chunks_of(batch.updates, kUpdateColumns);
   const std::size_t first_update = statements.size();
-  for (std::size_t at = 0; at < batch.updates.size(); at += kRowsPerStatement) {
-    const std::size_t n = std::min(kRowsPerStatement, batch.updates.size() - at);
-    pg::Statement& s = statements.emplace_back(pg::Statement{update_sql(n), {}});
-    for (std::size_t i = at; i < at + n; ++i) {
+  for (const Chunk& c : update_chunks) {
+    const std::size_t n = c.end - c.begin;
+    pg::Statement& s = statements.emplace_back(pg::Statement{
+        with_outputs_sql(update_sql(n), n * kUpdateColumns + 1, c.outputs, c.resets), {}});
+    for (std::size_t i = c.begin; i < c.end; ++i) {
       add_outcome(s.params, batch.updates[i]);
       add_fence(s.params);
       add_owner(s.params, batch.updates[i]);
+      s.params.int8(batch.updates[i].outputs_reset ? 1 : 0);
     }
+    add_outputs(s.params, batch.updates, c);
   }
   const std::size_t updates_end = statements.size();
   for (std::size_t at = 0; at < batch.deletes.size(); at += kRowsPerStatement) {
@@ -336,9 +425,9 @@ DurableStore::Written PgStore::write_once(const WriteBatch& batch, const Retenti
     wake_claimers();
   }
   for (std::size_t i = first_update; i < updates_end; ++i) {
-    const std::size_t rows =
-        std::min(kRowsPerStatement, batch.updates.size() - (i - first_update) * kRowsPerStatement);
-    out.fenced += rows - std::min<std::uint64_t>(results[i].changed(), rows);
+    const Chunk& c = update_chunks[i - first_update];
+    const auto written = static_cast<std::uint64_t>(results[i].integer(0, 0));
+    out.fenced += (c.end - c.begin) - std::min<std::uint64_t>(written, c.end - c.begin);
   }
   for (std::size_t i = first_trim; i < trims_end; ++i) {
     const pg::Result& r = results[i];

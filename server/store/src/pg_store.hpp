@@ -21,10 +21,15 @@
 
 namespace uasyncd::server {
 
-// The columns a full row is read with, in order (see pg_read_row), and those a list reads.
+// The columns a full row is read with, in order (see pg_read_row), and those a list reads. The
+// last is the row's exec outputs from uasyncd_task_outputs, by step, in one value: per output its
+// step (8 bytes, big-endian), its body's length (4 bytes) and its body. A statement that reads
+// them names the table uasyncd_tasks, unaliased.
 inline constexpr const char* kPgRowColumns =
     "seq, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, error_type, "
-    "error_message, run_at_ms, spec, steps, output, idempotency_key, interrupted_ms, owner";
+    "error_message, run_at_ms, spec, steps, idempotency_key, interrupted_ms, owner, "
+    "(SELECT string_agg(int8send(o.step) || int4send(length(o.body)) || o.body, ''::bytea "
+    "ORDER BY o.step) FROM uasyncd_task_outputs o WHERE o.seq = uasyncd_tasks.seq)";
 inline constexpr const char* kPgSummaryColumns =
     "seq, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, error_type, "
     "error_message, run_at_ms";
@@ -34,7 +39,7 @@ JobSummary pg_read_summary(const pg::Result& r, int row);
 class PgStore final : public DurableStore {
  public:
   // The schema this code writes; older ones are migrated at open (pg_schema.cpp).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Connects, takes the daemon's lock, creates or migrates the schema (under a transaction-level
   // lock, so daemons starting together do not race) and checks a write. `full_sync` false:

@@ -80,14 +80,25 @@ JobRow read_row(sqlite3_stmt* s) {
   r.spec = column_text(s, 1);
   const int next = read_common(s, 2, r);
   r.steps = column_text(s, next);
-  // MessagePack, which may hold any byte: a blob.
-  const auto* blob = static_cast<const char*>(sqlite3_column_blob(s, next + 1));
-  if (blob != nullptr) {
-    r.output.assign(blob, static_cast<std::size_t>(sqlite3_column_bytes(s, next + 1)));
-  }
-  r.idempotency_key = column_text(s, next + 2);
-  r.interrupted_at_ms = sqlite3_column_int64(s, next + 3);
+  r.idempotency_key = column_text(s, next + 1);
+  r.interrupted_at_ms = sqlite3_column_int64(s, next + 2);
   return r;
+}
+
+void read_outputs(sqlite3* db, const Stmt& outputs, const std::string& path, JobRow& row) {
+  Use use(outputs);
+  sqlite3_bind_int64(use.get(), 1, static_cast<std::int64_t>(row.id));
+  int rc = SQLITE_ROW;
+  while ((rc = sqlite3_step(use.get())) == SQLITE_ROW) {
+    StepOutput& o = row.outputs.emplace_back();
+    o.step = sqlite3_column_int64(use.get(), 0);
+    // MessagePack, which may hold any byte: a blob.
+    const auto* blob = static_cast<const char*>(sqlite3_column_blob(use.get(), 1));
+    if (blob != nullptr) {
+      o.body.assign(blob, static_cast<std::size_t>(sqlite3_column_bytes(use.get(), 1)));
+    }
+  }
+  if (rc != SQLITE_DONE) fail(db, path, "cannot read a task's output");
 }
 
 JobSummary read_summary(sqlite3_stmt* s) {

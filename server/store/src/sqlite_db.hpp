@@ -55,9 +55,13 @@ void bind_text(sqlite3_stmt* s, int col, const std::string& text);
 // The columns a full row is read with, in order: see read_row.
 inline constexpr const char* kRowColumns =
     "seq, spec, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, "
-    "error_type, error_message, run_at_ms, steps, output, idempotency_key, interrupted_ms";
+    "error_type, error_message, run_at_ms, steps, idempotency_key, interrupted_ms";
 JobRow read_row(sqlite3_stmt* s);
-// The columns a list reads (no spec, steps or output), in order: see read_summary.
+// The statement that reads a job's outputs (kOutputsSql, ?1 its id) into `row.outputs`, by step.
+inline constexpr const char* kOutputsSql =
+    "SELECT step, body FROM task_outputs WHERE seq = ?1 ORDER BY step";
+void read_outputs(sqlite3* db, const Stmt& outputs, const std::string& path, JobRow& row);
+// The columns a list reads (no spec or steps), in order: see read_summary.
 inline constexpr const char* kSummaryColumns =
     "seq, name, kind, state, attempts, created_ms, started_ms, finished_ms, result, error_type, "
     "error_message, run_at_ms";

@@ -46,12 +46,6 @@ int bind_outcome(sqlite3_stmt* s, int first, const JobRow& t) {
     sqlite3_bind_text(s, i++, "", 0, SQLITE_STATIC);
   }
   sqlite::bind_text_or_null(s, i++, t.steps);
-  // MessagePack (job_row.cpp), which may hold any byte: a blob, not text.
-  if (t.output.empty()) {
-    sqlite3_bind_null(s, i++);
-  } else {
-    sqlite3_bind_blob(s, i++, t.output.data(), static_cast<int>(t.output.size()), SQLITE_STATIC);
-  }
   if (t.run_at_ms != 0) {
     sqlite3_bind_int64(s, i++, t.run_at_ms);
   } else {
@@ -70,6 +64,8 @@ SqliteFile::~SqliteFile() {
   insert_ = {};
   update_ = {};
   delete_ = {};
+  put_output_ = {};
+  reset_outputs_ = {};
   set_max_id_ = {};
   set_alive_ = {};
   trim_oldest_ = {};
@@ -166,19 +162,22 @@ void SqliteFile::setup(bool existed, bool full_sync) {
   insert_ = sqlite::Stmt(db_,
                          "INSERT OR REPLACE INTO tasks(seq, spec, name, kind, created_ms, state, "
                          "attempts, started_ms, finished_ms, result, error_type, error_message, "
-                         "steps, output, run_at_ms, interrupted_ms, idempotency_key, queue, "
-                         "priority) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "steps, run_at_ms, interrupted_ms, idempotency_key, queue, priority) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          path_);
   // Fenced: a write of an earlier attempt than the row's never applies.
   update_ =
       sqlite::Stmt(db_,
                    "UPDATE tasks SET state = ?, attempts = ?, started_ms = ?, finished_ms = ?, "
                    "result = ?, error_type = ?, error_message = ?, steps = coalesce(?, steps), "
-                   "output = coalesce(?, output), run_at_ms = ?, interrupted_ms = ? "
+                   "run_at_ms = ?, interrupted_ms = ? "
                    "WHERE seq = ? AND attempts <= ?",
                    path_);
+  // A task's outputs go with it (trigger tasks_outputs_deleted, sqlite_schema.cpp).
   delete_ = sqlite::Stmt(db_, "DELETE FROM tasks WHERE seq = ?", path_);
+  put_output_ = sqlite::Stmt(
+      db_, "INSERT OR REPLACE INTO task_outputs(seq, step, body) VALUES (?, ?, ?)", path_);
+  reset_outputs_ = sqlite::Stmt(db_, "DELETE FROM task_outputs WHERE seq = ?", path_);
   set_max_id_ = sqlite::Stmt(db_,
                              "UPDATE meta SET value = CAST(max(CAST(value AS INTEGER), ?) AS TEXT) "
                              "WHERE key = 'max_seq'",
@@ -196,6 +195,23 @@ void SqliteFile::setup(bool existed, bool full_sync) {
 void SqliteFile::run(sqlite3_stmt* s) {
   const int rc = sqlite3_step(s);
   if (rc != SQLITE_DONE) sqlite::fail(db_, path_, "cannot write");
+}
+
+void SqliteFile::write_outputs(const JobRow& row) {
+  if (row.outputs_reset) {
+    sqlite::Use use(reset_outputs_);
+    sqlite3_bind_int64(use.get(), 1, static_cast<std::int64_t>(row.id));
+    run(use.get());
+  }
+  for (const StepOutput& o : row.outputs) {
+    sqlite::Use use(put_output_);
+    sqlite3_stmt* s = use.get();
+    sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(row.id));
+    sqlite3_bind_int64(s, 2, o.step);
+    // MessagePack (job_row.cpp), which may hold any byte: a blob, not text.
+    sqlite3_bind_blob(s, 3, o.body.data(), static_cast<int>(o.body.size()), SQLITE_STATIC);
+    run(s);
+  }
 }
 
 std::vector<RemovedJob> SqliteFile::retain(const RetentionStep& step) {
@@ -236,6 +252,7 @@ SqliteFile::Written SqliteFile::write(const WriteBatch& batch, const RetentionSt
       sqlite::bind_text(s, key_at + 1, t.queue);
       sqlite3_bind_int64(s, key_at + 2, t.priority);
       run(s);
+      write_outputs(t);
     }
     for (const JobRow& t : batch.updates) {
       sqlite::Use use(update_);
@@ -244,7 +261,12 @@ SqliteFile::Written SqliteFile::write(const WriteBatch& batch, const RetentionSt
       sqlite3_bind_int64(s, next, static_cast<std::int64_t>(t.id));
       sqlite3_bind_int64(s, next + 1, t.attempts);
       run(s);
-      if (sqlite3_changes(db_) == 0) ++out.fenced;
+      // A fenced-out write's outputs are dropped with it.
+      if (sqlite3_changes(db_) == 0) {
+        ++out.fenced;
+      } else {
+        write_outputs(t);
+      }
     }
     for (std::uint64_t id : batch.deletes) {
       sqlite::Use use(delete_);
@@ -326,6 +348,9 @@ std::vector<JobRow> SqliteFile::load_live() {
   while ((rc = sqlite3_step(use.get())) == SQLITE_ROW)
     rows.push_back(sqlite::read_row(use.get()));
   if (rc != SQLITE_DONE) sqlite::fail(db_, path_, "cannot read the tasks");
+  const sqlite::Stmt outputs(db_, sqlite::kOutputsSql, path_);
+  for (JobRow& row : rows)
+    sqlite::read_outputs(db_, outputs, path_, row);
   return rows;
 }
 

@@ -19,7 +19,7 @@ class SqliteFile final : public DurableStore {
  public:
   static constexpr const char* kFileName = "uasyncd.db";
   // The schema this code writes; older files are migrated in place (sqlite_schema.cpp).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Opens (creating if needed) DIR/uasyncd.db in WAL mode, locks it against a second daemon,
   // checks it and migrates it. Throws StoreError naming the file on any failure. `full_sync`:
@@ -48,6 +48,8 @@ class SqliteFile final : public DurableStore {
   void migrate();
   std::vector<RemovedJob> retain(const RetentionStep& step);
   void run(sqlite3_stmt* s);
+  // The row's outputs (and its reset), once its insert or update applied.
+  void write_outputs(const JobRow& row);
 
   sqlite3* db_ = nullptr;
   std::string path_;
@@ -56,6 +58,8 @@ class SqliteFile final : public DurableStore {
   sqlite::Stmt insert_;
   sqlite::Stmt update_;
   sqlite::Stmt delete_;
+  sqlite::Stmt put_output_;
+  sqlite::Stmt reset_outputs_;
   sqlite::Stmt set_max_id_;
   sqlite::Stmt set_alive_;
   sqlite::Stmt put_setting_;

@@ -57,6 +57,7 @@ std::int64_t bound(std::uint64_t id) {
 struct SqliteReaders::Connection {
   sqlite3* db = nullptr;
   sqlite::Stmt get;
+  sqlite::Stmt outputs;
   sqlite::Stmt by_key;
   sqlite::Stmt begin;
   sqlite::Stmt commit;
@@ -64,6 +65,7 @@ struct SqliteReaders::Connection {
   sqlite::Stmt count[8];
   ~Connection() {
     get = {};
+    outputs = {};
     by_key = {};
     begin = {};
     commit = {};
@@ -114,6 +116,7 @@ SqliteReaders::SqliteReaders(const std::string& path, std::size_t count) : path_
     c->get = sqlite::Stmt(
         c->db, (std::string("SELECT ") + sqlite::kRowColumns + " FROM tasks WHERE seq = ?").c_str(),
         path_);
+    c->outputs = sqlite::Stmt(c->db, sqlite::kOutputsSql, path_);
     c->by_key = sqlite::Stmt(c->db, "SELECT seq FROM tasks WHERE idempotency_key = ?", path_);
     c->begin = sqlite::Stmt(c->db, "BEGIN", path_);
     c->commit = sqlite::Stmt(c->db, "COMMIT", path_);
@@ -126,12 +129,31 @@ SqliteReaders::~SqliteReaders() = default;
 
 std::optional<JobRow> SqliteReaders::get(std::uint64_t id) {
   Lease c(*this);
-  sqlite::Use use(c->get);
-  sqlite3_bind_int64(use.get(), 1, static_cast<std::int64_t>(id));
-  const int rc = sqlite3_step(use.get());
-  if (rc == SQLITE_ROW) return sqlite::read_row(use.get());
-  if (rc != SQLITE_DONE) sqlite::fail(c->db, path_, "cannot read a task");
-  return std::nullopt;
+  // The row and its outputs in one read transaction: they see the same commit.
+  {
+    sqlite::Use begin(c->begin);
+    if (sqlite3_step(begin.get()) != SQLITE_DONE) sqlite::fail(c->db, path_, "cannot read a task");
+  }
+  struct End {
+    const sqlite::Stmt& commit;
+    ~End() {
+      sqlite::Use use(commit);
+      (void)sqlite3_step(use.get());  // a read transaction: its end changes nothing
+    }
+  } end{c->commit};
+  std::optional<JobRow> row;
+  {
+    sqlite::Use use(c->get);
+    sqlite3_bind_int64(use.get(), 1, static_cast<std::int64_t>(id));
+    const int rc = sqlite3_step(use.get());
+    if (rc == SQLITE_ROW) {
+      row = sqlite::read_row(use.get());
+    } else if (rc != SQLITE_DONE) {
+      sqlite::fail(c->db, path_, "cannot read a task");
+    }
+  }
+  if (row) sqlite::read_outputs(c->db, c->outputs, path_, *row);
+  return row;
 }
 
 std::optional<std::uint64_t> SqliteReaders::find_by_key(const std::string& key) {

@@ -27,6 +27,12 @@ struct SqliteMigration {
 // that occurrence's task. The root's queue and priority as columns (filled in for the live rows
 // from their specs), indexed as a claim query orders pending tasks: by queue, highest priority,
 // then oldest.
+// Version 7: each exec step's output in a row of its own (task_outputs, keyed by the task and the
+// step's index), written once when the step ends: the tasks' output column held every ended
+// step's output in one blob, written again at each step's end (a task of 40 steps printing 2 MiB
+// each wrote 1,115 MiB for 80 MiB of output). The old blobs move into the new table unchanged,
+// as step -1 (kLegacyOutputs: several steps' outputs in one body), and the column goes. A
+// trigger deletes a task's outputs with it, whichever statement deletes it (a DELETE, retention).
 constexpr SqliteMigration kSqliteMigrations[] = {
     {1, R"sql(
 CREATE TABLE tasks(
@@ -93,6 +99,19 @@ UPDATE tasks SET
   WHERE state IN ('scheduled', 'pending', 'running') AND json_valid(spec)
     AND json_type(spec, '$.priority') IS NOT 'text';
 CREATE INDEX tasks_claim ON tasks(queue, priority DESC, seq) WHERE state = 'pending';
+)sql"},
+    {7, R"sql(
+CREATE TABLE task_outputs(
+  seq INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (seq, step));
+INSERT INTO task_outputs(seq, step, body)
+  SELECT seq, -1, output FROM tasks WHERE output IS NOT NULL AND output <> x'90';
+ALTER TABLE tasks DROP COLUMN output;
+CREATE TRIGGER tasks_outputs_deleted AFTER DELETE ON tasks BEGIN
+  DELETE FROM task_outputs WHERE seq = OLD.seq;
+END;
 )sql"},
 };
 

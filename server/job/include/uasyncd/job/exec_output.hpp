@@ -40,6 +40,9 @@ class StreamCapture {
 struct ExecOutput {
   int pid = 0;
   bool running = false;  // its process group may still need a signal
+  // Written to the store since the process ended (or read back from it): a later write of the
+  // job leaves it out, so each step's output is written once (store/job_row.hpp).
+  bool stored = false;
   std::optional<int> exit_code;
   int term_signal = 0;
   StreamCapture out;

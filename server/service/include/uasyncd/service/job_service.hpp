@@ -260,10 +260,11 @@ class JobService {
   void step_output(Job& job, std::size_t index, bool is_stderr, std::string_view data);
   void end_followers(const Job& job);
   // Step changes are written in a batch shortly after, not one by one: a gather of thousands of
-  // steps costs one row write. `with_output`: an exec step ended, its output goes along.
+  // steps costs one row write. `with_output`: an exec step ended, the output of the exec steps
+  // that ended since the last write goes along.
   void write_later(const Job& job, bool with_output);
   // Writes the job now (it changed from `was`), with whatever output a write_later asked for.
-  WriteTicket write_now(const Job& job, JobState was);
+  WriteTicket write_now(Job& job, JobState was);
   void flush_writes();
   static uasyncio::Coro<void> flush_writes_soon(JobService* self);
   // While any job runs, the backend hears once a second that the daemon is alive (mark_alive),

@@ -96,11 +96,12 @@ struct BackendOptions {
 };
 
 struct BackendStats {
-  std::uint64_t commits = 0;  // transactions (group commits)
-  std::uint64_t rows = 0;     // rows written in them
-  std::uint64_t fenced = 0;   // writes dropped because the row was at a later attempt
-  std::uint64_t removed = 0;  // finished rows removed by retention
-  double commit_seconds = 0;  // time spent in commits, all of them (latency = this / commits)
+  std::uint64_t commits = 0;       // transactions (group commits)
+  std::uint64_t rows = 0;          // rows written in them
+  std::uint64_t fenced = 0;        // writes dropped because the row was at a later attempt
+  std::uint64_t removed = 0;       // finished rows removed by retention
+  std::uint64_t output_bytes = 0;  // exec output written (StepOutput bodies), fenced or not
+  double commit_seconds = 0;       // time spent in commits, all of them (latency = this / commits)
 };
 
 class JobBackend {
@@ -117,8 +118,10 @@ class JobBackend {
   // The ticket covers them all. The jobs are only read during the call.
   virtual WriteTicket insert_all(std::span<const Job* const> jobs) = 0;
   // The job changed from state `was` (its state now may be the same: a step changed).
-  // `with_output`: an exec step has ended since the last write; its output is written too.
-  virtual WriteTicket update(const Job& job, JobState was, bool with_output) = 0;
+  // `with_output`: an exec step has ended since the last write: the output of each ended exec
+  // step not stored yet is written too, and marked stored in the job (add_new_outputs), so each
+  // step's output is written once.
+  virtual WriteTicket update(Job& job, JobState was, bool with_output) = 0;
   // Forgets a finished job whose state is `state`.
   virtual WriteTicket erase(std::uint64_t id, JobState state) = 0;
   // Writes (or, `row.erase`, deletes) a named setting: a schedule, a queue.
