@@ -20,6 +20,28 @@ bool JobBridge::cancel_requested(std::vector<std::uint64_t> ids) {
   });
 }
 
+bool JobBridge::remote_timeout(std::uint64_t id, std::int64_t ms,
+                               std::function<void(std::string code, std::string message)> answer) {
+  if (stopping_.load()) return false;
+  return loop_.post([this, id, ms, answer = std::move(answer)] {
+    if (!service_) return;
+    const Result<nlohmann::json> r =
+        service_->set_timeout(JobRef{id, std::nullopt}, static_cast<double>(ms) / 1000.0);
+    if (r) {
+      answer("ok", "");
+    } else if (r.is(JobErrorCode::finished)) {
+      answer("finished", r.error().message);
+    } else if (r.is(JobErrorCode::not_live)) {
+      std::string why = "t";  // (appended: GCC PR 105329's false -Wrestrict at -O3)
+      why += std::to_string(id);
+      why += " is not held by the instance asked any more";
+      answer("gone", std::move(why));
+    } else {
+      answer("refused", r.error().message);
+    }
+  });
+}
+
 bool JobBridge::lease_lost() {
   return loop_.post([this] {
     if (service_) service_->abandon_all();

@@ -505,14 +505,25 @@ Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
   Result<json> r =
       on_loop<json>([ref, timeout_s](JobService& s) { return s.set_timeout(ref, timeout_s); });
   if (!r.is(JobErrorCode::not_live)) return r;
-  if (options_.cancel_elsewhere) {
-    // Cluster mode: a live task another instance holds is stored unfinished.
+  if (options_.timeout_elsewhere && ref.step) {
+    // Cluster mode: a step of a live task another instance holds is stored unfinished.
     std::optional<Result<JsonDoc>> stored = from_store(ref, false);
     if (stored && *stored && !is_final_doc(stored->value())) {
       return JobError{JobErrorCode::not_running,
                       ref_text(ref) +
-                          " is held by another instance of the cluster: a timeout reaches only "
-                          "the instance running a task (send it there, or cancel it)"};
+                          " is a step of a task another instance holds: a step's timeout reaches "
+                          "only the instance running it (send it there, or time out the task)"};
+    }
+  } else if (options_.timeout_elsewhere) {
+    try {
+      // Timeouts past ~31,700 years are the same as that one (the owner saturates it anyway).
+      const auto ms = static_cast<std::int64_t>(std::min(timeout_s, 1e12) * 1000.0);
+      if (std::optional<Result<Done>> sent = options_.timeout_elsewhere(ref.id, ms)) {
+        if (!*sent) return sent->error();
+        return stored_.get(ref);
+      }
+    } catch (const StoreError& e) {
+      return JobError{JobErrorCode::unavailable, e.what()};
     }
   }
   return stored_.set_timeout(ref);

@@ -49,6 +49,40 @@ void make_private_dir(const std::string& dir) {
   if (ec) throw StoreError(dir + ": cannot create the data directory: " + ec.message());
 }
 
+// A timeout of a task another instance may hold, as the bridge wants it answered: sent to the
+// owner, which applies it or says why not.
+std::optional<Result<Done>> timeout_through_cluster(PgCluster& cluster, std::uint64_t id,
+                                                    std::int64_t ms) {
+  constexpr std::chrono::seconds kOwnerAnswers{2};
+  using Kind = PgCluster::TimeoutOutcome::Kind;
+  const PgCluster::TimeoutOutcome out = cluster.request_timeout(id, ms, kOwnerAnswers);
+  std::string task = "t";  // (appended: GCC PR 105329's false -Wrestrict at -O3)
+  task += std::to_string(id);
+  switch (out.kind) {
+    case Kind::applied:
+      return Result<Done>(Done{});
+    case Kind::not_live:
+      return std::nullopt;
+    case Kind::unowned:
+      return Result<Done>(JobError{
+          JobErrorCode::not_running,
+          task + " waits for an instance of the cluster to take it: a timeout reaches only the "
+                 "instance running it (send it again once it runs, or cancel it)"});
+    case Kind::no_answer:
+      return Result<Done>(JobError{JobErrorCode::unavailable,
+                                   "instance " + std::to_string(out.owner) + ", which holds " +
+                                       task + ", did not answer the timeout in time"});
+    case Kind::refused:
+      break;
+  }
+  if (out.code == "finished") return Result<Done>(JobError{JobErrorCode::finished, out.message});
+  if (out.code == "gone") {
+    return Result<Done>(JobError{JobErrorCode::unavailable,
+                                 out.message + " (it moved between instances): send it again"});
+  }
+  return Result<Done>(JobError{JobErrorCode::not_running, out.message});
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options)
@@ -120,6 +154,17 @@ void Daemon::start_cluster() {
     JobBridge* b = removals_to_.load(std::memory_order_acquire);
     return b && b->has_subscribers() ? 1 : 0;
   };
+  events.timeout_requested = [this](RemoteTimeout request) {
+    JobBridge* b = removals_to_.load(std::memory_order_acquire);
+    if (b == nullptr) return;             // starting: the asker hears nothing and says so
+    PgCluster* cluster = cluster_.get();  // set before the bridge was made
+    const auto answer = [cluster, request](std::string code, std::string message) {
+      cluster->answer_timeout(request, std::move(code), std::move(message));
+    };
+    if (!b->remote_timeout(request.id, request.timeout_ms, answer)) {
+      answer("gone", "the instance asked is starting or stopping");
+    }
+  };
   events.remote_events = [this](std::vector<std::string> events) {
     if (JobBridge* b = removals_to_.load(std::memory_order_acquire))
       b->publish_remote(std::move(events));
@@ -169,6 +214,9 @@ void Daemon::start() {
     };
     bridge.cancel_elsewhere = [cluster](std::uint64_t id) {
       return cluster->request_cancel(id).kind != PgCluster::CancelOutcome::Kind::not_live;
+    };
+    bridge.timeout_elsewhere = [cluster](std::uint64_t id, std::int64_t ms) {
+      return timeout_through_cluster(*cluster, id, ms);
     };
     bridge.remote_watchers = [cluster] { return cluster->others_watch(); };
     bridge.lease_age = [cluster] { return cluster->lease_age(); };

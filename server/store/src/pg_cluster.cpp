@@ -9,12 +9,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <string_view>
 #include <thread>
 #include <utility>
 
+#include "cluster_requests.hpp"
 #include "pg_conn.hpp"
 #include "pg_pool.hpp"
 #include "pg_schema.hpp"
@@ -193,6 +195,8 @@ struct PgCluster::State {
   void drain();
   void notify_wake(std::string_view payload);
   void send_events();
+  // Any thread: queues an answer to another instance's request for the thread to send.
+  void answer(const RemoteTimeout& request, std::string code, std::string message);
   void wait();
   std::vector<pg::Statement> claim_statements(std::int64_t me,
                                               const std::map<std::string, std::size_t>& free);
@@ -214,11 +218,18 @@ struct PgCluster::State {
   bool claim_asked_ = false;
   bool claims_allowed_ = false;  // the first ask: the daemon can take claimed rows from now on
   bool stop_asked_ = false;
-  std::vector<std::string> outbox_;  // events to forward
+  std::vector<std::string> answers_out_;  // answers to other instances' requests, to send
+  std::vector<std::string> outbox_;       // events to forward
   std::size_t outbox_bytes_ = 0;
   std::uint64_t events_dropped_ = 0;
   bool announce_watch_ = false;
   std::atomic<bool> others_watch{false};
+
+  // The answers this instance's requests wait for (request_timeout), by nonce: any thread.
+  std::mutex answers_mu_;
+  std::condition_variable answers_cv_;
+  std::map<std::uint64_t, std::optional<RequestAnswer>> awaited_;
+  std::atomic<std::uint64_t> next_nonce_{1};
 
   // thread
   Clock::time_point trusted_until_{};
@@ -324,15 +335,19 @@ void PgCluster::State::reap() {
 // of NOTIFYs only: no row is written, nothing waits for a disk).
 void PgCluster::State::send_events() {
   std::vector<std::string> events;
+  std::vector<std::string> answers;
   bool announce = false;
   {
     std::lock_guard lock(m_);
     events.swap(outbox_);
+    answers.swap(answers_out_);
     outbox_bytes_ = 0;
     announce = std::exchange(announce_watch_, false);
   }
   const std::int64_t me = id.load(std::memory_order_acquire);
   std::vector<pg::Statement> statements;
+  for (const std::string& a : answers)
+    statements.push_back({"SELECT pg_notify($1, $2)", pg::Params().text(kControlChannel).text(a)});
   if (announce) {
     statements.push_back(
         {"SELECT pg_notify($1, $2)", pg::Params().text(kControlChannel).text(kWatchPayload)});
@@ -591,6 +606,7 @@ void PgCluster::State::claim() {
 void PgCluster::State::drain() {
   if (!conn.ok()) return;
   std::vector<std::uint64_t> cancels;
+  std::vector<RemoteTimeout> timeouts;
   std::vector<std::string> remote;
   bool room = false;
   bool room_known = false;
@@ -617,6 +633,17 @@ void PgCluster::State::drain() {
       }
       const std::optional<ControlCancel> c = parse_cancel(payload);
       if (c && me != 0 && c->owner == me) cancels.push_back(c->id);
+      const std::optional<TimeoutRequest> t = parse_timeout_request(payload);
+      if (t && me != 0 && t->owner == me) {
+        timeouts.push_back({t->id, t->ms, t->from, t->nonce});
+      }
+      if (std::optional<RequestAnswer> a = parse_answer(payload); a && me != 0 && a->to == me) {
+        std::lock_guard lock(answers_mu_);
+        if (auto w = awaited_.find(a->nonce); w != awaited_.end() && !w->second) {
+          w->second = std::move(*a);
+          answers_cv_.notify_all();
+        }
+      }
     } else if (channel == kWakeChannel) {
       if (payload == kOrphansPayload) {
         claim_due_ = true;
@@ -629,7 +656,24 @@ void PgCluster::State::drain() {
     PQfreemem(n);
   }
   if (!cancels.empty() && events.cancel_requested) events.cancel_requested(std::move(cancels));
+  for (const RemoteTimeout& t : timeouts) {
+    if (events.timeout_requested) {
+      events.timeout_requested(t);
+    } else {
+      answer(t, "gone", "this instance takes no timeouts");
+    }
+  }
   if (!remote.empty() && events.remote_events) events.remote_events(std::move(remote));
+}
+
+void PgCluster::State::answer(const RemoteTimeout& request, std::string code, std::string message) {
+  const std::string text =
+      format_answer({request.from, request.nonce, std::move(code), std::move(message)});
+  {
+    std::lock_guard lock(m_);
+    answers_out_.push_back(text);
+  }
+  signal();
 }
 
 void PgCluster::State::wait() {
@@ -725,6 +769,63 @@ PgCluster::CancelOutcome PgCluster::request_cancel(std::uint64_t id) {
     }
     return {CancelOutcome::Kind::sent, owner};
   });
+}
+
+PgCluster::TimeoutOutcome PgCluster::request_timeout(std::uint64_t id, std::int64_t timeout_ms,
+                                                     std::chrono::milliseconds wait) {
+  if (!state_) throw StoreError("cluster: stopped");
+  State& st = *state_;
+  const std::int64_t me = instance_id();
+  if (me == 0) throw StoreError("cluster: this instance has no lease now; try again");
+  const std::uint64_t nonce = st.next_nonce_.fetch_add(1);
+  {
+    std::lock_guard lock(st.answers_mu_);
+    st.awaited_[nonce];
+  }
+  struct Forget {  // the nonce, however this ends
+    State& st;
+    std::uint64_t nonce;
+    ~Forget() {
+      std::lock_guard lock(st.answers_mu_);
+      st.awaited_.erase(nonce);
+    }
+  } forget{st, nonce};
+  TimeoutOutcome out;
+  const bool asked = st.pool.with([&](pg::Connection& conn) {
+    const pg::Result r = conn.run(
+        "SELECT coalesce(owner, 0) FROM uasyncd_tasks WHERE seq = $1 "
+        "AND state IN " UASYNCD_LIVE,
+        pg::Params().int8(static_cast<std::int64_t>(id)), "cannot read the task's owner");
+    if (r.rows() == 0) return false;  // not_live
+    out.owner = r.integer(0, 0);
+    if (out.owner == 0) {
+      out.kind = TimeoutOutcome::Kind::unowned;
+      return false;
+    }
+    conn.run("SELECT pg_notify($1, $2)",
+             pg::Params()
+                 .text(kControlChannel)
+                 .text(format_request({out.owner, id, timeout_ms, me, nonce})),
+             "cannot send the timeout");
+    return true;
+  });
+  if (!asked) return out;
+  std::unique_lock lock(st.answers_mu_);
+  const auto answered = [&] { return st.awaited_[nonce].has_value(); };
+  if (!st.answers_cv_.wait_for(lock, wait, answered)) {
+    out.kind = TimeoutOutcome::Kind::no_answer;
+    return out;
+  }
+  RequestAnswer& a = *st.awaited_[nonce];
+  out.kind = a.code == "ok" ? TimeoutOutcome::Kind::applied : TimeoutOutcome::Kind::refused;
+  out.code = std::move(a.code);
+  out.message = std::move(a.message);
+  return out;
+}
+
+void PgCluster::answer_timeout(const RemoteTimeout& request, std::string code,
+                               std::string message) {
+  if (state_) state_->answer(request, std::move(code), std::move(message));
 }
 
 std::vector<InstanceInfo> PgCluster::instances() {

@@ -135,6 +135,11 @@ struct BridgeOptions {
   // does and it waits for a claim). True when the cancel was sent or done; false when the task
   // is not live anywhere. HTTP threads; may throw StoreError.
   std::function<bool(std::uint64_t id)> cancel_elsewhere;
+  // Cluster mode: asks the instance that holds live task `id` to end it timed_out `ms` from
+  // now. nullopt: the task is not live anywhere (finished, or no such task); else Done, or why
+  // not (its owner refused or did not answer, or no instance holds it yet). HTTP threads; blocks
+  // until the owner answers (about 2 s at most); may throw StoreError.
+  std::function<std::optional<Result<Done>>(std::uint64_t id, std::int64_t ms)> timeout_elsewhere;
   // Cluster mode: the instances sharing the database, as GET /api/instances lists them (an
   // "instances" array). HTTP threads; may throw StoreError. Unset: this daemon alone.
   std::function<nlohmann::json()> instances;
@@ -280,6 +285,11 @@ class JobBridge {
   bool adopt(std::vector<ClaimedRow> rows);
   bool cancel_requested(std::vector<std::uint64_t> ids);
   bool lease_lost();
+  // Another instance asks for a timeout of task `id`, `ms` from now: applied on the loop, then
+  // `answer` is called there with "ok", or why not ("finished", "gone": not held here, or
+  // "refused") and a message. False (and no answer) when the loop is gone or stopping.
+  bool remote_timeout(std::uint64_t id, std::int64_t ms,
+                      std::function<void(std::string code, std::string message)> answer);
   // Events another instance forwarded: published to this one's streams as its own are. A
   // "finished" one also answers this instance's waits for that task. Any thread.
   void publish_remote(std::vector<std::string> events);
