@@ -6,16 +6,25 @@
 
 namespace srv = uasyncd::server;
 
-TEST(ClusterRequests, ATimeoutRequestReadsBackAsSent) {
-  const std::string text = srv::format_request({7, 42, 1500, 3, 99});
-  EXPECT_EQ(text, "7 timeout 42 1500 3 99");
-  const std::optional<srv::TimeoutRequest> r = srv::parse_timeout_request(text);
+TEST(ClusterRequests, ARequestReadsBackAsSent) {
+  using Kind = srv::RemoteRequest::Kind;
+  const std::string timeout = srv::format_request({7, {Kind::timeout, 42, 1500, 3, 99}});
+  EXPECT_EQ(timeout, "7 timeout 42 1500 3 99");
+  const std::optional<srv::OwnerRequest> r = srv::parse_request(timeout);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->owner, 7);
-  EXPECT_EQ(r->id, 42u);
-  EXPECT_EQ(r->ms, 1500);
-  EXPECT_EQ(r->from, 3);
-  EXPECT_EQ(r->nonce, 99u);
+  EXPECT_EQ(r->request.kind, Kind::timeout);
+  EXPECT_EQ(r->request.id, 42u);
+  EXPECT_EQ(r->request.value, 1500);
+  EXPECT_EQ(r->request.from, 3);
+  EXPECT_EQ(r->request.nonce, 99u);
+  const std::string cancel = srv::format_request({7, {Kind::cancel_step, 42, 2, 3, 100}});
+  EXPECT_EQ(cancel, "7 cancel_step 42 2 3 100");
+  const std::optional<srv::OwnerRequest> c = srv::parse_request(cancel);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->request.kind, Kind::cancel_step);
+  EXPECT_EQ(c->request.value, 2);
+  EXPECT_EQ(c->request.nonce, 100u);
 }
 
 TEST(ClusterRequests, AnAnswerReadsBackWithItsMessageOnOneLine) {
@@ -43,8 +52,9 @@ TEST(ClusterRequests, OtherTextIsNoRequestAndNoAnswer) {
        {"", "7", "7 timeout", "7 timeout 42 1500 3", "7 timeout 42 1500 3 99 extra",
         "7 timeout 42 -5 3 99", "7 timeout x 1500 3 99", "7  timeout 42 1500 3 99",
         "7 timeout 42 1500 3 99999999999999999999999", "7 cancel 42", "0 watch",
-        "7 timeout 42 1500 3 99\n"}) {
-    EXPECT_FALSE(srv::parse_timeout_request(bad)) << '"' << bad << '"';
+        "7 timeout 42 1500 3 99\n", "7 cancel_step 42 -1 3 99", "7 cancel-step 42 1 3 99",
+        "7 Timeout 42 1500 3 99"}) {
+    EXPECT_FALSE(srv::parse_request(bad)) << '"' << bad << '"';
   }
   for (const char* bad :
        {"", "3 answer", "3 answer 99", "3 answer 99 ", "3 answer 99 OK", "3 answer 99 fin-ished",

@@ -879,7 +879,8 @@ TEST(Cluster, CancelOnBReachesATaskRunningOnA) {
 // A timeout sent to "b" of a task running on "a": 202 once "a" has applied it, and the task ends
 // timed_out on "a" when it runs out (read through "c"), its processes gone. A timeout of a
 // finished task is 409 on any instance; one of a task no instance holds yet is 409 naming why.
-TEST(Cluster, TimeoutOnBReachesATaskRunningOnA) {
+// A step's cancel sent to "b" reaches "a" the same way.
+TEST(Cluster, TimeoutAndStepCancelOnBReachATaskRunningOnA) {
   const std::vector<std::string> flags{"--allow-exec", "--max-running", "1"};
   Cluster cluster({flags, flags, flags});
   Db db(cluster.url());
@@ -927,9 +928,13 @@ TEST(Cluster, TimeoutOnBReachesATaskRunningOnA) {
   }
   // Every instance busy with one task: a second one submitted to "a" waits unowned, and a
   // timeout through "b" says no instance holds it yet.
+  // (The one on "a" a gather of two sleeps: a step of it is cancelled through "b" below.)
   std::vector<std::string> busy;
   for (std::size_t i = 0; i < 3; ++i) {
-    busy.push_back(submit(cluster.port(i), json{{"sleep", 60}}));
+    const json spec = i == 0 ? json{{"gather", json::array({{{"sleep", 60}}, {{"sleep", 60}}})},
+                                    {"return_exceptions", true}}
+                             : json{{"sleep", 60}};
+    busy.push_back(submit(cluster.port(i), spec));
     ASSERT_FALSE(busy.back().empty());
   }
   ASSERT_TRUE(eventually(
@@ -954,6 +959,23 @@ TEST(Cluster, TimeoutOnBReachesATaskRunningOnA) {
       call(cluster.port(1), "POST", "/api/tasks/" + waiting + "/timeout", R"({"timeout": 1})");
   EXPECT_EQ(unowned.status, 409) << unowned.text;
   EXPECT_NE(unowned.text.find("waits for an instance"), std::string::npos) << unowned.text;
+  // A step's cancel through "b" reaches "a" too: that sleep ends cancelled, its task runs on.
+  const std::string step = busy[0] + ".1";
+  const Reply step_cancel = call(cluster.port(1), "POST", "/api/tasks/" + step + "/cancel");
+  EXPECT_EQ(step_cancel.status, 202) << step_cancel.text;
+  std::string step_state;
+  EXPECT_TRUE(eventually(
+      [&] {
+        const Reply r = call(cluster.port(2), "GET", "/api/tasks/" + busy[0]);
+        if (r.status != 200 || !r.body.contains("steps")) return false;
+        for (const json& s : r.body["steps"]["steps"]) {
+          if (s["id"] == step) step_state = s["state"].get<std::string>();
+        }
+        return step_state == "cancelled" && r.body["state"] == "running";
+      },
+      5s))
+      << step << ": " << step_state << '\n'
+      << cluster.logs();
 }
 
 // Every instance runs 1 task at a time and is busy: a second task submitted to "a" is released

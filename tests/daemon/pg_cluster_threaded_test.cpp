@@ -324,24 +324,24 @@ TEST(PgCluster, ACancelReachesTheOwnerAtOnceAndIsKept) {
   EXPECT_TRUE(hb.cancels.empty());  // not its task
 }
 
-// A timeout asked through "b" of a task "a" holds: "a" gets the request at once (a NOTIFY), and
-// its answer comes back to the asking thread: applied, or refused with a's reason. A task no
-// instance holds, or not live, is told apart without asking anyone; an owner that does not
-// answer is told after the wait.
-TEST(PgCluster, ATimeoutReachesTheOwnerAndItsAnswerComesBack) {
+// A timeout (or a step's cancel) asked through "b" of a task "a" holds: "a" gets the request at
+// once (a NOTIFY), and its answer comes back to the asking thread: applied, or refused with a's
+// reason. A task no instance holds, or not live, is told apart without asking anyone; an owner that
+// does not answer is told after the wait.
+TEST(PgCluster, ARequestReachesTheOwnerAndItsAnswerComesBack) {
   const std::string url = test_database();
   pg::Connection sql(url);
   Heard ha, hb;
   std::mutex m;
-  std::vector<srv::RemoteTimeout> asked;
+  std::vector<srv::RemoteRequest> asked;
   std::string reply = "ok";
   srv::PgCluster* a_cluster = nullptr;
   srv::ClusterEvents ea = events_for(ha);
-  ea.timeout_requested = [&](srv::RemoteTimeout r) {
+  ea.request_received = [&](srv::RemoteRequest r) {
     std::lock_guard lock(m);
     asked.push_back(r);
     if (reply == "none") return;
-    a_cluster->answer_timeout(r, reply, reply == "ok" ? "" : "t7 ended before the timeout");
+    a_cluster->answer_request(r, reply, reply == "ok" ? "" : "t7 ended before the timeout");
   };
   auto a = srv::PgCluster::start({url, "a", 10'000ms}, ea);
   {
@@ -353,10 +353,11 @@ TEST(PgCluster, ATimeoutReachesTheOwnerAndItsAnswerComesBack) {
   insert_tasks(sql, 7, 7, "running", "default", a->instance_id());
   insert_tasks(sql, 8, 8, "pending", "default");  // nobody's yet
   insert_tasks(sql, 9, 9, "done", "default");
-  using Kind = srv::PgCluster::TimeoutOutcome::Kind;
+  using Kind = srv::PgCluster::OwnerOutcome::Kind;
+  constexpr auto kTimeout = srv::RemoteRequest::Kind::timeout;
 
   const auto started = Clock::now();
-  srv::PgCluster::TimeoutOutcome out = b->request_timeout(7, 1500, 2s);
+  srv::PgCluster::OwnerOutcome out = b->ask_owner(kTimeout, 7, 1500, 2s);
   EXPECT_EQ(out.kind, Kind::applied) << out.code << ' ' << out.message;
   EXPECT_EQ(out.owner, a->instance_id());
   EXPECT_LT(Clock::now() - started, 1s);  // a NOTIFY each way, not a heartbeat
@@ -364,25 +365,28 @@ TEST(PgCluster, ATimeoutReachesTheOwnerAndItsAnswerComesBack) {
     std::lock_guard lock(m);
     ASSERT_EQ(asked.size(), 1u);
     EXPECT_EQ(asked[0].id, 7u);
-    EXPECT_EQ(asked[0].timeout_ms, 1500);
+    EXPECT_EQ(asked[0].kind, kTimeout);
+    EXPECT_EQ(asked[0].value, 1500);
     EXPECT_EQ(asked[0].from, b->instance_id());
     reply = "finished";
   }
-  out = b->request_timeout(7, 10, 2s);
+  out = b->ask_owner(srv::RemoteRequest::Kind::cancel_step, 7, 2, 2s);
   EXPECT_EQ(out.kind, Kind::refused);
   EXPECT_EQ(out.code, "finished");
   EXPECT_EQ(out.message, "t7 ended before the timeout");
 
-  EXPECT_EQ(b->request_timeout(8, 10, 2s).kind, Kind::unowned);
-  EXPECT_EQ(b->request_timeout(9, 10, 2s).kind, Kind::not_live);
-  EXPECT_EQ(b->request_timeout(10, 10, 2s).kind, Kind::not_live);
+  EXPECT_EQ(b->ask_owner(kTimeout, 8, 10, 2s).kind, Kind::unowned);
+  EXPECT_EQ(b->ask_owner(kTimeout, 9, 10, 2s).kind, Kind::not_live);
+  EXPECT_EQ(b->ask_owner(kTimeout, 10, 10, 2s).kind, Kind::not_live);
   {
     std::lock_guard lock(m);
-    EXPECT_EQ(asked.size(), 2u);  // only the owned live task's requests went out
+    ASSERT_EQ(asked.size(), 2u);  // only the owned live task's requests went out
+    EXPECT_EQ(asked[1].kind, srv::RemoteRequest::Kind::cancel_step);
+    EXPECT_EQ(asked[1].value, 2);
     reply = "none";
   }
   const auto waited_from = Clock::now();
-  out = b->request_timeout(7, 10, 300ms);
+  out = b->ask_owner(kTimeout, 7, 10, 300ms);
   EXPECT_EQ(out.kind, Kind::no_answer);
   EXPECT_GE(Clock::now() - waited_from, 300ms);
   std::lock_guard lock(hb.m);

@@ -20,13 +20,17 @@ bool JobBridge::cancel_requested(std::vector<std::uint64_t> ids) {
   });
 }
 
-bool JobBridge::remote_timeout(std::uint64_t id, std::int64_t ms,
+bool JobBridge::remote_request(RemoteRequest::Kind kind, std::uint64_t id, std::int64_t value,
                                std::function<void(std::string code, std::string message)> answer) {
   if (stopping_.load()) return false;
-  return loop_.post([this, id, ms, answer = std::move(answer)] {
+  return loop_.post([this, kind, id, value, answer = std::move(answer)] {
     if (!service_) return;
-    const Result<nlohmann::json> r =
-        service_->set_timeout(JobRef{id, std::nullopt}, static_cast<double>(ms) / 1000.0);
+    Result<nlohmann::json> r = JobError{JobErrorCode::internal, ""};
+    if (kind == RemoteRequest::Kind::timeout) {
+      r = service_->set_timeout(JobRef{id, std::nullopt}, static_cast<double>(value) / 1000.0);
+    } else {
+      r = service_->cancel(JobRef{id, static_cast<std::size_t>(value)});
+    }
     if (r) {
       answer("ok", "");
     } else if (r.is(JobErrorCode::finished)) {

@@ -491,12 +491,20 @@ void JobBridge::end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now) 
 Result<json> JobBridge::cancel(const JobRef& ref) {
   Result<json> r = on_loop<json>([ref](JobService& s) { return s.cancel(ref); });
   if (!r.is(JobErrorCode::not_live)) return r;
-  if (!ref.step && options_.cancel_elsewhere) {
-    try {
+  try {
+    if (!ref.step && options_.cancel_elsewhere) {
       if (options_.cancel_elsewhere(ref.id)) return stored_.get(ref);
-    } catch (const StoreError& e) {
-      return JobError{JobErrorCode::unavailable, e.what()};
+    } else if (ref.step && options_.ask_owner) {
+      // A step's cancel is a request to the task's owner (a whole task's is stored).
+      const auto step = static_cast<std::int64_t>(*ref.step);
+      if (std::optional<Result<Done>> sent =
+              options_.ask_owner(RemoteRequest::Kind::cancel_step, ref.id, step)) {
+        if (!*sent) return sent->error();
+        return stored_.get(ref);
+      }
     }
+  } catch (const StoreError& e) {
+    return JobError{JobErrorCode::unavailable, e.what()};
   }
   return stored_.cancel(ref);
 }
@@ -505,20 +513,12 @@ Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
   Result<json> r =
       on_loop<json>([ref, timeout_s](JobService& s) { return s.set_timeout(ref, timeout_s); });
   if (!r.is(JobErrorCode::not_live)) return r;
-  if (options_.timeout_elsewhere && ref.step) {
-    // Cluster mode: a step of a live task another instance holds is stored unfinished.
-    std::optional<Result<JsonDoc>> stored = from_store(ref, false);
-    if (stored && *stored && !is_final_doc(stored->value())) {
-      return JobError{JobErrorCode::not_running,
-                      ref_text(ref) +
-                          " is a step of a task another instance holds: a step's timeout reaches "
-                          "only the instance running it (send it there, or time out the task)"};
-    }
-  } else if (options_.timeout_elsewhere) {
+  if (!ref.step && options_.ask_owner) {  // a step's timeout is refused as on one daemon
     try {
       // Timeouts past ~31,700 years are the same as that one (the owner saturates it anyway).
       const auto ms = static_cast<std::int64_t>(std::min(timeout_s, 1e12) * 1000.0);
-      if (std::optional<Result<Done>> sent = options_.timeout_elsewhere(ref.id, ms)) {
+      if (std::optional<Result<Done>> sent =
+              options_.ask_owner(RemoteRequest::Kind::timeout, ref.id, ms)) {
         if (!*sent) return sent->error();
         return stored_.get(ref);
       }

@@ -49,29 +49,31 @@ void make_private_dir(const std::string& dir) {
   if (ec) throw StoreError(dir + ": cannot create the data directory: " + ec.message());
 }
 
-// A timeout of a task another instance may hold, as the bridge wants it answered: sent to the
-// owner, which applies it or says why not.
-std::optional<Result<Done>> timeout_through_cluster(PgCluster& cluster, std::uint64_t id,
-                                                    std::int64_t ms) {
+// A request about a task another instance may hold (a timeout, a step's cancel), as the bridge
+// wants it answered: sent to the owner, which applies it or says why not.
+std::optional<Result<Done>> ask_through_cluster(PgCluster& cluster, RemoteRequest::Kind kind,
+                                                std::uint64_t id, std::int64_t value) {
   constexpr std::chrono::seconds kOwnerAnswers{2};
-  using Kind = PgCluster::TimeoutOutcome::Kind;
-  const PgCluster::TimeoutOutcome out = cluster.request_timeout(id, ms, kOwnerAnswers);
+  using Kind = PgCluster::OwnerOutcome::Kind;
+  const PgCluster::OwnerOutcome out = cluster.ask_owner(kind, id, value, kOwnerAnswers);
   std::string task = "t";  // (appended: GCC PR 105329's false -Wrestrict at -O3)
   task += std::to_string(id);
+  const char* what = kind == RemoteRequest::Kind::timeout ? "a timeout" : "a step's cancel";
   switch (out.kind) {
     case Kind::applied:
       return Result<Done>(Done{});
     case Kind::not_live:
       return std::nullopt;
     case Kind::unowned:
-      return Result<Done>(JobError{
-          JobErrorCode::not_running,
-          task + " waits for an instance of the cluster to take it: a timeout reaches only the "
-                 "instance running it (send it again once it runs, or cancel it)"});
+      return Result<Done>(JobError{JobErrorCode::not_running,
+                                   task +
+                                       " waits for an instance of the cluster to take it: " + what +
+                                       " reaches only the instance running it (send it again "
+                                       "once it runs, or cancel the task)"});
     case Kind::no_answer:
       return Result<Done>(JobError{JobErrorCode::unavailable,
                                    "instance " + std::to_string(out.owner) + ", which holds " +
-                                       task + ", did not answer the timeout in time"});
+                                       task + ", did not answer " + what + " in time"});
     case Kind::refused:
       break;
   }
@@ -154,15 +156,15 @@ void Daemon::start_cluster() {
     JobBridge* b = removals_to_.load(std::memory_order_acquire);
     return b && b->has_subscribers() ? 1 : 0;
   };
-  events.timeout_requested = [this](RemoteTimeout request) {
+  events.request_received = [this](RemoteRequest request) {
     JobBridge* b = removals_to_.load(std::memory_order_acquire);
     if (b == nullptr) return;             // starting: the asker hears nothing and says so
     PgCluster* cluster = cluster_.get();  // set before the bridge was made
     const auto answer = [cluster, request](std::string code, std::string message) {
-      cluster->answer_timeout(request, std::move(code), std::move(message));
+      cluster->answer_request(request, std::move(code), std::move(message));
     };
-    if (!b->remote_timeout(request.id, request.timeout_ms, answer)) {
-      answer("gone", "the instance asked is starting or stopping");
+    if (!b->remote_request(request.kind, request.id, request.value, answer)) {
+      answer("gone", "the instance asked is stopping");
     }
   };
   events.remote_events = [this](std::vector<std::string> events) {
@@ -215,8 +217,8 @@ void Daemon::start() {
     bridge.cancel_elsewhere = [cluster](std::uint64_t id) {
       return cluster->request_cancel(id).kind != PgCluster::CancelOutcome::Kind::not_live;
     };
-    bridge.timeout_elsewhere = [cluster](std::uint64_t id, std::int64_t ms) {
-      return timeout_through_cluster(*cluster, id, ms);
+    bridge.ask_owner = [cluster](RemoteRequest::Kind kind, std::uint64_t id, std::int64_t value) {
+      return ask_through_cluster(*cluster, kind, id, value);
     };
     bridge.remote_watchers = [cluster] { return cluster->others_watch(); };
     bridge.lease_age = [cluster] { return cluster->lease_age(); };

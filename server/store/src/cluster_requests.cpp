@@ -34,18 +34,24 @@ bool is_code(std::string_view code) {
   return true;
 }
 
+std::string_view kind_word(RemoteRequest::Kind kind) {
+  return kind == RemoteRequest::Kind::timeout ? "timeout" : "cancel_step";
+}
+
 }  // namespace
 
-std::string format_request(const TimeoutRequest& r) {
+std::string format_request(const OwnerRequest& r) {
   std::string out = std::to_string(r.owner);
-  out += " timeout ";
-  out += std::to_string(r.id);
   out += ' ';
-  out += std::to_string(r.ms);
+  out += kind_word(r.request.kind);
   out += ' ';
-  out += std::to_string(r.from);
+  out += std::to_string(r.request.id);
   out += ' ';
-  out += std::to_string(r.nonce);
+  out += std::to_string(r.request.value);
+  out += ' ';
+  out += std::to_string(r.request.from);
+  out += ' ';
+  out += std::to_string(r.request.nonce);
   return out;
 }
 
@@ -64,11 +70,19 @@ std::string format_answer(const RequestAnswer& a) {
   return out;
 }
 
-std::optional<TimeoutRequest> parse_timeout_request(std::string_view payload) {
-  TimeoutRequest r;
-  if (!take_number(payload, r.owner) || !take_word(payload, "timeout ") ||
-      !take_number(payload, r.id) || !take_number(payload, r.ms) || !take_number(payload, r.from) ||
-      !take_number(payload, r.nonce, true) || r.ms < 0) {
+std::optional<OwnerRequest> parse_request(std::string_view payload) {
+  OwnerRequest r;
+  if (!take_number(payload, r.owner)) return std::nullopt;
+  if (take_word(payload, "timeout ")) {
+    r.request.kind = RemoteRequest::Kind::timeout;
+  } else if (take_word(payload, "cancel_step ")) {
+    r.request.kind = RemoteRequest::Kind::cancel_step;
+  } else {
+    return std::nullopt;
+  }
+  if (!take_number(payload, r.request.id) || !take_number(payload, r.request.value) ||
+      !take_number(payload, r.request.from) || !take_number(payload, r.request.nonce, true) ||
+      r.request.value < 0) {
     return std::nullopt;
   }
   return r;

@@ -196,7 +196,7 @@ struct PgCluster::State {
   void notify_wake(std::string_view payload);
   void send_events();
   // Any thread: queues an answer to another instance's request for the thread to send.
-  void answer(const RemoteTimeout& request, std::string code, std::string message);
+  void answer(const RemoteRequest& request, std::string code, std::string message);
   void wait();
   std::vector<pg::Statement> claim_statements(std::int64_t me,
                                               const std::map<std::string, std::size_t>& free);
@@ -225,7 +225,7 @@ struct PgCluster::State {
   bool announce_watch_ = false;
   std::atomic<bool> others_watch{false};
 
-  // The answers this instance's requests wait for (request_timeout), by nonce: any thread.
+  // The answers this instance's requests wait for (ask_owner), by nonce: any thread.
   std::mutex answers_mu_;
   std::condition_variable answers_cv_;
   std::map<std::uint64_t, std::optional<RequestAnswer>> awaited_;
@@ -606,7 +606,7 @@ void PgCluster::State::claim() {
 void PgCluster::State::drain() {
   if (!conn.ok()) return;
   std::vector<std::uint64_t> cancels;
-  std::vector<RemoteTimeout> timeouts;
+  std::vector<RemoteRequest> requests;
   std::vector<std::string> remote;
   bool room = false;
   bool room_known = false;
@@ -633,10 +633,8 @@ void PgCluster::State::drain() {
       }
       const std::optional<ControlCancel> c = parse_cancel(payload);
       if (c && me != 0 && c->owner == me) cancels.push_back(c->id);
-      const std::optional<TimeoutRequest> t = parse_timeout_request(payload);
-      if (t && me != 0 && t->owner == me) {
-        timeouts.push_back({t->id, t->ms, t->from, t->nonce});
-      }
+      const std::optional<OwnerRequest> r = parse_request(payload);
+      if (r && me != 0 && r->owner == me) requests.push_back(r->request);
       if (std::optional<RequestAnswer> a = parse_answer(payload); a && me != 0 && a->to == me) {
         std::lock_guard lock(answers_mu_);
         if (auto w = awaited_.find(a->nonce); w != awaited_.end() && !w->second) {
@@ -656,17 +654,17 @@ void PgCluster::State::drain() {
     PQfreemem(n);
   }
   if (!cancels.empty() && events.cancel_requested) events.cancel_requested(std::move(cancels));
-  for (const RemoteTimeout& t : timeouts) {
-    if (events.timeout_requested) {
-      events.timeout_requested(t);
+  for (const RemoteRequest& r : requests) {
+    if (events.request_received) {
+      events.request_received(r);
     } else {
-      answer(t, "gone", "this instance takes no timeouts");
+      answer(r, "gone", "this instance takes no requests");
     }
   }
   if (!remote.empty() && events.remote_events) events.remote_events(std::move(remote));
 }
 
-void PgCluster::State::answer(const RemoteTimeout& request, std::string code, std::string message) {
+void PgCluster::State::answer(const RemoteRequest& request, std::string code, std::string message) {
   const std::string text =
       format_answer({request.from, request.nonce, std::move(code), std::move(message)});
   {
@@ -771,8 +769,8 @@ PgCluster::CancelOutcome PgCluster::request_cancel(std::uint64_t id) {
   });
 }
 
-PgCluster::TimeoutOutcome PgCluster::request_timeout(std::uint64_t id, std::int64_t timeout_ms,
-                                                     std::chrono::milliseconds wait) {
+PgCluster::OwnerOutcome PgCluster::ask_owner(RemoteRequest::Kind kind, std::uint64_t id,
+                                             std::int64_t value, std::chrono::milliseconds wait) {
   if (!state_) throw StoreError("cluster: stopped");
   State& st = *state_;
   const std::int64_t me = instance_id();
@@ -790,7 +788,7 @@ PgCluster::TimeoutOutcome PgCluster::request_timeout(std::uint64_t id, std::int6
       st.awaited_.erase(nonce);
     }
   } forget{st, nonce};
-  TimeoutOutcome out;
+  OwnerOutcome out;
   const bool asked = st.pool.with([&](pg::Connection& conn) {
     const pg::Result r = conn.run(
         "SELECT coalesce(owner, 0) FROM uasyncd_tasks WHERE seq = $1 "
@@ -799,31 +797,31 @@ PgCluster::TimeoutOutcome PgCluster::request_timeout(std::uint64_t id, std::int6
     if (r.rows() == 0) return false;  // not_live
     out.owner = r.integer(0, 0);
     if (out.owner == 0) {
-      out.kind = TimeoutOutcome::Kind::unowned;
+      out.kind = OwnerOutcome::Kind::unowned;
       return false;
     }
     conn.run("SELECT pg_notify($1, $2)",
              pg::Params()
                  .text(kControlChannel)
-                 .text(format_request({out.owner, id, timeout_ms, me, nonce})),
-             "cannot send the timeout");
+                 .text(format_request({out.owner, {kind, id, value, me, nonce}})),
+             "cannot send the request");
     return true;
   });
   if (!asked) return out;
   std::unique_lock lock(st.answers_mu_);
   const auto answered = [&] { return st.awaited_[nonce].has_value(); };
   if (!st.answers_cv_.wait_for(lock, wait, answered)) {
-    out.kind = TimeoutOutcome::Kind::no_answer;
+    out.kind = OwnerOutcome::Kind::no_answer;
     return out;
   }
   RequestAnswer& a = *st.awaited_[nonce];
-  out.kind = a.code == "ok" ? TimeoutOutcome::Kind::applied : TimeoutOutcome::Kind::refused;
+  out.kind = a.code == "ok" ? OwnerOutcome::Kind::applied : OwnerOutcome::Kind::refused;
   out.code = std::move(a.code);
   out.message = std::move(a.message);
   return out;
 }
 
-void PgCluster::answer_timeout(const RemoteTimeout& request, std::string code,
+void PgCluster::answer_request(const RemoteRequest& request, std::string code,
                                std::string message) {
   if (state_) state_->answer(request, std::move(code), std::move(message));
 }

@@ -135,11 +135,14 @@ struct BridgeOptions {
   // does and it waits for a claim). True when the cancel was sent or done; false when the task
   // is not live anywhere. HTTP threads; may throw StoreError.
   std::function<bool(std::uint64_t id)> cancel_elsewhere;
-  // Cluster mode: asks the instance that holds live task `id` to end it timed_out `ms` from
-  // now. nullopt: the task is not live anywhere (finished, or no such task); else Done, or why
-  // not (its owner refused or did not answer, or no instance holds it yet). HTTP threads; blocks
-  // until the owner answers (about 2 s at most); may throw StoreError.
-  std::function<std::optional<Result<Done>>(std::uint64_t id, std::int64_t ms)> timeout_elsewhere;
+  // Cluster mode: asks the instance that holds live task `id` to apply a request (a timeout of
+  // `value` ms from now, or a cancel of its step `value`). nullopt: the task is not live
+  // anywhere (finished, or no such task); else Done, or why not (its owner refused or did not
+  // answer, or no instance holds it yet). HTTP threads; blocks until the owner answers (about
+  // 2 s at most); may throw StoreError.
+  std::function<std::optional<Result<Done>>(RemoteRequest::Kind kind, std::uint64_t id,
+                                            std::int64_t value)>
+      ask_owner;
   // Cluster mode: the instances sharing the database, as GET /api/instances lists them (an
   // "instances" array). HTTP threads; may throw StoreError. Unset: this daemon alone.
   std::function<nlohmann::json()> instances;
@@ -285,10 +288,10 @@ class JobBridge {
   bool adopt(std::vector<ClaimedRow> rows);
   bool cancel_requested(std::vector<std::uint64_t> ids);
   bool lease_lost();
-  // Another instance asks for a timeout of task `id`, `ms` from now: applied on the loop, then
+  // Another instance asks something of task `id` (RemoteRequest): applied on the loop, then
   // `answer` is called there with "ok", or why not ("finished", "gone": not held here, or
   // "refused") and a message. False (and no answer) when the loop is gone or stopping.
-  bool remote_timeout(std::uint64_t id, std::int64_t ms,
+  bool remote_request(RemoteRequest::Kind kind, std::uint64_t id, std::int64_t value,
                       std::function<void(std::string code, std::string message)> answer);
   // Events another instance forwarded: published to this one's streams as its own are. A
   // "finished" one also answers this instance's waits for that task. Any thread.

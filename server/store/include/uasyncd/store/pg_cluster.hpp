@@ -57,13 +57,18 @@ struct ClaimedRow {
   bool cancel_requested = false;  // someone asked to cancel it (a running orphan ends cancelled)
 };
 
-// A timeout another instance asked this one to set on a task this one holds (a POST
-// .../timeout sent there). Answered with PgCluster::answer_timeout once applied or refused.
-struct RemoteTimeout {
+// A request another instance sent this one about a task this one holds (a POST sent there):
+// answered with PgCluster::answer_request once applied or refused.
+struct RemoteRequest {
+  enum class Kind {
+    timeout,      // end the task timed_out `value` ms from when this is applied
+    cancel_step,  // cancel its step `value` (the index in tID.INDEX)
+  };
+  Kind kind = Kind::timeout;
   std::uint64_t id = 0;
-  std::int64_t timeout_ms = 0;  // from when it is applied
-  std::int64_t from = 0;        // the asking instance
-  std::uint64_t nonce = 0;      // names the answer
+  std::int64_t value = 0;
+  std::int64_t from = 0;    // the asking instance
+  std::uint64_t nonce = 0;  // names the answer
 };
 
 struct ClusterEvents {
@@ -83,8 +88,8 @@ struct ClusterEvents {
   std::function<std::size_t()> watchers;
   // Events other instances forwarded (forward_event): each a JSON text, in their order.
   std::function<void(std::vector<std::string> events)> remote_events;
-  // Another instance asks for a timeout of a task this one holds: answer_timeout() it.
-  std::function<void(RemoteTimeout request)> timeout_requested;
+  // Another instance asks something of a task this one holds: answer_request() it.
+  std::function<void(RemoteRequest request)> request_received;
 };
 
 class PgCluster {
@@ -124,24 +129,25 @@ class PgCluster {
     std::int64_t owner = 0;  // sent: the owning instance
   };
   CancelOutcome request_cancel(std::uint64_t id);
-  // Asks the instance that holds live task `id` to end it timed_out `timeout_ms` after it gets
-  // the request (NOTIFY uasyncd_control), and waits up to `wait` for its answer: applied, or
-  // refused with the owner's code ("finished": it ended meanwhile; "gone": it no longer holds
-  // it) and message. unowned: the row is live but no instance holds it yet (released, parked,
-  // or an orphan awaiting its claimer); not_live: finished or no such row. Not stored: like a
-  // timeout set locally, it ends with the instance that applied it. HTTP threads (the pool);
-  // throws StoreError when the database fails, this instance has no lease, or after stop().
-  struct TimeoutOutcome {
+  // Asks the instance that holds live task `id` to apply a request (`kind`, `value`: see
+  // RemoteRequest) and waits up to `wait` for its answer (NOTIFY uasyncd_control each way):
+  // applied, or refused with the owner's code ("finished": the task ended meanwhile; "gone": it
+  // no longer holds it; "refused": anything else) and message. unowned: the row is live but no
+  // instance holds it yet (released, parked, or an orphan awaiting its claimer); not_live:
+  // finished or no such row. Nothing is stored: what the owner applied ends with it (a cancel
+  // of a whole task is request_cancel, which is). HTTP threads (the pool); throws StoreError
+  // when the database fails, this instance has no lease, or after stop().
+  struct OwnerOutcome {
     enum class Kind { applied, refused, unowned, not_live, no_answer } kind = Kind::not_live;
     std::int64_t owner = 0;
     std::string code;  // refused: why
     std::string message;
   };
-  TimeoutOutcome request_timeout(std::uint64_t id, std::int64_t timeout_ms,
-                                 std::chrono::milliseconds wait);
-  // Answers a RemoteTimeout: `code` "ok" when applied, else why not (a lower-case word), with a
+  OwnerOutcome ask_owner(RemoteRequest::Kind kind, std::uint64_t id, std::int64_t value,
+                         std::chrono::milliseconds wait);
+  // Answers a RemoteRequest: `code` "ok" when applied, else why not (a lower-case word), with a
   // message for a person. Sent by the thread, soon. Any thread; never blocks.
-  void answer_timeout(const RemoteTimeout& request, std::string code, std::string message);
+  void answer_request(const RemoteRequest& request, std::string code, std::string message);
   // Every instance row (live, or expired and not reaped yet), oldest first. Any thread (the
   // pool's connections); throws StoreError when the database fails (or after stop()).
   std::vector<InstanceInfo> instances();
