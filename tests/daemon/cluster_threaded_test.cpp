@@ -822,6 +822,14 @@ TEST(Cluster, SigstopPastTheLeaseFencesTheInstance) {
   EXPECT_EQ(through_c.body["attempts"], 2) << through_c.text;
 }
 
+// Whether task `id`, a sleepers() spec, runs on instance `i` with its three processes alive.
+bool sleepers_run_on(Db& db, const Cluster& cluster, const std::string& id, std::size_t i,
+                     const std::string& marker) {
+  const std::optional<Row> r = db.task(seq_of(id));
+  return r && r->state == "running" && r->owner == cluster.id(i) &&
+         processes_with(marker).size() >= 3;
+}
+
 // A cancel sent to "b" of a task running on "a": 202, "a" kills its processes, and the task
 // reads cancelled through "c".
 TEST(Cluster, CancelOnBReachesATaskRunningOnA) {
@@ -830,13 +838,7 @@ TEST(Cluster, CancelOnBReachesATaskRunningOnA) {
   const std::string marker = unique_marker("7777.");
   const std::string id = submit(cluster.port(0), sleepers(marker, 0));
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(eventually(
-      [&] {
-        const std::optional<Row> r = db.task(seq_of(id));
-        return r && r->state == "running" && r->owner == cluster.id(0) &&
-               processes_with(marker).size() >= 3;
-      },
-      10s))
+  ASSERT_TRUE(eventually([&] { return sleepers_run_on(db, cluster, id, 0, marker); }, 10s))
       << cluster.logs();
   // Every instance tells who holds it.
   for (std::size_t i = 0; i < 3; ++i) {
@@ -887,13 +889,7 @@ TEST(Cluster, TimeoutAndStepCancelOnBReachATaskRunningOnA) {
   const std::string marker = unique_marker("7777.");
   const std::string id = submit(cluster.port(0), sleepers(marker, 0));
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(eventually(
-      [&] {
-        const std::optional<Row> r = db.task(seq_of(id));
-        return r && r->state == "running" && r->owner == cluster.id(0) &&
-               processes_with(marker).size() >= 3;
-      },
-      10s))
+  ASSERT_TRUE(eventually([&] { return sleepers_run_on(db, cluster, id, 0, marker); }, 10s))
       << cluster.logs();
   const auto sent = Clock::now();
   const Reply timeout =

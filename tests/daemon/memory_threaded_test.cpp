@@ -34,6 +34,18 @@ std::string temp_log(const char* name) {
       .string();
 }
 
+// AddressSanitizer keeps freed memory in a quarantine (256 MiB by default), which an RSS bound
+// would count as a leak: the daemon children started after this run without one.
+void daemons_without_asan_quarantine() {
+#if defined(__SANITIZE_ADDRESS__)
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  std::string options = asan != nullptr ? std::string(asan) + ":" : std::string();
+  if (options.find("quarantine_size_mb=0") != std::string::npos) return;
+  options += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
+  setenv("ASAN_OPTIONS", options.c_str(), 1);
+#endif
+}
+
 struct Started {
   std::unique_ptr<DaemonProcess> daemon;
   int port = 0;
@@ -54,14 +66,7 @@ Started start_daemon(const char* name, std::vector<std::string> extra) {
 // with timeout=0 and half timing out after 10 ms, then the task ends. Before, every poll left a
 // waiter behind, and at the end each got its own copy of the full record: hundreds of MiB.
 TEST(Memory, EndedLongPollsLeaveNothingAndTheRecordIsMadeOnce) {
-#if defined(__SANITIZE_ADDRESS__)
-  // AddressSanitizer keeps freed memory in a quarantine (256 MiB by default), which the RSS
-  // below would count as a leak: the daemon child runs without one.
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  std::string options = asan != nullptr ? std::string(asan) + ":" : std::string();
-  options += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
-  setenv("ASAN_OPTIONS", options.c_str(), 1);
-#endif
+  daemons_without_asan_quarantine();
   Started s = start_daemon("waiters", {"--ephemeral"});
   ASSERT_GT(s.port, 0);
   httplib::Client c("127.0.0.1", s.port);
@@ -131,12 +136,7 @@ TEST(Memory, EndedLongPollsLeaveNothingAndTheRecordIsMadeOnce) {
 // 1.6 MB), and once they closed glibc kept the freed blocks on its heap (its mmap threshold had
 // grown past them): issue 10's bench measured +450 to +570 MiB for 200 such clients.
 TEST(Memory, AnsweredWaitersKeepNoBufferOnTheirOpenConnections) {
-#if defined(__SANITIZE_ADDRESS__)
-  const char* asan = std::getenv("ASAN_OPTIONS");
-  std::string options = asan != nullptr ? std::string(asan) + ":" : std::string();
-  options += "quarantine_size_mb=0:thread_local_quarantine_size_kb=0";
-  setenv("ASAN_OPTIONS", options.c_str(), 1);
-#endif
+  daemons_without_asan_quarantine();
   Started s = start_daemon("answered", {"--ephemeral"});
   ASSERT_GT(s.port, 0);
   httplib::Client c("127.0.0.1", s.port);

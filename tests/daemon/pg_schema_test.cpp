@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "legacy_outputs.hpp"
 #include "pg_conn.hpp"
 #include "pg_schema.hpp"
 #include "pg_store.hpp"
@@ -90,15 +91,8 @@ TEST(PgSchema, AVersion3DatabasesOutputsAreReadableAfterTheMigration) {
     std::unique_ptr<srv::PgStore> store = srv::PgStore::open(url, false);
     std::vector<srv::JobRow> live = store->load_live();
     ASSERT_EQ(live.size(), 2u);
+    ASSERT_TRUE(test_support::job_with_legacy_outputs(live[0]));
     std::string why;
-    std::shared_ptr<srv::Job> job = srv::job_of(live[0], why);
-    ASSERT_TRUE(job) << why;
-    ASSERT_TRUE(job->step(1).exec());
-    EXPECT_EQ(job->step(1).exec()->out.kept(), "step one\n");
-    ASSERT_TRUE(job->step(2).exec());
-    EXPECT_EQ(job->step(2).exec()->out.kept(), std::string("\xff bytes", 7));
-    EXPECT_EQ(job->step(2).exec()->err.kept(), "oops\n");
-    EXPECT_EQ(job->step(2).exec()->exit_code, 3);
     std::shared_ptr<srv::Job> empty = srv::job_of(live[1], why);
     ASSERT_TRUE(empty) << why;
     EXPECT_FALSE(empty->step(0).exec());

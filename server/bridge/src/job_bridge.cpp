@@ -491,20 +491,19 @@ void JobBridge::end_wait(const std::shared_ptr<JobWait>& wait, bool answer_now) 
 Result<json> JobBridge::cancel(const JobRef& ref) {
   Result<json> r = on_loop<json>([ref](JobService& s) { return s.cancel(ref); });
   if (!r.is(JobErrorCode::not_live)) return r;
-  try {
-    if (!ref.step && options_.cancel_elsewhere) {
-      if (options_.cancel_elsewhere(ref.id)) return stored_.get(ref);
-    } else if (ref.step && options_.ask_owner) {
-      // A step's cancel is a request to the task's owner (a whole task's is stored).
-      const auto step = static_cast<std::int64_t>(*ref.step);
-      if (std::optional<Result<Done>> sent =
-              options_.ask_owner(RemoteRequest::Kind::cancel_step, ref.id, step)) {
-        if (!*sent) return sent->error();
-        return stored_.get(ref);
-      }
+  if (ref.step) {
+    // A step's cancel is a request to the task's owner (a whole task's is stored).
+    const auto step = static_cast<std::int64_t>(*ref.step);
+    if (std::optional<Result<json>> sent =
+            through_owner(RemoteRequest::Kind::cancel_step, ref, step)) {
+      return *sent;
     }
-  } catch (const StoreError& e) {
-    return JobError{JobErrorCode::unavailable, e.what()};
+  } else if (options_.cancel_elsewhere) {
+    try {
+      if (options_.cancel_elsewhere(ref.id)) return stored_.get(ref);
+    } catch (const StoreError& e) {
+      return JobError{JobErrorCode::unavailable, e.what()};
+    }
   }
   return stored_.cancel(ref);
 }
@@ -513,20 +512,27 @@ Result<json> JobBridge::set_timeout(const JobRef& ref, double timeout_s) {
   Result<json> r =
       on_loop<json>([ref, timeout_s](JobService& s) { return s.set_timeout(ref, timeout_s); });
   if (!r.is(JobErrorCode::not_live)) return r;
-  if (!ref.step && options_.ask_owner) {  // a step's timeout is refused as on one daemon
-    try {
-      // Timeouts past ~31,700 years are the same as that one (the owner saturates it anyway).
-      const auto ms = static_cast<std::int64_t>(std::min(timeout_s, 1e12) * 1000.0);
-      if (std::optional<Result<Done>> sent =
-              options_.ask_owner(RemoteRequest::Kind::timeout, ref.id, ms)) {
-        if (!*sent) return sent->error();
-        return stored_.get(ref);
-      }
-    } catch (const StoreError& e) {
-      return JobError{JobErrorCode::unavailable, e.what()};
+  if (!ref.step) {  // a step's timeout is refused as on one daemon
+    // Timeouts past ~31,700 years are the same as that one (the owner saturates it anyway).
+    const auto ms = static_cast<std::int64_t>(std::min(timeout_s, 1e12) * 1000.0);
+    if (std::optional<Result<json>> sent = through_owner(RemoteRequest::Kind::timeout, ref, ms)) {
+      return *sent;
     }
   }
   return stored_.set_timeout(ref);
+}
+
+std::optional<Result<json>> JobBridge::through_owner(RemoteRequest::Kind kind, const JobRef& ref,
+                                                     std::int64_t value) {
+  if (!options_.ask_owner) return std::nullopt;
+  try {
+    std::optional<Result<Done>> sent = options_.ask_owner(kind, ref.id, value);
+    if (!sent) return std::nullopt;
+    if (!*sent) return Result<json>(sent->error());
+    return stored_.get(ref);
+  } catch (const StoreError& e) {
+    return Result<json>(JobError{JobErrorCode::unavailable, e.what()});
+  }
 }
 
 Result<json> JobBridge::remove(const JobRef& ref) {

@@ -356,6 +356,11 @@ class JobBridge {
   // The job from the store, on any thread: nullopt when it is not stored (or, `finished_only`,
   // not stored as finished); a finished job's body is cached.
   std::optional<Result<JsonDoc>> from_store(const JobRef& ref, bool finished_only);
+  // Cluster mode: a request about `ref`'s task sent to the instance holding it (ask_owner), and
+  // the task as stored once applied; nullopt when no instance holds it live, or not a cluster.
+  // HTTP threads.
+  std::optional<Result<nlohmann::json>> through_owner(RemoteRequest::Kind kind, const JobRef& ref,
+                                                      std::int64_t value);
   // Answers a wait for another instance's task if the store has it finished (or gone): true
   // when answered. Any thread but the loop's.
   bool settle_remote(JobWait& wait);
