@@ -89,7 +89,10 @@ constexpr const char* kClusterRoomSql =
 // heartbeat age beyond which an unlocked instance is dead (ms), $3 the lock space. Dead: its
 // lease expired on the database's clock, or its session (which holds its advisory lock) is gone
 // and it has not renewed for two intervals (a killed daemon is reaped in seconds, not a ttl; a
-// registration is not reaped between its insert and its lock). A two-int4 advisory lock shows in
+// registration is not reaped between its insert and its lock) while the server has been up for
+// two intervals (a restarted server holds no session's lock: each instance gets that long to
+// reconnect and lock again; a restart of 3 s with a ttl of 10 s removed two of three instances,
+// which then stopped their running tasks). A two-int4 advisory lock shows in
 // pg_locks as classid = first key, objid = second key, objsubid = 2. Rows another transaction
 // holds are skipped, never waited for: a reaper that waits past its own lease fences itself (a
 // heartbeat's row is locked by it; a dead one's by the reaper already removing it).
@@ -99,7 +102,8 @@ constexpr const char* kReapDeadSql =
     "(i.expires_at < clock_timestamp() OR (i.heartbeat_ms < " UASYNCD_NOW_MS
     " - $2 AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND l.classid = $3::oid AND l.objid = i.id::oid AND l.objsubid = 2 AND l.granted))) "
+    "AND l.classid = $3::oid AND l.objid = i.id::oid AND l.objsubid = 2 AND l.granted) "
+    "AND pg_postmaster_start_time() < clock_timestamp() - $2 * interval '1 millisecond')) "
     "FOR UPDATE SKIP LOCKED) RETURNING id, heartbeat_ms), "
     "freed AS (UPDATE uasyncd_tasks t SET owner = NULL, interrupted_ms = CASE WHEN t.state = "
     "'running' THEN d.heartbeat_ms ELSE t.interrupted_ms END FROM dead d WHERE t.owner = d.id "
