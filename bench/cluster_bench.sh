@@ -19,6 +19,8 @@
 # lock; NO_BUILD=1 skips that). CONNS (64), CANCELS (50), EVENT_TASKS (100), LEASE_TTL (2).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/await-port.sh
+. "$root/scripts/lib/await-port.sh"
 build=$(realpath -m "${1:-$root/build/rel-o3}")
 seconds=${2:-10}
 warmup=${3:-2}
@@ -83,18 +85,10 @@ start() {
       --allow-exec --data-dir "$work/$name" "$@" >"$log" 2>&1 </dev/null &
     echo $!
   )
-  port[$name]=""
-  for _ in $(seq 200); do
-    port[$name]=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log" | head -1)
-    [ -n "${port[$name]}" ] && break
-    alive "${pid[$name]}" || break
-    sleep 0.05
-  done
-  if [ -z "${port[$name]}" ]; then
-    echo "instance $name did not start:" >&2
-    cat "$log" >&2
+  port[$name]=$(await_port "$log" "${pid[$name]}") || {
+    echo "instance $name did not start" >&2
     exit 1
-  fi
+  }
   sleep 0.2  # its exec supervisor
   extra_pids+=($(pgrep -P "${pid[$name]}" || true))
 }

@@ -10,6 +10,8 @@
 # HTTP_THREADS (default: the daemon's), CONNS (64), WRK_THREADS (2), RSS_TASKS (100000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=scripts/lib/await-port.sh
+. "$here/../scripts/lib/await-port.sh"
 bin=${1:-$here/../build/release/server/uasyncd}
 secs=${2:-30}
 conns=${CONNS:-64}
@@ -34,15 +36,10 @@ start_daemon() {
   "$bin" --listen 127.0.0.1:0 --ephemeral --log-level "$log_level" "${extra[@]}" \
     >"$work/daemon.log" 2>&1 &
   pid=$!
-  port=""
-  for _ in $(seq 200); do
-    port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/daemon.log")
-    [ -n "$port" ] && return 0
-    sleep 0.05
-  done
-  echo "the daemon did not start:" >&2
-  cat "$work/daemon.log" >&2
-  exit 1
+  port=$(await_port "$work/daemon.log" "$pid") || {
+    echo "the daemon did not start" >&2
+    exit 1
+  }
 }
 
 stop_daemon() {

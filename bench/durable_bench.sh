@@ -7,6 +7,8 @@
 # serves one keep-alive connection per worker thread, so the daemon gets 64 of them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/lib/await-port.sh
+. "$root/scripts/lib/await-port.sh"
 build=${1:-$root/build/rel}
 seconds=${2:-10}
 daemon=$build/server/uasyncd
@@ -23,13 +25,8 @@ run() {  # mode, extra daemon flags...
   shift
   "$daemon" --listen 127.0.0.1:0 --log-level warn --keep-finished 1000000 --http-threads 64 "$@" >"$work/$mode.log" 2>&1 &
   pid=$!
-  local port=""
-  for _ in $(seq 100); do
-    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/$mode.log")
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  [ -n "$port" ] || { cat "$work/$mode.log"; exit 1; }
+  local port
+  port=$(await_port "$work/$mode.log" "$pid") || exit 1
   local result
   result=$("$client" "$port" 64 "$seconds")
   kill -TERM $pid

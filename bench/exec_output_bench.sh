@@ -6,17 +6,18 @@
 # target, and the database file's size. The daemon keeps up to 1 MiB of each stream (kOutputCap),
 # so the output stored is about half of what the steps print.
 #   bash bench/exec_output_bench.sh [DAEMON] [STEPS] [BYTES]
-# DAEMON: a uasyncd binary (default build/rel-o3/server/uasyncd, built first under the shared
-# build lock unless NO_BUILD=1). Takes a few seconds; the daemon and its directory are removed
-# on exit.
+# DAEMON: a uasyncd binary (default build/release/server/uasyncd: the README's build). Takes a
+# few seconds; the daemon and its directory are removed on exit.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-daemon=${1:-$root/build/rel-o3/server/uasyncd}
+# shellcheck source=scripts/lib/await-port.sh
+. "$root/scripts/lib/await-port.sh"
+daemon=${1:-$root/build/release/server/uasyncd}
 steps=${2:-40}
 bytes=${3:-2097152}
-if [ -z "${1:-}" ] && [ -z "${NO_BUILD:-}" ]; then
-  CCACHE_BASEDIR=$(dirname "$root") flock /tmp/uasyncd-build.lock \
-    cmake --build "$root/build/rel-o3" --target uasyncd >/dev/null
+if [ ! -x "$daemon" ]; then
+  echo "no daemon at $daemon: build it (cmake --build build/release --target uasyncd) or name one" >&2
+  exit 2
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/exec-output-bench-XXXXXX")
 pid=""
@@ -25,13 +26,7 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 "$daemon" --listen 127.0.0.1:0 --log-level warn --allow-exec --data-dir "$work/data" \
   >"$work/daemon.log" 2>&1 &
 pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/daemon.log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/daemon.log"; exit 1; }
+port=$(await_port "$work/daemon.log" "$pid")
 url=http://127.0.0.1:$port
 
 step="{\"exec\": [\"sh\", \"-c\", \"head -c $bytes /dev/zero | tr '\\\\\\\\0' a\"]}"

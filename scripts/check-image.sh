@@ -8,6 +8,8 @@
 #   scripts/check-image.sh BINARY
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib/await-port.sh
+. scripts/lib/await-port.sh
 bin=$(readlink -f "${1:?usage: check-image.sh BINARY}")
 
 # The runtime stage's packages: the apt-get install line(s) after the last FROM.
@@ -65,13 +67,7 @@ else
 fi
 "${as_user[@]}" "$bin" --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/log" 2>&1 &
 pid=$!
-port=""
-for _ in $(seq 100); do
-  port=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$work/log")
-  [ -n "$port" ] && break
-  sleep 0.1
-done
-[ -n "$port" ] || { cat "$work/log"; echo "the daemon did not start as $user" >&2; exit 1; }
+port=$(await_port "$work/log" "$pid") || { echo "the daemon did not start as $user" >&2; exit 1; }
 exec 3<>"/dev/tcp/127.0.0.1/$port"
 printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
 head -1 <&3 | grep -q ' 200 ' || { echo "GET /healthz did not answer 200" >&2; exit 1; }
