@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -26,6 +27,8 @@ constexpr std::size_t kStartRetentionBatch = 10'000;
 constexpr std::uint64_t kIdBlock = 1000;
 // How long the counts a shared store read are served before they are read again.
 constexpr std::chrono::seconds kSharedCountsFor{1};
+// How many times a count of a shared store is read to find the writer between commits.
+constexpr int kCountReadTries = 20;
 
 class DurableBackend final : public JobBackend {
  public:
@@ -161,31 +164,23 @@ class DurableBackend final : public JobBackend {
     if (!shared_) return tally_.get();
     // Other daemons write the same rows: the database counts them (once a second at most). This
     // daemon's own writes are added as the tally has them, less what the read saw of them
-    // already (its writes committed by then), so its own changes show at once.
-    std::lock_guard lock(counts_mu_);
-    absorb_committed();
+    // already (its writes committed by then), so its own changes show at once. One reader at a
+    // time, and never with counts_mu_ held across the read: the loop thread takes it at every
+    // write.
+    std::lock_guard reading(count_read_mu_);
     const auto now = std::chrono::steady_clock::now();
-    if (!counts_read_ || now - *counts_read_ >= kSharedCountsFor) {
-      try {
-        // A commit of this daemon's between the read and the look at committed_ would count
-        // twice or not at all: the read is made again until none came in between (the writer
-        // publishes a commit a moment after the database shows it).
-        for (int tries = 0; tries < 3; ++tries) {
-          absorb_committed();
-          const std::array<std::int64_t, kAllJobStates.size()> before = committed_;
-          std::optional<StateCounts> c = readers_->count_states();
-          if (!c) break;
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          absorb_committed();
-          shared_counts_ = *c;
-          committed_at_read_ = before;
-          if (committed_ == before && writer_->committed(last_noted_)) break;
-        }
-      } catch (const StoreError& e) {
-        spdlog::warn("task store: {}", e.what());  // the last counts stand meanwhile
-      }
+    bool due = false;
+    {
+      std::lock_guard lock(counts_mu_);
+      due = !counts_read_ || now - *counts_read_ >= kSharedCountsFor;
+    }
+    if (due) {
+      read_shared_counts();
+      std::lock_guard lock(counts_mu_);
       counts_read_ = now;
     }
+    std::lock_guard lock(counts_mu_);
+    absorb_committed();
     const StateCounts mine = tally_.get();
     StateCounts out{};
     for (std::size_t i = 0; i < out.size(); ++i) {
@@ -213,19 +208,48 @@ class DurableBackend final : public JobBackend {
   }
 
  private:
+  // count_read_mu_ held. The read must show exactly this daemon's writes up to a known ticket,
+  // or they count twice or not at all: no commit of its may be under way from before the read
+  // to after it (the database shows a commit before the writer can say it is done). Made again
+  // until so, a while at most; a writer busy all along leaves the last read's small error.
+  void read_shared_counts() const {
+    try {
+      for (int tries = 0; tries < kCountReadTries; ++tries) {
+        const WriteTicket at = writer_->committed_ticket();
+        std::array<std::int64_t, kAllJobStates.size()> before{};
+        {
+          std::lock_guard lock(counts_mu_);
+          absorb_committed(at);
+          before = committed_;
+        }
+        const bool quiet_before = writer_->committing_ticket() <= at;
+        std::optional<StateCounts> c = readers_->count_states();
+        if (!c) return;
+        {
+          std::lock_guard lock(counts_mu_);
+          shared_counts_ = *c;
+          committed_at_read_ = before;
+        }
+        if (quiet_before && writer_->committing_ticket() <= at) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    } catch (const StoreError& e) {
+      spdlog::warn("task store: {}", e.what());  // the last counts stand meanwhile
+    }
+  }
   // Shared store: remembers a write's move between states until its commit, when it counts in
   // committed_ (what a read of the database already shows of this daemon's writes).
   WriteTicket noted(WriteTicket ticket, std::optional<JobState> from, std::optional<JobState> to) {
     if (!shared_ || ticket == 0) return ticket;
     std::lock_guard lock(counts_mu_);
     moves_.push_back({ticket, from, to});
-    last_noted_ = ticket;
     absorb_committed();
     return ticket;
   }
-  // counts_mu_ held.
-  void absorb_committed() const {
-    while (!moves_.empty() && writer_->committed(moves_.front().ticket)) {
+  // counts_mu_ held. The committed moves, up to `upto` at most.
+  void absorb_committed(WriteTicket upto = std::numeric_limits<WriteTicket>::max()) const {
+    while (!moves_.empty() && moves_.front().ticket <= upto &&
+           writer_->committed(moves_.front().ticket)) {
       const Move& m = moves_.front();
       if (m.from) --committed_[static_cast<std::size_t>(*m.from)];
       if (m.to) ++committed_[static_cast<std::size_t>(*m.to)];
@@ -257,6 +281,7 @@ class DurableBackend final : public JobBackend {
   DurableStore* store_ = nullptr;  // owned by writer_; reserve_ids only
   std::uint64_t block_next_ = 1;   // next_id's block (shared store), empty at first
   std::uint64_t block_last_ = 0;
+  mutable std::mutex count_read_mu_;  // one read of the database's counts at a time
   mutable std::mutex counts_mu_;
   mutable std::optional<std::chrono::steady_clock::time_point> counts_read_;
   mutable StateCounts shared_counts_{};
@@ -266,7 +291,6 @@ class DurableBackend final : public JobBackend {
     std::optional<JobState> to;
   };
   mutable std::deque<Move> moves_;  // uncommitted moves, oldest first
-  WriteTicket last_noted_ = 0;
   // The tally of committed writes (rows per state), now and when shared_counts_ was read.
   mutable std::array<std::int64_t, kAllJobStates.size()> committed_{};
   mutable std::array<std::int64_t, kAllJobStates.size()> committed_at_read_{};

@@ -200,6 +200,8 @@ void GroupWriter::run() {
     DurableStore::Written written;
     const auto commit_started = std::chrono::steady_clock::now();
     try {
+      // Before the transaction: whoever reads the store meanwhile knows its rows may show.
+      committing_.store(batch_ticket, std::memory_order_seq_cst);
       written = store_->write(batch, retention);
     } catch (const StoreError& e) {
       ++failures;
@@ -251,7 +253,7 @@ void GroupWriter::run() {
     {
       std::lock_guard lock(durable_mu_);
       failing_ = false;
-      committed_.store(batch_ticket, std::memory_order_release);
+      committed_.store(batch_ticket, std::memory_order_seq_cst);
       ++stats_.commits;
       stats_.rows += batch.inserts.size() + batch.updates.size() + batch.deletes.size() +
                      batch.settings.size();

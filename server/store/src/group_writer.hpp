@@ -48,6 +48,10 @@ class GroupWriter {
   bool committed(WriteTicket ticket) const {
     return ticket <= committed_.load(std::memory_order_acquire);
   }
+  // The last ticket committed, and the last one a commit under way (or done) holds: when they
+  // differ, a transaction may be visible in the store before committed() says so. Any thread.
+  WriteTicket committed_ticket() const { return committed_.load(std::memory_order_seq_cst); }
+  WriteTicket committing_ticket() const { return committing_.load(std::memory_order_seq_cst); }
   // True once `ticket` (and every write before it) is committed; false when `timeout` passed
   // first or the store is failing.
   bool wait_committed(WriteTicket ticket, std::chrono::milliseconds timeout);
@@ -86,6 +90,7 @@ class GroupWriter {
   std::uint64_t max_id_ = 0;
 
   std::atomic<WriteTicket> committed_{0};
+  std::atomic<WriteTicket> committing_{0};  // set before a transaction starts
   // Its own mutex: waking waiting threads must not contend with the loop thread's pushes.
   mutable std::mutex durable_mu_;
   std::condition_variable durable_cv_;
