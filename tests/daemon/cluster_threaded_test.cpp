@@ -487,6 +487,21 @@ std::map<std::int64_t, Row> await_final(Db& db, const std::map<std::string, std:
   return rows;
 }
 
+// As await_final, then the rows nobody was answered 201 for too (a 503 whose write landed
+// later): every row final, or `limit` passed (each wait).
+std::map<std::int64_t, Row> await_all_final(Db& db, const std::map<std::string, std::size_t>& ids,
+                                            std::chrono::milliseconds limit) {
+  std::map<std::int64_t, Row> rows = await_final(db, ids, limit);
+  eventually(
+      [&] {
+        rows = db.tasks();
+        return std::all_of(rows.begin(), rows.end(),
+                           [](const auto& r) { return final_state(r.second.state); });
+      },
+      limit, 50ms);
+  return rows;
+}
+
 // 600 short tasks submitted round-robin through the three; "a" runs at most 2 at once, so it
 // releases most of those submitted through it and the others claim them. Every task runs once:
 // done, one attempt, no owner left, and none was ever seen running on two instances.
@@ -1101,16 +1116,7 @@ TEST(Cluster, PostgresConnectionsCutUnderLoad) {
               refused.load());
   EXPECT_GT(acked.size(), static_cast<std::size_t>(kTasks) * 9 / 10);
 
-  await_final(db, acked, 20s);
-  // And the rows nobody was answered 201 for (a 503 whose write landed later).
-  std::map<std::int64_t, Row> rows;
-  eventually(
-      [&] {
-        rows = db.tasks();
-        return std::all_of(rows.begin(), rows.end(),
-                           [](const auto& r) { return final_state(r.second.state); });
-      },
-      20s, 50ms);
+  const std::map<std::int64_t, Row> rows = await_all_final(db, acked, 20s);
   std::size_t bad = 0;
   for (const auto& [id, instance] : acked) {
     auto it = rows.find(seq_of(id));
@@ -1673,16 +1679,7 @@ TEST(Cluster, PostgresRestartUnderLoad) {
       restart_began, restart_ended, statuses.c_str(), last_refused, seconds_since(began));
   EXPECT_EQ(unexpected, 0u) << cluster->logs();
 
-  await_final(db, acked, 20s);
-  // And the rows nobody was answered 201 for (a 503 whose write landed later).
-  std::map<std::int64_t, Row> rows;
-  eventually(
-      [&] {
-        rows = db.tasks();
-        return std::all_of(rows.begin(), rows.end(),
-                           [](const auto& r) { return final_state(r.second.state); });
-      },
-      20s, 50ms);
+  const std::map<std::int64_t, Row> rows = await_all_final(db, acked, 20s);
   std::size_t bad = 0;
   for (const auto& [id, instance] : acked) {
     auto it = rows.find(seq_of(id));
